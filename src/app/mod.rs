@@ -1,0 +1,301 @@
+//! Builds the running box from its parts and takes it down again.
+//!
+//! [`Boot::open`] prepares the data dir and the store and works out the
+//! effective configuration (file + stored settings); the caller then binds
+//! listeners and picks hardware for that configuration and hands all of it to
+//! [`run`] (or [`start`], which returns a handle tests can inspect).
+
+mod gpio;
+mod hardware;
+
+pub use hardware::{Camera, Hardware, SimHandles};
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum_server::tls_rustls::RustlsConfig;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::capture::{AudioBlock, Feed, Frame, Pump, SourceHealth, spawn_pump};
+use crate::config::{Config, ServerConfig, apply_settings};
+use crate::store::{Opened, Store, StoreError};
+use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, stalled_sources};
+use crate::web::{self, BoxStatus, WebServer, WebState, certificate};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Frames a slow consumer may fall behind before it loses the oldest.
+const FRAME_RING: usize = 4;
+/// Audio blocks likewise (16 × 20 ms).
+const BLOCK_RING: usize = 16;
+/// How long requests in flight may take to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("data dir {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Certificate(#[from] certificate::CertificateError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("web server: {0}")]
+    Web(std::io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// The box before it runs: data dir ready, store open, configuration settled.
+pub struct Boot {
+    /// File configuration with the stored runtime settings applied.
+    pub config: Config,
+    pub store: Store,
+    pub data_dir: PathBuf,
+    pub notifier: Notifier,
+    pub watchdog: Option<Watchdog>,
+    /// How often to check whether the certificate still names the box.
+    pub certificate_check: Duration,
+}
+
+impl Boot {
+    /// Creates the data dir (0700), opens or recovers the database, and lays
+    /// the stored settings over `file_config`. Blocking.
+    pub fn open(file_config: Config, data_dir: &Path) -> Result<Boot, AppError> {
+        prepare_data_dir(data_dir)?;
+        let (store, opened) = Store::open(data_dir)?;
+        match &opened {
+            Opened::Created => tracing::info!(path = %store.path().display(), "created a new database"),
+            Opened::Existing { from_version } if *from_version < store.schema_version()? => {
+                tracing::info!(from = from_version, to = store.schema_version()?, "database migrated")
+            }
+            Opened::Existing { .. } => {}
+            Opened::Recovered { moved_to, .. } => {
+                tracing::warn!(moved_to = %moved_to.display(), "started with a fresh database; settings are back to the file's")
+            }
+        }
+        let settings = store.settings().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read stored settings; using the file's");
+            Vec::new()
+        });
+        let (config, rejected) = apply_settings(file_config, &settings);
+        for e in rejected {
+            tracing::warn!(error = %e, "ignoring a stored setting");
+        }
+        Ok(Boot {
+            config,
+            store,
+            data_dir: data_dir.into(),
+            notifier: Notifier::default(),
+            watchdog: None,
+            certificate_check: Duration::from_secs(30),
+        })
+    }
+}
+
+fn prepare_data_dir(dir: &Path) -> Result<(), AppError> {
+    let err = |source| AppError::DataDir { path: dir.into(), source };
+    if !dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(err)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+    } else if std::fs::metadata(dir).map_err(err)?.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(path = %dir.display(), "data dir is readable by other users; it holds the TLS key");
+    }
+    Ok(())
+}
+
+/// The sockets the box serves on, bound by the caller (tests bind port 0).
+pub struct Listeners {
+    pub https: TcpListener,
+    /// The redirect-to-HTTPS port, if enabled.
+    pub http: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the configured ports. `::` falls back to `0.0.0.0` on a host
+    /// without IPv6.
+    pub fn bind(server: &ServerConfig) -> Result<Listeners, AppError> {
+        let bind = |port: u16| -> Result<TcpListener, AppError> {
+            let addr = SocketAddr::new(server.bind, port);
+            match TcpListener::bind(addr) {
+                Err(_) if server.bind.is_unspecified() && server.bind.is_ipv6() => {
+                    let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+                    TcpListener::bind(v4).map_err(|source| AppError::Bind { addr: v4, source })
+                }
+                other => other.map_err(|source| AppError::Bind { addr, source }),
+            }
+        };
+        let https = bind(server.https_port)?;
+        let http = if server.http_port == 0 { None } else { Some(bind(server.http_port)?) };
+        Ok(Listeners { https, http })
+    }
+}
+
+/// Runs the box until `shutdown` resolves (or a server fails), then stops it
+/// gracefully.
+pub async fn run(boot: Boot, listeners: Listeners, hardware: Hardware, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+    let mut running = start(boot, listeners, hardware).await?;
+    let result = tokio::select! {
+        () = shutdown => Ok(()),
+        e = running.web.failed() => Err(AppError::Web(e)),
+    };
+    running.shutdown().await;
+    result
+}
+
+/// The running box.
+pub struct RunningBox {
+    pub status: Arc<BoxStatus>,
+    pub web: WebServer,
+    cameras: Vec<(String, Feed<Frame>)>,
+    microphone: Feed<AudioBlock>,
+    pumps: Vec<Pump>,
+    gpio: gpio::GpioThread,
+    tasks: Vec<JoinHandle<()>>,
+    notifier: Notifier,
+    store: Store,
+    run_id: i64,
+}
+
+/// Starts every part of the box and reports READY to systemd.
+pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Result<RunningBox, AppError> {
+    let Boot { config, store, data_dir, notifier, watchdog, certificate_check } = boot;
+    let started = Instant::now();
+    let run = {
+        let store = store.clone();
+        blocking(move || store.begin_run(VERSION, unix_now())).await?
+    };
+    if run.previous_unclean {
+        tracing::warn!("the previous run did not stop cleanly (crash, kill or power cut)");
+    }
+
+    let tls_dir = data_dir.join("tls");
+    let identity = HostIdentity::current();
+    let (cert, renewal) = {
+        let (dir, id) = (tls_dir.clone(), identity.clone());
+        blocking(move || certificate::ensure(&dir, &id, time::OffsetDateTime::now_utc())).await?
+    };
+    if let certificate::Renewal::Created(reason) = renewal {
+        tracing::info!(reason, "made a new self-signed HTTPS certificate");
+    }
+    tracing::info!(sha256 = %cert.sha256, names = ?identity.dns_names(), ips = ?identity.ips, "HTTPS certificate");
+    let tls = RustlsConfig::from_config(certificate::server_config(&cert)?);
+
+    let mut pumps = Vec::new();
+    let mut camera_health = Vec::new();
+    let mut cameras = Vec::new();
+    for Camera { name, mut source } in hardware.cameras {
+        let info = source.info();
+        tracing::info!(camera = %name, backend = info.backend, device = %info.device, "{}", info.description);
+        let health = Arc::new(SourceHealth::new(format!("camera:{name}"), info, started));
+        let (feed, _) = broadcast::channel(FRAME_RING);
+        let pump = spawn_pump(format!("camera-{name}"), move || source.next_frame(), feed.clone(), health.clone());
+        pumps.push(pump.map_err(AppError::Thread)?);
+        camera_health.push(health);
+        cameras.push((name, feed));
+    }
+    let mut mic = hardware.microphone;
+    let info = mic.info();
+    tracing::info!(backend = info.backend, device = %info.device, "microphone: {}", info.description);
+    let mic_health = Arc::new(SourceHealth::new("microphone", info, started));
+    let (microphone, _) = broadcast::channel(BLOCK_RING);
+    let pump = spawn_pump("microphone".into(), move || mic.next_block(), microphone.clone(), mic_health.clone());
+    pumps.push(pump.map_err(AppError::Thread)?);
+
+    let (muted, muted_rx) = watch::channel(false);
+    let gpio = gpio::GpioThread::spawn(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
+
+    let (fingerprint, fingerprint_rx) = watch::channel(cert.sha256.clone());
+    let status = Arc::new(BoxStatus {
+        room_name: config.room.name.clone(),
+        started,
+        cameras: camera_health,
+        microphone: mic_health,
+        stall_timeout: Duration::from_millis(config.system.stall_timeout_ms.get() as u64),
+        store: store.clone(),
+        muted: muted_rx,
+        certificate: fingerprint_rx,
+    });
+    let router = web::router(WebState { status: status.clone() });
+    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone()).map_err(AppError::Web)?;
+    tracing::info!(https = %web.https_addr, http = ?web.http_addr, room = %config.room.name, "serving");
+
+    let mut tasks = vec![tokio::spawn(web::renew_certificate(tls_dir, tls, fingerprint, certificate_check, HostIdentity::current))];
+    notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
+    if let Some(watchdog) = watchdog {
+        tasks.push(tokio::spawn(feed_watchdog(notifier.clone(), watchdog, status.clone())));
+    }
+    Ok(RunningBox { status, web, cameras, microphone, pumps, gpio, tasks, notifier, store, run_id: run.id })
+}
+
+impl RunningBox {
+    /// Frames from the named camera, from now on.
+    pub fn camera_frames(&self, name: &str) -> Option<broadcast::Receiver<Arc<Frame>>> {
+        self.cameras.iter().find(|(n, _)| n == name).map(|(_, feed)| feed.subscribe())
+    }
+
+    /// Blocks from the microphone array, from now on.
+    pub fn microphone_blocks(&self) -> broadcast::Receiver<Arc<AudioBlock>> {
+        self.microphone.subscribe()
+    }
+
+    /// Tells systemd, stops serving (letting requests finish), stops capture
+    /// and GPIO, and records a clean stop.
+    pub async fn shutdown(self) {
+        let RunningBox { web, pumps, gpio, tasks, notifier, store, run_id, .. } = self;
+        tracing::info!("shutting down");
+        notifier.send(&[NotifyState::Stopping]);
+        for t in &tasks {
+            t.abort();
+        }
+        web.shutdown(SHUTDOWN_GRACE).await;
+        let stopped = blocking(move || {
+            pumps.into_iter().for_each(Pump::stop);
+            gpio.stop();
+            store.end_run(run_id, unix_now())
+        })
+        .await;
+        if let Err(e) = stopped {
+            tracing::error!(error = %e, "cannot record the clean stop");
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// Pings the watchdog while every capture source makes progress.
+async fn feed_watchdog(notifier: Notifier, watchdog: Watchdog, status: Arc<BoxStatus>) {
+    let mut tick = tokio::time::interval(watchdog.ping_every());
+    let mut withheld = false;
+    loop {
+        tick.tick().await;
+        let stalled = stalled_sources(&status.sources(), Instant::now(), status.stall_timeout);
+        if stalled.is_empty() {
+            notifier.send(&[NotifyState::Watchdog]);
+            withheld = false;
+        } else if !withheld {
+            tracing::error!(?stalled, "capture stalled; no longer feeding the watchdog");
+            withheld = true;
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Runs blocking work (SQLite, file writes, thread joins) off the runtime.
+async fn blocking<T: Send + 'static, E: Send + 'static>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, AppError>
+where
+    AppError: From<E>,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(AppError::from),
+        Err(e) => Err(AppError::Thread(std::io::Error::other(e))),
+    }
+}

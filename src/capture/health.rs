@@ -1,0 +1,119 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::SourceInfo;
+
+/// Live counters of one capture source, written by its pump thread and read by
+/// `/healthz` and the watchdog. Times are kept as nanoseconds since `epoch` so
+/// they fit in atomics.
+#[derive(Debug)]
+pub struct SourceHealth {
+    pub name: String,
+    pub info: SourceInfo,
+    epoch: Instant,
+    delivered: AtomicU64,
+    errors: AtomicU64,
+    /// Nanoseconds after `epoch` of the last delivery, plus one (0 = never).
+    last_delivery: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// What a source is doing, as of a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceState {
+    /// Opened, nothing delivered yet, still within the stall timeout.
+    Starting,
+    Running,
+    /// Nothing delivered for longer than the stall timeout.
+    Stalled,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceStatus {
+    pub name: String,
+    pub state: SourceState,
+    #[serde(flatten)]
+    pub info: SourceInfo,
+    pub delivered: u64,
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+impl SourceHealth {
+    pub fn new(name: impl Into<String>, info: SourceInfo, epoch: Instant) -> Self {
+        SourceHealth {
+            name: name.into(),
+            info,
+            epoch,
+            delivered: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_delivery: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    pub fn record_delivery(&self, at: Instant) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        let nanos = at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1;
+        self.last_delivery.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    pub fn record_error(&self, error: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        // A poisoned lock only means a reader panicked; the value is still usable.
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// The state at `now`, given how long silence may last.
+    pub fn state(&self, now: Instant, stall_timeout: Duration) -> SourceState {
+        let last = self.last_delivery.load(Ordering::Relaxed);
+        let since = if last == 0 { self.epoch } else { self.epoch + Duration::from_nanos(last - 1) };
+        match (last, now.saturating_duration_since(since) > stall_timeout) {
+            (_, true) => SourceState::Stalled,
+            (0, false) => SourceState::Starting,
+            _ => SourceState::Running,
+        }
+    }
+
+    pub fn status(&self, now: Instant, stall_timeout: Duration) -> SourceStatus {
+        SourceStatus {
+            name: self.name.clone(),
+            state: self.state(now, stall_timeout),
+            info: self.info.clone(),
+            delivered: self.delivered(),
+            errors: self.errors.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(epoch: Instant) -> SourceHealth {
+        let info = SourceInfo { backend: "simulated", device: "sim0".into(), description: String::new() };
+        SourceHealth::new("main", info, epoch)
+    }
+
+    #[test]
+    fn starting_then_running_then_stalled_on_simulated_time() {
+        let t0 = Instant::now();
+        let stall = Duration::from_secs(3);
+        let h = health(t0);
+        assert_eq!(h.state(t0 + Duration::from_secs(1), stall), SourceState::Starting);
+        assert_eq!(h.state(t0 + Duration::from_secs(4), stall), SourceState::Stalled, "never delivered");
+        h.record_delivery(t0 + Duration::from_secs(4));
+        assert_eq!(h.state(t0 + Duration::from_secs(6), stall), SourceState::Running);
+        assert_eq!(h.state(t0 + Duration::from_millis(7001), stall), SourceState::Stalled);
+        h.record_delivery(t0 + Duration::from_secs(8));
+        assert_eq!(h.state(t0 + Duration::from_secs(8), stall), SourceState::Running);
+        assert_eq!(h.delivered(), 2);
+    }
+}

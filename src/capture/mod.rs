@@ -1,0 +1,119 @@
+//! Where pictures and sound enter the box.
+//!
+//! A [`VideoSource`] or [`AudioSource`] is a blocking device (V4L2, ALSA, or a
+//! simulated one) driven by its own OS thread ([`pump`]). Each frame or block
+//! is handed on as an `Arc` through a bounded broadcast ring: a consumer that
+//! falls behind loses the oldest items and learns how many, and capture never
+//! blocks or grows memory.
+
+mod health;
+mod pump;
+pub mod sim;
+
+pub use health::{SourceHealth, SourceState, SourceStatus};
+pub use pump::{Feed, Pump, spawn_pump};
+
+use std::time::Instant;
+
+/// Pixel layouts frames are handed on in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    /// Planar Y, then U and V at half width and half height (what H.264
+    /// encoders take).
+    I420,
+}
+
+/// One captured picture.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Counts every frame the source produced, so gaps show drops.
+    pub seq: u64,
+    pub captured_at: Instant,
+    pub width: u32,
+    pub height: u32,
+    pub format: PixelFormat,
+    pub data: Vec<u8>,
+}
+
+impl Frame {
+    /// The Y (luma) plane of an I420 frame.
+    pub fn luma(&self) -> &[u8] {
+        &self.data[..(self.width * self.height) as usize]
+    }
+}
+
+/// How samples are laid out on the wire from the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SampleFormat {
+    S16Le,
+    S32Le,
+}
+
+impl SampleFormat {
+    /// Largest sample value, to turn samples into full-scale fractions.
+    pub fn full_scale(self) -> f32 {
+        match self {
+            SampleFormat::S16Le => i16::MAX as f32,
+            SampleFormat::S32Le => i32::MAX as f32,
+        }
+    }
+}
+
+/// A block of interleaved samples from every microphone of the array (device
+/// channels that are not microphones have already been dropped).
+#[derive(Debug, Clone)]
+pub struct AudioBlock {
+    pub seq: u64,
+    /// When the first sample of the block was captured.
+    pub captured_at: Instant,
+    pub rate: u32,
+    /// Microphones in the block, in the order of the array geometry.
+    pub channels: u16,
+    pub format: SampleFormat,
+    /// `frames × channels` samples as captured (S16 values stay in i16 range),
+    /// so nothing is lost before processing.
+    pub samples: Vec<i32>,
+}
+
+impl AudioBlock {
+    pub fn frames(&self) -> usize {
+        self.samples.len() / self.channels.max(1) as usize
+    }
+}
+
+/// What backs a source, for logs, `/healthz` and the admin page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceInfo {
+    /// `simulated`, `v4l2`, `alsa`.
+    pub backend: &'static str,
+    /// Device path or name.
+    pub device: String,
+    /// Human description: format, size, rate.
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// Nothing arrived in time; the caller retries (a stalled device keeps
+    /// answering this).
+    #[error("no data from the device in time")]
+    Timeout,
+    /// The device went away (unplugged); the caller reopens it with back-off.
+    #[error("device {device} is gone: {reason}")]
+    Gone { device: String, reason: String },
+    #[error("device {device}: {reason}")]
+    Device { device: String, reason: String },
+}
+
+/// A camera: blocks until it has the next frame.
+pub trait VideoSource: Send + 'static {
+    fn info(&self) -> SourceInfo;
+    fn next_frame(&mut self) -> Result<Frame, CaptureError>;
+}
+
+/// A microphone array: blocks until it has the next block.
+pub trait AudioSource: Send + 'static {
+    fn info(&self) -> SourceInfo;
+    fn next_block(&mut self) -> Result<AudioBlock, CaptureError>;
+}

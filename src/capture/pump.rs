@@ -1,0 +1,114 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+use super::{CaptureError, SourceHealth};
+
+/// The receiving end of a source: subscribe to get every new item; a slow
+/// subscriber gets `Lagged(n)` and skips the oldest `n`.
+pub type Feed<T> = broadcast::Sender<Arc<T>>;
+
+/// A running capture thread.
+pub struct Pump {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pump {
+    /// Asks the thread to stop and waits for it (at most one device timeout).
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `next` on a dedicated OS thread until stopped, broadcasting what it
+/// yields and recording progress in `health`. Errors are counted and retried
+/// with back-off; the thread never ends on its own.
+pub fn spawn_pump<T, F>(name: String, mut next: F, feed: Feed<T>, health: Arc<SourceHealth>) -> std::io::Result<Pump>
+where
+    T: Send + Sync + 'static,
+    F: FnMut() -> Result<T, CaptureError> + Send + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    let thread = std::thread::Builder::new().name(format!("capture-{name}")).spawn(move || {
+        let mut backoff = Backoff::default();
+        let mut failing = false;
+        while !stopping.load(Ordering::Relaxed) {
+            match next() {
+                Ok(item) => {
+                    health.record_delivery(Instant::now());
+                    // No subscriber is fine: the item is simply dropped.
+                    let _ = feed.send(Arc::new(item));
+                    if failing {
+                        tracing::info!(source = %name, "capture resumed");
+                        failing = false;
+                    }
+                    backoff.reset();
+                }
+                Err(CaptureError::Timeout) => {}
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(source = %name, error = %e, "capture failed; retrying");
+                        failing = true;
+                    }
+                    health.record_error(e.to_string());
+                    sleep_unless_stopped(backoff.next_delay(), &stopping);
+                }
+            }
+        }
+    })?;
+    Ok(Pump { stop, thread: Some(thread) })
+}
+
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+    }
+}
+
+/// Retry delays: 100 ms doubling to 1 s, so a returning device is picked up
+/// within about a second.
+#[derive(Debug, Default)]
+struct Backoff {
+    attempts: u32,
+}
+
+impl Backoff {
+    fn next_delay(&mut self) -> Duration {
+        let d = Duration::from_millis(100 << self.attempts.min(4)).min(Duration::from_secs(1));
+        self.attempts += 1;
+        d
+    }
+
+    fn reset(&mut self) {
+        self.attempts = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_second() {
+        let mut b = Backoff::default();
+        let ms: Vec<_> = (0..6).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 100);
+    }
+}

@@ -1,0 +1,19 @@
+//! Simulated devices that stand in for the camera and the microphone array
+//! when none is fitted (a laptop, CI): real-time paced, deterministic, and
+//! with known ground truth (what is shown, who speaks from where) so the rest
+//! of the system can be driven and checked.
+
+mod camera;
+mod control;
+mod font;
+mod mic_array;
+mod pacer;
+mod scene;
+mod voice;
+
+pub use camera::SimulatedCamera;
+pub use control::SimControl;
+pub use mic_array::{RoomScene, SimulatedMicArray};
+pub use pacer::Pacer;
+pub use scene::TestScene;
+pub use voice::Voice;

@@ -1,0 +1,283 @@
+//! The box's configuration.
+//!
+//! Three layers, later ones win: built-in defaults, the TOML file
+//! (`/etc/confcam/confcam.toml` on the device, read-only in the image), and
+//! runtime settings stored in SQLite (changed on the admin page). Every field
+//! has a default, unknown keys are refused, and every error names the key (and,
+//! for the file, the line).
+
+mod file;
+mod located;
+mod overlay;
+mod ranged;
+
+pub use file::{ConfigError, load_file, parse};
+pub use overlay::{OverlayError, apply_settings};
+pub use ranged::InRange;
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::audio::BoardProfile;
+
+/// Everything the daemon reads from its configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub room: RoomConfig,
+    pub server: ServerConfig,
+    /// One entry per camera (`[[camera]]`); the first is the main (wide) one.
+    pub camera: Vec<CameraConfig>,
+    pub microphone: MicrophoneConfig,
+    pub gpio: GpioConfig,
+    /// What the simulated devices show and play when no hardware is found.
+    pub simulation: SimulationConfig,
+    pub system: SystemConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            room: RoomConfig::default(),
+            server: ServerConfig::default(),
+            camera: vec![CameraConfig::default()],
+            microphone: MicrophoneConfig::default(),
+            gpio: GpioConfig::default(),
+            simulation: SimulationConfig::default(),
+            system: SystemConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomConfig {
+    /// Shown on the display page and in the page titles.
+    pub name: String,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig { name: "Meeting room".into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the web server listens on; `::` also accepts IPv4.
+    pub bind: IpAddr,
+    /// HTTPS port (0 lets the OS pick one, for tests).
+    pub https_port: u16,
+    /// Plain-HTTP port that only redirects to HTTPS; 0 turns it off.
+    pub http_port: u16,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED), https_port: 443, http_port: 80 }
+    }
+}
+
+/// Which device backs a camera or the microphone array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum DeviceChoice {
+    /// The real device when one is present, else the simulated one.
+    Auto,
+    /// Always the simulated device.
+    Simulated,
+    /// A named device (`/dev/video0`, `hw:CARD=seeed4micvoicec`); simulated
+    /// while it is absent.
+    Named(String),
+}
+
+impl From<String> for DeviceChoice {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "auto" => DeviceChoice::Auto,
+            "simulated" => DeviceChoice::Simulated,
+            _ => DeviceChoice::Named(s),
+        }
+    }
+}
+
+impl From<DeviceChoice> for String {
+    fn from(d: DeviceChoice) -> Self {
+        match d {
+            DeviceChoice::Auto => "auto".into(),
+            DeviceChoice::Simulated => "simulated".into(),
+            DeviceChoice::Named(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CameraConfig {
+    /// Short name used in logs, `/healthz` and the admin page.
+    pub name: String,
+    pub device: DeviceChoice,
+    pub width: InRange<64, 3840>,
+    pub height: InRange<64, 2160>,
+    pub fps: InRange<1, 60>,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig {
+            name: "main".into(),
+            device: DeviceChoice::Auto,
+            width: InRange::new_const(1280),
+            height: InRange::new_const(720),
+            fps: InRange::new_const(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MicrophoneConfig {
+    pub device: DeviceChoice,
+    /// The microphone array fitted: gives geometry, channels, format and rate.
+    pub profile: BoardProfile,
+    /// Length of one captured block.
+    pub block_ms: InRange<5, 100>,
+}
+
+impl Default for MicrophoneConfig {
+    fn default() -> Self {
+        MicrophoneConfig {
+            device: DeviceChoice::Auto,
+            profile: BoardProfile::Respeaker6MicHat,
+            block_ms: InRange::new_const(20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpioConfig {
+    /// `auto` uses the board's GPIO when there is one, else simulated parts.
+    pub device: DeviceChoice,
+    /// LEDs on the ring (0 when none is fitted).
+    pub led_count: InRange<0, 64>,
+}
+
+impl Default for GpioConfig {
+    fn default() -> Self {
+        GpioConfig { device: DeviceChoice::Auto, led_count: InRange::new_const(12) }
+    }
+}
+
+/// A simulated person in the room: where they sit and how they sound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TalkerConfig {
+    /// Direction seen from the array, degrees counter-clockwise from its x axis.
+    pub azimuth_deg: InRange<0, 359>,
+    /// Voice pitch.
+    pub pitch_hz: InRange<60, 400>,
+}
+
+impl Default for TalkerConfig {
+    fn default() -> Self {
+        TalkerConfig { azimuth_deg: InRange::new_const(60), pitch_hz: InRange::new_const(120) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulationConfig {
+    /// People who take turns speaking, in order.
+    pub talkers: Vec<TalkerConfig>,
+    /// How long each talker speaks before the next one starts.
+    pub turn_ms: InRange<100, 600_000>,
+    /// Silence between turns.
+    pub pause_ms: InRange<0, 600_000>,
+    /// Speech level while talking (dBFS RMS, negative).
+    pub speech_dbfs: InRange<-90, 0>,
+    /// Diffuse room noise on every microphone (dBFS RMS, negative).
+    pub noise_dbfs: InRange<-120, 0>,
+    /// Seed of the generated speech and noise.
+    pub seed: u64,
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        SimulationConfig {
+            talkers: vec![
+                TalkerConfig { azimuth_deg: InRange::new_const(60), pitch_hz: InRange::new_const(115) },
+                TalkerConfig { azimuth_deg: InRange::new_const(200), pitch_hz: InRange::new_const(210) },
+            ],
+            turn_ms: InRange::new_const(4000),
+            pause_ms: InRange::new_const(1500),
+            speech_dbfs: InRange::new_const(-26),
+            noise_dbfs: InRange::new_const(-65),
+            seed: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SystemConfig {
+    /// A capture source silent for this long counts as stalled: `/healthz`
+    /// reports it and the systemd watchdog is no longer fed.
+    pub stall_timeout_ms: InRange<100, 60_000>,
+    /// `tracing` filter, e.g. `info` or `confcam=debug,info`.
+    pub log: String,
+}
+
+impl Default for SystemConfig {
+    fn default() -> Self {
+        SystemConfig { stall_timeout_ms: InRange::new_const(3000), log: "info".into() }
+    }
+}
+
+/// A rule that spans several keys, checked after the file has parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted path of the offending key, e.g. `camera[1].name`.
+    pub key: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Checks rules no single field can check by itself.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let invalid = |key: String, message: &str| Err(Invalid { key, message: message.into() });
+        if self.room.name.trim().is_empty() {
+            return invalid("room.name".into(), "must not be empty");
+        }
+        if self.room.name.chars().count() > 64 {
+            return invalid("room.name".into(), "must be at most 64 characters");
+        }
+        let s = &self.server;
+        if s.http_port != 0 && s.http_port == s.https_port {
+            return invalid("server.http_port".into(), "must differ from server.https_port");
+        }
+        if self.camera.is_empty() {
+            return invalid("camera".into(), "at least one [[camera]] is needed");
+        }
+        for (i, cam) in self.camera.iter().enumerate() {
+            let key = |field: &str| format!("camera[{i}].{field}");
+            if cam.name.is_empty() || !cam.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return invalid(key("name"), "must be letters, digits, '-' or '_'");
+            }
+            if self.camera[..i].iter().any(|other| other.name == cam.name) {
+                return invalid(key("name"), "is used by another camera");
+            }
+            if cam.width.get() % 2 != 0 {
+                return invalid(key("width"), "must be even (4:2:0 video)");
+            }
+            if cam.height.get() % 2 != 0 {
+                return invalid(key("height"), "must be even (4:2:0 video)");
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.system.log).is_err() {
+            return invalid("system.log".into(), "is not a valid log filter (e.g. `info`, `confcam=debug`)");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,16 @@
+//! confcam: the firmware of a conference camera box.
+//!
+//! The daemon `confcamd` captures the room (camera, microphone array), serves
+//! its web pages over HTTPS, and keeps its state in SQLite. Decisions live in
+//! sans-IO cores tested on simulated time; thin threads and tokio tasks move
+//! data between devices, sockets and those cores. See `ARCHITECTURE.md` in the
+//! design folder and the README for the map.
+
+pub mod app;
+pub mod audio;
+pub mod capture;
+pub mod config;
+pub mod hw;
+pub mod store;
+pub mod system;
+pub mod web;

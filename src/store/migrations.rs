@@ -1,0 +1,59 @@
+//! The schema, as an append-only list of migrations. Never edit a shipped
+//! migration: add a new one. `user_version` holds how many have run.
+
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+use super::Damage;
+
+const MIGRATIONS: &[M<'static>] = &[
+    // v1: runtime settings (dotted config keys, JSON values) that overlay the
+    // config file.
+    M::up(
+        "CREATE TABLE settings (
+            key        TEXT PRIMARY KEY NOT NULL,
+            value      TEXT NOT NULL CHECK (json_valid(value)),
+            updated_at INTEGER NOT NULL
+        ) STRICT;",
+    ),
+    // v2: one row per daemon run, so a start after a crash or power cut knows
+    // the last run did not stop cleanly.
+    M::up(
+        "CREATE TABLE runs (
+            id         INTEGER PRIMARY KEY,
+            version    TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            stopped_at INTEGER
+        ) STRICT;",
+    ),
+];
+
+/// Schema version this release writes.
+pub const LATEST: usize = MIGRATIONS.len();
+
+/// Refuses a database from a newer release before anything touches the file
+/// (an A/B rollback must not damage the newer release's data).
+pub(super) fn refuse_newer(conn: &Connection) -> Result<(), Damage> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(Damage::classify)?;
+    match usize::try_from(found) {
+        Ok(found) if found <= LATEST => Ok(()),
+        _ => Err(Damage::TooNew { found: found as usize, known: LATEST }),
+    }
+}
+
+/// Brings the schema up to [`LATEST`]; returns the version it started from.
+pub(super) fn migrate(conn: &mut Connection) -> Result<usize, Damage> {
+    let from: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(Damage::classify)?;
+    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| Damage::Migration(e.to_string()))?;
+    Ok(from as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        Migrations::from_slice(MIGRATIONS).validate().unwrap();
+    }
+}

@@ -1,0 +1,12 @@
+//! The box's place in its OS: systemd notification and watchdog, logging,
+//! host name and addresses, and what devices are plugged in.
+
+pub mod devices;
+pub mod logging;
+mod net;
+mod notify;
+mod watchdog;
+
+pub use net::HostIdentity;
+pub use notify::{Notifier, NotifyState};
+pub use watchdog::{Watchdog, stalled_sources};

@@ -1,0 +1,128 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::WebState;
+use crate::capture::{SourceHealth, SourceState, SourceStatus};
+use crate::store::Store;
+
+/// Live facts about the box, shared by `/healthz`, the watchdog and (later)
+/// the admin page.
+pub struct BoxStatus {
+    pub room_name: String,
+    pub started: Instant,
+    pub cameras: Vec<Arc<SourceHealth>>,
+    pub microphone: Arc<SourceHealth>,
+    pub stall_timeout: Duration,
+    pub store: Store,
+    pub muted: watch::Receiver<bool>,
+    /// SHA-256 fingerprint of the certificate being served.
+    pub certificate: watch::Receiver<String>,
+}
+
+impl BoxStatus {
+    /// Every capture source, cameras first.
+    pub fn sources(&self) -> Vec<Arc<SourceHealth>> {
+        self.cameras.iter().cloned().chain([self.microphone.clone()]).collect()
+    }
+}
+
+/// The body of `GET /healthz`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Health {
+    /// `ok`, or `degraded` when a subsystem is not working.
+    pub status: String,
+    pub version: String,
+    pub uptime_s: f64,
+    pub room: String,
+    pub muted: bool,
+    pub subsystems: Subsystems,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Subsystems {
+    pub store: StoreHealth,
+    pub cameras: Vec<SourceReport>,
+    pub microphone: SourceReport,
+    pub web: WebHealth,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct StoreHealth {
+    pub state: String,
+    pub schema_version: Option<usize>,
+    pub error: Option<String>,
+}
+
+/// A capture source as `/healthz` shows it.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct SourceReport {
+    pub name: String,
+    pub state: String,
+    pub backend: String,
+    pub device: String,
+    pub description: String,
+    pub delivered: u64,
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+impl From<SourceStatus> for SourceReport {
+    fn from(s: SourceStatus) -> Self {
+        let state = match s.state {
+            SourceState::Starting => "starting",
+            SourceState::Running => "running",
+            SourceState::Stalled => "stalled",
+        };
+        SourceReport {
+            name: s.name,
+            state: state.into(),
+            backend: s.info.backend.into(),
+            device: s.info.device,
+            description: s.info.description,
+            delivered: s.delivered,
+            errors: s.errors,
+            last_error: s.last_error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct WebHealth {
+    pub state: String,
+    pub certificate_sha256: String,
+}
+
+pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
+    let status = state.status.clone();
+    let store = status.store.clone();
+    let schema = tokio::task::spawn_blocking(move || store.schema_version()).await;
+    let store = match schema {
+        Ok(Ok(v)) => StoreHealth { state: "ok".into(), schema_version: Some(v), error: None },
+        Ok(Err(e)) => StoreHealth { state: "error".into(), schema_version: None, error: Some(e.to_string()) },
+        Err(e) => StoreHealth { state: "error".into(), schema_version: None, error: Some(e.to_string()) },
+    };
+    let now = Instant::now();
+    let report = |h: &Arc<SourceHealth>| SourceReport::from(h.status(now, status.stall_timeout));
+    let cameras: Vec<SourceReport> = status.cameras.iter().map(report).collect();
+    let microphone = report(&status.microphone);
+    let healthy = store.state == "ok"
+        && cameras.iter().chain([&microphone]).all(|s| s.state != "stalled");
+    Json(Health {
+        status: if healthy { "ok" } else { "degraded" }.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_s: status.started.elapsed().as_secs_f64(),
+        room: status.room_name.clone(),
+        muted: *status.muted.borrow(),
+        subsystems: Subsystems {
+            store,
+            cameras,
+            microphone,
+            web: WebHealth { state: "ok".into(), certificate_sha256: status.certificate.borrow().clone() },
+        },
+    })
+}

@@ -1,0 +1,47 @@
+//! The box's web server: HTTPS (self-signed, see [`certificate`]) serving the
+//! JSON API and the pages embedded from `web/`, and a plain-HTTP port that
+//! only redirects to HTTPS (phones need a secure origin for their camera).
+
+mod assets;
+pub mod certificate;
+mod health;
+mod redirect;
+mod server;
+
+pub use health::{BoxStatus, Health};
+pub use server::{WebServer, renew_certificate, spawn_web};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::get;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// What handlers can reach.
+#[derive(Clone)]
+pub struct WebState {
+    pub status: Arc<BoxStatus>,
+}
+
+/// The HTTPS router.
+pub fn router(state: WebState) -> Router {
+    let headers: [(HeaderName, &str); 5] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'",
+        ),
+        (HeaderName::from_static("permissions-policy"), "camera=(self), microphone=(self), display-capture=()"),
+    ];
+    let mut router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .fallback(assets::serve)
+        .with_state(state);
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    router
+}
