@@ -1,0 +1,71 @@
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+
+use confcam::app::{self, Boot, Hardware, Listeners, RunningBox, SimHandles};
+use confcam::config::{Config, InRange};
+
+/// A box running in this process on simulated hardware, on 127.0.0.1.
+pub struct TestBox {
+    pub running: RunningBox,
+    pub sim: SimHandles,
+    pub https: SocketAddr,
+    pub http: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+/// Small pictures so tests stay light; everything else as shipped.
+pub fn small_config() -> Config {
+    let mut c = Config::default();
+    c.camera[0].width = InRange::new(320).unwrap();
+    c.camera[0].height = InRange::new(180).unwrap();
+    c.camera[0].fps = InRange::new(15).unwrap();
+    c
+}
+
+pub fn listeners() -> Listeners {
+    Listeners {
+        https: TcpListener::bind("127.0.0.1:0").unwrap(),
+        http: Some(TcpListener::bind("127.0.0.1:0").unwrap()),
+    }
+}
+
+/// Opens the data dir and store (blocking work, off the runtime).
+pub async fn boot(config: Config, dir: &Path) -> Boot {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || Boot::open(config, &dir))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+pub async fn start_box(config: Config) -> TestBox {
+    start_with(config, |_| {}).await
+}
+
+/// Like [`start_box`], letting the test adjust the boot (notifier, watchdog).
+pub async fn start_with(config: Config, adjust: impl FnOnce(&mut Boot)) -> TestBox {
+    let dir = tempfile::tempdir().unwrap();
+    let mut boot = boot(config, dir.path()).await;
+    adjust(&mut boot);
+    let (hardware, sim) = Hardware::simulated(&boot.config);
+    let running = app::start(boot, listeners(), hardware).await.unwrap();
+    let https = running.web.https_addr;
+    let http = running.web.http_addr.unwrap();
+    TestBox {
+        running,
+        sim,
+        https,
+        http,
+        dir,
+    }
+}
+
+/// An HTTPS client that accepts the box's self-signed certificate, as a user
+/// does after the browser's warning.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the whole daemon in-process on simulated hardware,
+//! talking real HTTPS, real SQLite and real datagrams; and the `confcamd`
+//! binary itself for the command line.
+
+mod cli;
+mod common;
+mod daemon;
+mod notify;
+mod store;
+mod tls;

@@ -1,0 +1,80 @@
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use confcam::config::InRange;
+use confcam::system::{Notifier, Watchdog};
+
+use crate::common::{small_config, start_with};
+
+/// Collects every message that arrives within `window`.
+fn messages(socket: &UnixDatagram, window: Duration) -> Vec<String> {
+    let until = Instant::now() + window;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        socket
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match socket.recv(&mut buf) {
+            Ok(n) => out.extend(String::from_utf8_lossy(&buf[..n]).lines().map(String::from)),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+fn count(msgs: &[String], what: &str) -> usize {
+    msgs.iter().filter(|m| *m == what).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_sees_ready_watchdog_until_a_stall_then_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let mut config = small_config();
+    config.system.stall_timeout_ms = InRange::new(500).unwrap();
+    let b = start_with(config, |boot| {
+        boot.notifier = Notifier::to_socket(&path);
+        boot.watchdog = Some(Watchdog {
+            interval: Duration::from_millis(400),
+        });
+    })
+    .await;
+
+    let socket = tokio::task::spawn_blocking(move || {
+        let first = messages(&socket, Duration::from_millis(100));
+        assert_eq!(
+            first.first().map(String::as_str),
+            Some("READY=1"),
+            "{first:?}"
+        );
+        let running = messages(&socket, Duration::from_millis(1200));
+        assert!(
+            count(&running, "WATCHDOG=1") >= 4,
+            "pings every 200 ms while capturing: {running:?}"
+        );
+        socket
+    })
+    .await
+    .unwrap();
+
+    b.sim.cameras[0].stall();
+    let socket = tokio::task::spawn_blocking(move || {
+        // Within the stall timeout (500 ms) plus one ping interval the pings stop...
+        messages(&socket, Duration::from_millis(800));
+        let stalled = messages(&socket, Duration::from_millis(1200));
+        assert_eq!(
+            count(&stalled, "WATCHDOG=1"),
+            0,
+            "no pings while the camera is stalled: {stalled:?}"
+        );
+        socket
+    })
+    .await
+    .unwrap();
+
+    b.running.shutdown().await;
+    let last = messages(&socket, Duration::from_millis(200));
+    assert!(last.contains(&"STOPPING=1".to_string()), "{last:?}");
+}
