@@ -14,11 +14,7 @@ const DEFAULT_CONFIG: &str = "/etc/confcam/confcam.toml";
 const DEFAULT_DATA_DIR: &str = "/var/lib/confcam";
 
 #[derive(Parser)]
-#[command(
-    name = "confcamd",
-    version,
-    about = "The confcam conference camera box daemon"
-)]
+#[command(name = "confcamd", version, about = "The confcam conference camera box daemon")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -131,10 +127,7 @@ async fn shutdown_signal() {
 fn list_devices(json: bool) -> ExitCode {
     let found = devices::discover(Path::new("/"));
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&found).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&found).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     println!("Cameras:");

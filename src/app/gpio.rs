@@ -22,36 +22,34 @@ impl GpioThread {
     ) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("gpio".into())
-            .spawn(move || {
-                let mut rx = muted.subscribe();
-                let show = |leds: &mut Box<dyn Leds>, is_muted: bool| {
-                    if let Err(e) = leds.show(&ring_colors(is_muted, leds.count())) {
-                        tracing::warn!(error = %e, "cannot update the LED ring");
+        let thread = std::thread::Builder::new().name("gpio".into()).spawn(move || {
+            let mut rx = muted.subscribe();
+            let show = |leds: &mut Box<dyn Leds>, is_muted: bool| {
+                if let Err(e) = leds.show(&ring_colors(is_muted, leds.count())) {
+                    tracing::warn!(error = %e, "cannot update the LED ring");
+                }
+            };
+            show(&mut leds, *rx.borrow_and_update());
+            while !stopping.load(Ordering::Relaxed) {
+                match button.next_event(Duration::from_millis(50)) {
+                    Ok(Some(ButtonEvent::Pressed)) => {
+                        muted.send_modify(|m| *m = !*m);
+                        tracing::info!(muted = *muted.borrow(), "mute button");
                     }
-                };
-                show(&mut leds, *rx.borrow_and_update());
-                while !stopping.load(Ordering::Relaxed) {
-                    match button.next_event(Duration::from_millis(50)) {
-                        Ok(Some(ButtonEvent::Pressed)) => {
-                            muted.send_modify(|m| *m = !*m);
-                            tracing::info!(muted = *muted.borrow(), "mute button");
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "mute button unreadable");
-                            std::thread::sleep(Duration::from_secs(1));
-                        }
-                    }
-                    // Mute may also change elsewhere (admin page, later).
-                    if rx.has_changed().unwrap_or(false) {
-                        show(&mut leds, *rx.borrow_and_update());
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "mute button unreadable");
+                        std::thread::sleep(Duration::from_secs(1));
                     }
                 }
-                let off = vec![Default::default(); leds.count()];
-                let _ = leds.show(&off);
-            })?;
+                // Mute may also change elsewhere (admin page, later).
+                if rx.has_changed().unwrap_or(false) {
+                    show(&mut leds, *rx.borrow_and_update());
+                }
+            }
+            let off = vec![Default::default(); leds.count()];
+            let _ = leds.show(&off);
+        })?;
         Ok(GpioThread { stop, thread })
     }
 

@@ -40,37 +40,16 @@ impl Hardware {
             .camera
             .iter()
             .map(|c| {
-                let cam = SimulatedCamera::new(
-                    &c.name,
-                    c.width.as_u32(),
-                    c.height.as_u32(),
-                    c.fps.as_u32(),
-                );
+                let cam = SimulatedCamera::new(&c.name, c.width.as_u32(), c.height.as_u32(), c.fps.as_u32());
                 controls.push(cam.control());
-                Camera {
-                    name: c.name.clone(),
-                    source: Box::new(cam) as Box<dyn VideoSource>,
-                }
+                Camera { name: c.name.clone(), source: Box::new(cam) as Box<dyn VideoSource> }
             })
             .collect();
         let mic = simulated_microphone(config);
         let mic_control = mic.control();
         let (button, press, leds, view) = simulated_gpio(config.gpio.led_count.get() as usize);
-        let hardware = Hardware {
-            cameras,
-            microphone: Box::new(mic),
-            button: Box::new(button),
-            leds: Box::new(leds),
-        };
-        (
-            hardware,
-            SimHandles {
-                cameras: controls,
-                microphone: mic_control,
-                button: press,
-                leds: view,
-            },
-        )
+        let hardware = Hardware { cameras, microphone: Box::new(mic), button: Box::new(button), leds: Box::new(leds) };
+        (hardware, SimHandles { cameras: controls, microphone: mic_control, button: press, leds: view })
     }
 
     /// Picks a device for each part: the real one when configured and present,
@@ -78,20 +57,13 @@ impl Hardware {
     pub fn for_config(config: &Config, found: &FoundDevices) -> Hardware {
         let (mut hardware, _) = Hardware::simulated(config);
         for (camera, cfg) in hardware.cameras.iter_mut().zip(&config.camera) {
-            let present: Vec<String> = found
-                .cameras
-                .iter()
-                .map(|c| c.device.display().to_string())
-                .collect();
+            let present: Vec<String> = found.cameras.iter().map(|c| c.device.display().to_string()).collect();
             let reason = choose(&cfg.device, &present, "V4L2 capture");
             tracing::info!(camera = %camera.name, "simulated camera: {reason}");
         }
         let present: Vec<String> = found.microphones.iter().map(|m| m.device.clone()).collect();
         let reason = choose(&config.microphone.device, &present, "ALSA capture");
-        tracing::info!(
-            profile = config.microphone.profile.name(),
-            "simulated microphone array: {reason}"
-        );
+        tracing::info!(profile = config.microphone.profile.name(), "simulated microphone array: {reason}");
         tracing::info!("simulated mute button and LED ring: no GPIO support in this build");
         hardware
     }
@@ -102,10 +74,7 @@ fn choose(choice: &DeviceChoice, present: &[String], backend: &str) -> String {
     match choice {
         DeviceChoice::Simulated => "configured".into(),
         DeviceChoice::Auto if present.is_empty() => "no device found".into(),
-        DeviceChoice::Auto => format!(
-            "found {} but this build has no {backend} yet",
-            present.join(", ")
-        ),
+        DeviceChoice::Auto => format!("found {} but this build has no {backend} yet", present.join(", ")),
         DeviceChoice::Named(name) if present.iter().any(|p| p == name) => {
             format!("{name} is present but this build has no {backend} yet")
         }

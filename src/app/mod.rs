@@ -39,19 +39,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("data dir {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Certificate(#[from] certificate::CertificateError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("web server: {0}")]
     Web(std::io::Error),
     #[error("cannot start a thread: {0}")]
@@ -81,11 +75,7 @@ impl Boot {
                 tracing::info!(path = %store.path().display(), "created a new database")
             }
             Opened::Existing { from_version } if *from_version < store.schema_version()? => {
-                tracing::info!(
-                    from = from_version,
-                    to = store.schema_version()?,
-                    "database migrated"
-                )
+                tracing::info!(from = from_version, to = store.schema_version()?, "database migrated")
             }
             Opened::Existing { .. } => {}
             Opened::Recovered { moved_to, .. } => {
@@ -112,16 +102,9 @@ impl Boot {
 }
 
 fn prepare_data_dir(dir: &Path) -> Result<(), AppError> {
-    let err = |source| AppError::DataDir {
-        path: dir.into(),
-        source,
-    };
+    let err = |source| AppError::DataDir { path: dir.into(), source };
     if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(err)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(err)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
     } else if std::fs::metadata(dir).map_err(err)?.permissions().mode() & 0o077 != 0 {
         tracing::warn!(path = %dir.display(), "data dir is readable by other users; it holds the TLS key");
@@ -151,11 +134,7 @@ impl Listeners {
             }
         };
         let https = bind(server.https_port)?;
-        let http = if server.http_port == 0 {
-            None
-        } else {
-            Some(bind(server.http_port)?)
-        };
+        let http = if server.http_port == 0 { None } else { Some(bind(server.http_port)?) };
         Ok(Listeners { https, http })
     }
 }
@@ -192,19 +171,8 @@ pub struct RunningBox {
 }
 
 /// Starts every part of the box and reports READY to systemd.
-pub async fn start(
-    boot: Boot,
-    listeners: Listeners,
-    hardware: Hardware,
-) -> Result<RunningBox, AppError> {
-    let Boot {
-        config,
-        store,
-        data_dir,
-        notifier,
-        watchdog,
-        certificate_check,
-    } = boot;
+pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Result<RunningBox, AppError> {
+    let Boot { config, store, data_dir, notifier, watchdog, certificate_check } = boot;
     let started = Instant::now();
     let run = {
         let store = store.clone();
@@ -234,12 +202,7 @@ pub async fn start(
         tracing::info!(camera = %name, backend = info.backend, device = %info.device, "{}", info.description);
         let health = Arc::new(SourceHealth::new(format!("camera:{name}"), info, started));
         let (feed, _) = broadcast::channel(FRAME_RING);
-        let pump = spawn_pump(
-            format!("camera-{name}"),
-            move || source.next_frame(),
-            feed.clone(),
-            health.clone(),
-        );
+        let pump = spawn_pump(format!("camera-{name}"), move || source.next_frame(), feed.clone(), health.clone());
         pumps.push(pump.map_err(AppError::Thread)?);
         camera_health.push(health);
         cameras.push((name, feed));
@@ -249,17 +212,11 @@ pub async fn start(
     tracing::info!(backend = info.backend, device = %info.device, "microphone: {}", info.description);
     let mic_health = Arc::new(SourceHealth::new("microphone", info, started));
     let (microphone, _) = broadcast::channel(BLOCK_RING);
-    let pump = spawn_pump(
-        "microphone".into(),
-        move || mic.next_block(),
-        microphone.clone(),
-        mic_health.clone(),
-    );
+    let pump = spawn_pump("microphone".into(), move || mic.next_block(), microphone.clone(), mic_health.clone());
     pumps.push(pump.map_err(AppError::Thread)?);
 
     let (muted, muted_rx) = watch::channel(false);
-    let gpio =
-        gpio::GpioThread::spawn(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
+    let gpio = gpio::GpioThread::spawn(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
 
     let (fingerprint, fingerprint_rx) = watch::channel(cert.sha256.clone());
     let status = Arc::new(BoxStatus {
@@ -272,49 +229,23 @@ pub async fn start(
         muted: muted_rx,
         certificate: fingerprint_rx,
     });
-    let router = web::router(WebState {
-        status: status.clone(),
-    });
-    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone())
-        .map_err(AppError::Web)?;
+    let router = web::router(WebState { status: status.clone() });
+    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone()).map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, room = %config.room.name, "serving");
 
-    let mut tasks = vec![tokio::spawn(web::renew_certificate(
-        tls_dir,
-        tls,
-        fingerprint,
-        certificate_check,
-        HostIdentity::current,
-    ))];
+    let mut tasks =
+        vec![tokio::spawn(web::renew_certificate(tls_dir, tls, fingerprint, certificate_check, HostIdentity::current))];
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {
-        tasks.push(tokio::spawn(feed_watchdog(
-            notifier.clone(),
-            watchdog,
-            status.clone(),
-        )));
+        tasks.push(tokio::spawn(feed_watchdog(notifier.clone(), watchdog, status.clone())));
     }
-    Ok(RunningBox {
-        status,
-        web,
-        cameras,
-        microphone,
-        pumps,
-        gpio,
-        tasks,
-        notifier,
-        store,
-        run_id: run.id,
-    })
+    Ok(RunningBox { status, web, cameras, microphone, pumps, gpio, tasks, notifier, store, run_id: run.id })
 }
 
 impl RunningBox {
     /// Frames from the named camera, from now on.
     pub fn camera_frames(&self, name: &str) -> Option<broadcast::Receiver<Arc<Frame>>> {
-        self.cameras
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, feed)| feed.subscribe())
+        self.cameras.iter().find(|(n, _)| n == name).map(|(_, feed)| feed.subscribe())
     }
 
     /// Blocks from the microphone array, from now on.
@@ -325,16 +256,7 @@ impl RunningBox {
     /// Tells systemd, stops serving (letting requests finish), stops capture
     /// and GPIO, and records a clean stop.
     pub async fn shutdown(self) {
-        let RunningBox {
-            web,
-            pumps,
-            gpio,
-            tasks,
-            notifier,
-            store,
-            run_id,
-            ..
-        } = self;
+        let RunningBox { web, pumps, gpio, tasks, notifier, store, run_id, .. } = self;
         tracing::info!("shutting down");
         notifier.send(&[NotifyState::Stopping]);
         for t in &tasks {

@@ -47,12 +47,7 @@ impl BoardProfile {
     pub fn geometry(self) -> MicArray {
         let positions = match self {
             BoardProfile::Respeaker4MicHat => {
-                vec![
-                    [-0.0405, 0.0, 0.0],
-                    [0.0, 0.0405, 0.0],
-                    [0.0405, 0.0, 0.0],
-                    [0.0, -0.0405, 0.0],
-                ]
+                vec![[-0.0405, 0.0, 0.0], [0.0, 0.0405, 0.0], [0.0405, 0.0, 0.0], [0.0, -0.0405, 0.0]]
             }
             BoardProfile::Respeaker6MicHat => circle(0.0463, 6, 120.0),
             BoardProfile::RespeakerUsb4Mic => circle(0.032, 4, 180.0),
@@ -137,8 +132,7 @@ mod tests {
     #[test]
     fn six_mic_hat_matches_its_published_layout() {
         let g = BoardProfile::Respeaker6MicHat.geometry();
-        let close =
-            |a: [f32; 3], b: [f32; 2]| (a[0] - b[0]).abs() < 2e-4 && (a[1] - b[1]).abs() < 2e-4;
+        let close = |a: [f32; 3], b: [f32; 2]| (a[0] - b[0]).abs() < 2e-4 && (a[1] - b[1]).abs() < 2e-4;
         assert!(close(g.positions[0], [-0.0232, 0.0401]));
         assert!(close(g.positions[1], [-0.0463, 0.0]));
         assert!(close(g.positions[4], [0.0463, 0.0]));

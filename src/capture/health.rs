@@ -73,11 +73,7 @@ impl SourceHealth {
     /// The state at `now`, given how long silence may last.
     pub fn state(&self, now: Instant, stall_timeout: Duration) -> SourceState {
         let last = self.last_delivery.load(Ordering::Relaxed);
-        let since = if last == 0 {
-            self.epoch
-        } else {
-            self.epoch + Duration::from_nanos(last - 1)
-        };
+        let since = if last == 0 { self.epoch } else { self.epoch + Duration::from_nanos(last - 1) };
         match (last, now.saturating_duration_since(since) > stall_timeout) {
             (_, true) => SourceState::Stalled,
             (0, false) => SourceState::Starting,
@@ -92,11 +88,7 @@ impl SourceHealth {
             info: self.info.clone(),
             delivered: self.delivered(),
             errors: self.errors.load(Ordering::Relaxed),
-            last_error: self
-                .last_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
 }
@@ -106,11 +98,7 @@ mod tests {
     use super::*;
 
     fn health(epoch: Instant) -> SourceHealth {
-        let info = SourceInfo {
-            backend: "simulated",
-            device: "sim0".into(),
-            description: String::new(),
-        };
+        let info = SourceInfo { backend: "simulated", device: "sim0".into(), description: String::new() };
         SourceHealth::new("main", info, epoch)
     }
 
@@ -119,29 +107,13 @@ mod tests {
         let t0 = Instant::now();
         let stall = Duration::from_secs(3);
         let h = health(t0);
-        assert_eq!(
-            h.state(t0 + Duration::from_secs(1), stall),
-            SourceState::Starting
-        );
-        assert_eq!(
-            h.state(t0 + Duration::from_secs(4), stall),
-            SourceState::Stalled,
-            "never delivered"
-        );
+        assert_eq!(h.state(t0 + Duration::from_secs(1), stall), SourceState::Starting);
+        assert_eq!(h.state(t0 + Duration::from_secs(4), stall), SourceState::Stalled, "never delivered");
         h.record_delivery(t0 + Duration::from_secs(4));
-        assert_eq!(
-            h.state(t0 + Duration::from_secs(6), stall),
-            SourceState::Running
-        );
-        assert_eq!(
-            h.state(t0 + Duration::from_millis(7001), stall),
-            SourceState::Stalled
-        );
+        assert_eq!(h.state(t0 + Duration::from_secs(6), stall), SourceState::Running);
+        assert_eq!(h.state(t0 + Duration::from_millis(7001), stall), SourceState::Stalled);
         h.record_delivery(t0 + Duration::from_secs(8));
-        assert_eq!(
-            h.state(t0 + Duration::from_secs(8), stall),
-            SourceState::Running
-        );
+        assert_eq!(h.state(t0 + Duration::from_secs(8), stall), SourceState::Running);
         assert_eq!(h.delivered(), 2);
     }
 }

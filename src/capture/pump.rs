@@ -36,59 +36,47 @@ impl Drop for Pump {
 /// Runs `next` on a dedicated OS thread until stopped, broadcasting what it
 /// yields and recording progress in `health`. Errors are counted and retried
 /// with back-off; the thread never ends on its own.
-pub fn spawn_pump<T, F>(
-    name: String,
-    mut next: F,
-    feed: Feed<T>,
-    health: Arc<SourceHealth>,
-) -> std::io::Result<Pump>
+pub fn spawn_pump<T, F>(name: String, mut next: F, feed: Feed<T>, health: Arc<SourceHealth>) -> std::io::Result<Pump>
 where
     T: Send + Sync + 'static,
     F: FnMut() -> Result<T, CaptureError> + Send + 'static,
 {
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("capture-{name}"))
-        .spawn(move || {
-            let mut backoff = Backoff::default();
-            let mut failing = false;
-            while !stopping.load(Ordering::Relaxed) {
-                match next() {
-                    Ok(item) => {
-                        health.record_delivery(Instant::now());
-                        // No subscriber is fine: the item is simply dropped.
-                        let _ = feed.send(Arc::new(item));
-                        if failing {
-                            tracing::info!(source = %name, "capture resumed");
-                            failing = false;
-                        }
-                        backoff.reset();
+    let thread = std::thread::Builder::new().name(format!("capture-{name}")).spawn(move || {
+        let mut backoff = Backoff::default();
+        let mut failing = false;
+        while !stopping.load(Ordering::Relaxed) {
+            match next() {
+                Ok(item) => {
+                    health.record_delivery(Instant::now());
+                    // No subscriber is fine: the item is simply dropped.
+                    let _ = feed.send(Arc::new(item));
+                    if failing {
+                        tracing::info!(source = %name, "capture resumed");
+                        failing = false;
                     }
-                    Err(CaptureError::Timeout) => {}
-                    Err(e) => {
-                        if !failing {
-                            tracing::warn!(source = %name, error = %e, "capture failed; retrying");
-                            failing = true;
-                        }
-                        health.record_error(e.to_string());
-                        sleep_unless_stopped(backoff.next_delay(), &stopping);
+                    backoff.reset();
+                }
+                Err(CaptureError::Timeout) => {}
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(source = %name, error = %e, "capture failed; retrying");
+                        failing = true;
                     }
+                    health.record_error(e.to_string());
+                    sleep_unless_stopped(backoff.next_delay(), &stopping);
                 }
             }
-        })?;
-    Ok(Pump {
-        stop,
-        thread: Some(thread),
-    })
+        }
+    })?;
+    Ok(Pump { stop, thread: Some(thread) })
 }
 
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
     let until = Instant::now() + total;
     while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        std::thread::sleep(
-            Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
-        );
+        std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
     }
 }
 

@@ -8,17 +8,9 @@ use super::located::KeyIndex;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: key `{key}`: {message}")]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        key: String,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, key: String, message: String },
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
 }
@@ -42,10 +34,7 @@ impl ConfigError {
 
 /// Reads and validates a config file.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.into(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
     parse(&text, path)
 }
 
@@ -55,37 +44,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let config: Config = toml::from_str(text).map_err(|e| {
         let message = first_line(e.message());
         match e.span().and_then(|span| index.at_offset(span.start)) {
-            Some(at) => ConfigError::Invalid {
-                path: path.into(),
-                line: at.line,
-                key: at.key,
-                message,
-            },
-            None => ConfigError::Syntax {
-                path: path.into(),
-                message,
-            },
+            Some(at) => ConfigError::Invalid { path: path.into(), line: at.line, key: at.key, message },
+            None => ConfigError::Syntax { path: path.into(), message },
         }
     })?;
     config.validate().map_err(|invalid| {
         let line = index.find(&invalid.key).map_or(0, |at| at.line);
-        ConfigError::Invalid {
-            path: path.into(),
-            line,
-            key: invalid.key,
-            message: invalid.message,
-        }
+        ConfigError::Invalid { path: path.into(), line, key: invalid.key, message: invalid.message }
     })?;
     Ok(config)
 }
 
 fn first_line(message: &str) -> String {
-    message
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    message.lines().next().unwrap_or_default().trim().to_string()
 }
 
 #[cfg(test)]
@@ -130,15 +101,8 @@ talkers = [ { azimuth_deg = 30 }, { azimuth_deg = 270, pitch_hz = 200 } ]
         assert_eq!(c.server.https_port, 8443);
         assert_eq!(c.camera.len(), 2);
         assert_eq!(c.camera[0].fps.get(), 15);
-        assert_eq!(
-            c.camera[1].device,
-            crate::config::DeviceChoice::Named("/dev/video2".into())
-        );
-        assert_eq!(
-            c.camera[1].width.get(),
-            1280,
-            "unset fields keep their defaults"
-        );
+        assert_eq!(c.camera[1].device, crate::config::DeviceChoice::Named("/dev/video2".into()));
+        assert_eq!(c.camera[1].width.get(), 1280, "unset fields keep their defaults");
         assert_eq!(c.simulation.talkers[1].azimuth_deg.get(), 270);
     }
 
@@ -155,11 +119,7 @@ talkers = [ { azimuth_deg = 30 }, { azimuth_deg = 270, pitch_hz = 200 } ]
         let e = parse_err("[[camera]]\nname = \"wide\"\nfps = \"thirty\"\n");
         assert_eq!(e.key(), Some("camera[0].fps"));
         assert_eq!(e.line(), Some(3));
-        assert!(
-            e.to_string()
-                .starts_with("confcam.toml:3: key `camera[0].fps`: invalid type"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("confcam.toml:3: key `camera[0].fps`: invalid type"), "{e}");
     }
 
     #[test]

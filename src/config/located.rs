@@ -39,54 +39,28 @@ impl KeyIndex {
                     }
                 };
                 prefix = format!("{name}[{n}]");
-                entries.push((
-                    KeyLine {
-                        key: prefix.clone(),
-                        line: number,
-                    },
-                    offset,
-                ));
+                entries.push((KeyLine { key: prefix.clone(), line: number }, offset));
             } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 prefix = clean_key(name);
-                entries.push((
-                    KeyLine {
-                        key: prefix.clone(),
-                        line: number,
-                    },
-                    offset,
-                ));
+                entries.push((KeyLine { key: prefix.clone(), line: number }, offset));
             } else if let Some((key, _)) = line.split_once('=')
                 && !key.trim().is_empty()
                 && !key.contains(['{', '[', ','])
             {
                 let key = clean_key(key);
-                let key = if prefix.is_empty() {
-                    key
-                } else {
-                    format!("{prefix}.{key}")
-                };
+                let key = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
                 entries.push((KeyLine { key, line: number }, offset));
             }
             offset += raw.len();
         }
-        KeyIndex {
-            entries,
-            line_starts,
-        }
+        KeyIndex { entries, line_starts }
     }
 
     /// The key whose line holds byte `offset`, or the last key above it (for
     /// values continued over several lines).
     pub fn at_offset(&self, offset: usize) -> Option<KeyLine> {
         let line = self.line_starts.partition_point(|&start| start <= offset);
-        self.entries
-            .iter()
-            .rev()
-            .find(|(k, _)| k.line <= line)
-            .map(|(k, _)| KeyLine {
-                key: k.key.clone(),
-                line,
-            })
+        self.entries.iter().rev().find(|(k, _)| k.line <= line).map(|(k, _)| KeyLine { key: k.key.clone(), line })
     }
 
     /// Where `key` is set, or where its nearest enclosing table starts.
@@ -116,10 +90,7 @@ fn strip_comment(line: &str) -> &str {
 
 /// `a . "b c"` → `a.b c`.
 fn clean_key(key: &str) -> String {
-    key.split('.')
-        .map(|part| part.trim().trim_matches(['"', '\'']))
-        .collect::<Vec<_>>()
-        .join(".")
+    key.split('.').map(|part| part.trim().trim_matches(['"', '\''])).collect::<Vec<_>>().join(".")
 }
 
 #[cfg(test)]
@@ -131,21 +102,9 @@ mod tests {
     #[test]
     fn finds_keys_in_tables_and_arrays_of_tables() {
         let index = KeyIndex::new(TEXT);
-        assert_eq!(
-            index.find("server.https_port"),
-            Some(KeyLine {
-                key: "server.https_port".into(),
-                line: 4
-            })
-        );
+        assert_eq!(index.find("server.https_port"), Some(KeyLine { key: "server.https_port".into(), line: 4 }));
         assert_eq!(index.find("camera[1].name").unwrap().line, 9);
-        assert_eq!(
-            index.find("camera[1].width").unwrap(),
-            KeyLine {
-                key: "camera[1]".into(),
-                line: 8
-            }
-        );
+        assert_eq!(index.find("camera[1].width").unwrap(), KeyLine { key: "camera[1]".into(), line: 8 });
         assert_eq!(index.find("seed").unwrap().line, 2);
         assert_eq!(index.find("nothing"), None);
     }

@@ -58,9 +58,7 @@ pub struct RoomConfig {
 
 impl Default for RoomConfig {
     fn default() -> Self {
-        RoomConfig {
-            name: "Meeting room".into(),
-        }
+        RoomConfig { name: "Meeting room".into() }
     }
 }
 
@@ -77,11 +75,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig {
-            bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            https_port: 443,
-            http_port: 80,
-        }
+        ServerConfig { bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED), https_port: 443, http_port: 80 }
     }
 }
 
@@ -172,10 +166,7 @@ pub struct GpioConfig {
 
 impl Default for GpioConfig {
     fn default() -> Self {
-        GpioConfig {
-            device: DeviceChoice::Auto,
-            led_count: InRange::new_const(12),
-        }
+        GpioConfig { device: DeviceChoice::Auto, led_count: InRange::new_const(12) }
     }
 }
 
@@ -191,10 +182,7 @@ pub struct TalkerConfig {
 
 impl Default for TalkerConfig {
     fn default() -> Self {
-        TalkerConfig {
-            azimuth_deg: InRange::new_const(60),
-            pitch_hz: InRange::new_const(120),
-        }
+        TalkerConfig { azimuth_deg: InRange::new_const(60), pitch_hz: InRange::new_const(120) }
     }
 }
 
@@ -219,14 +207,8 @@ impl Default for SimulationConfig {
     fn default() -> Self {
         SimulationConfig {
             talkers: vec![
-                TalkerConfig {
-                    azimuth_deg: InRange::new_const(60),
-                    pitch_hz: InRange::new_const(115),
-                },
-                TalkerConfig {
-                    azimuth_deg: InRange::new_const(200),
-                    pitch_hz: InRange::new_const(210),
-                },
+                TalkerConfig { azimuth_deg: InRange::new_const(60), pitch_hz: InRange::new_const(115) },
+                TalkerConfig { azimuth_deg: InRange::new_const(200), pitch_hz: InRange::new_const(210) },
             ],
             turn_ms: InRange::new_const(4000),
             pause_ms: InRange::new_const(1500),
@@ -249,10 +231,7 @@ pub struct SystemConfig {
 
 impl Default for SystemConfig {
     fn default() -> Self {
-        SystemConfig {
-            stall_timeout_ms: InRange::new_const(3000),
-            log: "info".into(),
-        }
+        SystemConfig { stall_timeout_ms: InRange::new_const(3000), log: "info".into() }
     }
 }
 
@@ -267,12 +246,7 @@ pub struct Invalid {
 impl Config {
     /// Checks rules no single field can check by itself.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let invalid = |key: String, message: &str| {
-            Err(Invalid {
-                key,
-                message: message.into(),
-            })
-        };
+        let invalid = |key: String, message: &str| Err(Invalid { key, message: message.into() });
         if self.room.name.trim().is_empty() {
             return invalid("room.name".into(), "must not be empty");
         }
@@ -281,22 +255,14 @@ impl Config {
         }
         let s = &self.server;
         if s.http_port != 0 && s.http_port == s.https_port {
-            return invalid(
-                "server.http_port".into(),
-                "must differ from server.https_port",
-            );
+            return invalid("server.http_port".into(), "must differ from server.https_port");
         }
         if self.camera.is_empty() {
             return invalid("camera".into(), "at least one [[camera]] is needed");
         }
         for (i, cam) in self.camera.iter().enumerate() {
             let key = |field: &str| format!("camera[{i}].{field}");
-            if cam.name.is_empty()
-                || !cam
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if cam.name.is_empty() || !cam.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return invalid(key("name"), "must be letters, digits, '-' or '_'");
             }
             if self.camera[..i].iter().any(|other| other.name == cam.name) {
@@ -310,10 +276,7 @@ impl Config {
             }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.system.log).is_err() {
-            return invalid(
-                "system.log".into(),
-                "is not a valid log filter (e.g. `info`, `confcam=debug`)",
-            );
+            return invalid("system.log".into(), "is not a valid log filter (e.g. `info`, `confcam=debug`)");
         }
         Ok(())
     }

@@ -17,18 +17,12 @@ pub struct OverlayError {
 /// A setting that does not fit (unknown key, wrong type, breaks a rule) is
 /// skipped and reported, so a stale setting from an older release can never
 /// stop the box from starting.
-pub fn apply_settings(
-    mut config: Config,
-    settings: &[(String, Value)],
-) -> (Config, Vec<OverlayError>) {
+pub fn apply_settings(mut config: Config, settings: &[(String, Value)]) -> (Config, Vec<OverlayError>) {
     let mut errors = Vec::new();
     for (key, value) in settings {
         match apply_one(&config, key, value) {
             Ok(next) => config = next,
-            Err(message) => errors.push(OverlayError {
-                key: key.clone(),
-                message,
-            }),
+            Err(message) => errors.push(OverlayError { key: key.clone(), message }),
         }
     }
     (config, errors)
@@ -39,8 +33,7 @@ fn apply_one(config: &Config, key: &str, value: &Value) -> Result<Config, String
     let slot = lookup(&mut tree, key).ok_or_else(|| "no such setting".to_string())?;
     *slot = value.clone();
     let next: Config = serde_json::from_value(tree).map_err(|e| e.to_string())?;
-    next.validate()
-        .map_err(|invalid| format!("{} {}", invalid.key, invalid.message))?;
+    next.validate().map_err(|invalid| format!("{} {}", invalid.key, invalid.message))?;
     Ok(next)
 }
 
@@ -73,10 +66,7 @@ mod tests {
     fn settings_override_the_file() {
         let (c, errors) = apply_settings(
             Config::default(),
-            &[
-                set("room.name", json!("Board room")),
-                set("camera[0].fps", json!(15)),
-            ],
+            &[set("room.name", json!("Board room")), set("camera[0].fps", json!(15))],
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.room.name, "Board room");
@@ -96,15 +86,8 @@ mod tests {
             ],
         );
         let keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["camera[0].fps", "room.colour", "camera[3].fps", "room.name"]
-        );
-        assert!(
-            errors[0].message.contains("between 1 and 60"),
-            "{}",
-            errors[0]
-        );
+        assert_eq!(keys, ["camera[0].fps", "room.colour", "camera[3].fps", "room.name"]);
+        assert!(errors[0].message.contains("between 1 and 60"), "{}", errors[0]);
         assert_eq!(c.camera[0].fps.get(), 30);
         assert_eq!(c.room.name, "Meeting room");
         assert_eq!(c.server.https_port, 9443);

@@ -17,15 +17,7 @@ impl<const LO: i64, const HI: i64> InRange<LO, HI> {
     }
 
     pub fn new(v: i64) -> Result<Self, OutOfRange> {
-        if (LO..=HI).contains(&v) {
-            Ok(InRange(v))
-        } else {
-            Err(OutOfRange {
-                lo: LO,
-                hi: HI,
-                got: v,
-            })
-        }
+        if (LO..=HI).contains(&v) { Ok(InRange(v)) } else { Err(OutOfRange { lo: LO, hi: HI, got: v }) }
     }
 
     pub const fn get(self) -> i64 {
@@ -85,9 +77,6 @@ mod tests {
         assert_eq!(InRange::<1, 60>::new(60).unwrap().get(), 60);
         assert!(InRange::<1, 60>::new(0).is_err());
         let err = InRange::<-90, 0>::new(3).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "3 is out of range: must be between -90 and 0"
-        );
+        assert_eq!(err.to_string(), "3 is out of range: must be between -90 and 0");
     }
 }

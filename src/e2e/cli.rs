@@ -1,11 +1,7 @@
 use std::process::Command;
 
 fn confcamd(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_confcamd"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_confcamd")).args(args).env("RUST_LOG", "warn").output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -30,21 +26,9 @@ fn check_config_accepts_a_good_file() {
 #[test]
 fn check_config_names_the_bad_key_and_line() {
     let cases = [
-        (
-            "[server]\nhttps_port = 8443\nhttp_prot = 80\n",
-            "3: key `server.http_prot`",
-            "unknown field",
-        ),
-        (
-            "[[camera]]\nfps = \"fast\"\n",
-            "2: key `camera[0].fps`",
-            "invalid type",
-        ),
-        (
-            "[[camera]]\nname = \"w\"\n\nfps = 240\n",
-            "4: key `camera[0].fps`",
-            "between 1 and 60",
-        ),
+        ("[server]\nhttps_port = 8443\nhttp_prot = 80\n", "3: key `server.http_prot`", "unknown field"),
+        ("[[camera]]\nfps = \"fast\"\n", "2: key `camera[0].fps`", "invalid type"),
+        ("[[camera]]\nname = \"w\"\n\nfps = 240\n", "4: key `camera[0].fps`", "between 1 and 60"),
     ];
     for (text, at, what) in cases {
         let f = config_file(text);
@@ -58,22 +42,11 @@ fn check_config_names_the_bad_key_and_line() {
 fn run_refuses_a_bad_config_and_says_why() {
     let f = config_file("[room]\nname = \"\"\n");
     let data = tempfile::tempdir().unwrap();
-    let (code, _, err) = confcamd(&[
-        "run",
-        "--config",
-        f.path().to_str().unwrap(),
-        "--data-dir",
-        data.path().to_str().unwrap(),
-    ]);
+    let (code, _, err) =
+        confcamd(&["run", "--config", f.path().to_str().unwrap(), "--data-dir", data.path().to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("refusing to start") && err.contains("room.name") && err.contains(":2:"),
-        "{err}"
-    );
-    assert!(
-        std::fs::read_dir(data.path()).unwrap().next().is_none(),
-        "nothing written"
-    );
+    assert!(err.contains("refusing to start") && err.contains("room.name") && err.contains(":2:"), "{err}");
+    assert!(std::fs::read_dir(data.path()).unwrap().next().is_none(), "nothing written");
 }
 
 #[test]
@@ -86,19 +59,10 @@ fn run_refuses_a_missing_config_file() {
 #[test]
 fn version_and_devices() {
     let (code, out, _) = confcamd(&["--version"]);
-    assert_eq!(
-        (code, out.trim()),
-        (
-            0,
-            format!("confcamd {}", env!("CARGO_PKG_VERSION")).as_str()
-        )
-    );
+    assert_eq!((code, out.trim()), (0, format!("confcamd {}", env!("CARGO_PKG_VERSION")).as_str()));
     let (code, out, _) = confcamd(&["devices"]);
     assert_eq!(code, 0);
-    assert!(
-        out.contains("Cameras:") && out.contains("Microphones"),
-        "{out}"
-    );
+    assert!(out.contains("Cameras:") && out.contains("Microphones"), "{out}");
     let (code, out, _) = confcamd(&["devices", "--json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -32,10 +32,7 @@ pub fn listeners() -> Listeners {
 /// Opens the data dir and store (blocking work, off the runtime).
 pub async fn boot(config: Config, dir: &Path) -> Boot {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || Boot::open(config, &dir))
-        .await
-        .unwrap()
-        .unwrap()
+    tokio::task::spawn_blocking(move || Boot::open(config, &dir)).await.unwrap().unwrap()
 }
 
 pub async fn start_box(config: Config) -> TestBox {
@@ -51,13 +48,7 @@ pub async fn start_with(config: Config, adjust: impl FnOnce(&mut Boot)) -> TestB
     let running = app::start(boot, listeners(), hardware).await.unwrap();
     let https = running.web.https_addr;
     let http = running.web.http_addr.unwrap();
-    TestBox {
-        running,
-        sim,
-        https,
-        http,
-        dir,
-    }
+    TestBox { running, sim, https, http, dir }
 }
 
 /// An HTTPS client that accepts the box's self-signed certificate, as a user

@@ -28,27 +28,18 @@ async fn the_box_serves_captures_and_stops_cleanly() {
     let mut count = 0;
     while start.elapsed() < Duration::from_secs(2) {
         let f = frames.recv().await.unwrap();
-        assert_eq!(
-            (f.width, f.height, f.data.len()),
-            (320, 180, 320 * 180 * 3 / 2)
-        );
+        assert_eq!((f.width, f.height, f.data.len()), (320, 180, 320 * 180 * 3 / 2));
         count += 1;
     }
     let fps = count as f64 / start.elapsed().as_secs_f64();
-    assert!(
-        (13.5..=16.5).contains(&fps),
-        "camera at {fps:.1} fps, want 15 ± 10 %"
-    );
+    assert!((13.5..=16.5).contains(&fps), "camera at {fps:.1} fps, want 15 ± 10 %");
 
     // The simulated array delivers 6-channel, 20 ms blocks at 16 kHz.
     let mut blocks = b.running.microphone_blocks();
     let mut last_seq = None;
     for _ in 0..10 {
         let block = blocks.recv().await.unwrap();
-        assert_eq!(
-            (block.channels, block.rate, block.frames()),
-            (6, 16_000, 320)
-        );
+        assert_eq!((block.channels, block.rate, block.frames()), (6, 16_000, 320));
         if let Some(prev) = last_seq {
             assert_eq!(block.seq, prev + 1, "no block lost");
         }
@@ -59,11 +50,7 @@ async fn the_box_serves_captures_and_stops_cleanly() {
     b.sim.button.press();
     let muted = wait_for(|| async { health_of(&http, &base).await.muted }).await;
     assert!(muted, "pressing the button mutes");
-    assert!(
-        b.sim.leds.colors().iter().all(|c| c.0 > 0 && c.1 == 0),
-        "ring is red: {:?}",
-        b.sim.leds.colors()
-    );
+    assert!(b.sim.leds.colors().iter().all(|c| c.0 > 0 && c.1 == 0), "ring is red: {:?}", b.sim.leds.colors());
 
     // Pages: the status page works, unknown paths are 404.
     let page = http.get(format!("{base}/")).send().await.unwrap();
@@ -71,44 +58,17 @@ async fn the_box_serves_captures_and_stops_cleanly() {
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     assert!(page.text().await.unwrap().contains("/status.js"));
     let script = http.get(format!("{base}/status.js")).send().await.unwrap();
-    assert!(
-        script.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .contains("javascript")
-    );
+    assert!(script.headers()["content-type"].to_str().unwrap().contains("javascript"));
     let etag = script.headers()["etag"].clone();
-    let again = http
-        .get(format!("{base}/status.js"))
-        .header("if-none-match", etag)
-        .send()
-        .await
-        .unwrap();
+    let again = http.get(format!("{base}/status.js")).header("if-none-match", etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
-    assert_eq!(
-        http.get(format!("{base}/nope"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        http.post(format!("{base}/")).send().await.unwrap().status(),
-        405
-    );
+    assert_eq!(http.get(format!("{base}/nope")).send().await.unwrap().status(), 404);
+    assert_eq!(http.post(format!("{base}/")).send().await.unwrap().status(), 405);
 
     // Plain HTTP only redirects, to the same path on HTTPS.
-    let r = http
-        .get(format!("http://{}/healthz?x=1", b.http))
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(format!("http://{}/healthz?x=1", b.http)).send().await.unwrap();
     assert_eq!(r.status(), 308);
-    assert_eq!(
-        r.headers()["location"],
-        format!("https://127.0.0.1:{}/healthz?x=1", b.https.port())
-    );
+    assert_eq!(r.headers()["location"], format!("https://127.0.0.1:{}/healthz?x=1", b.https.port()));
 
     // Shutdown is quick and leaves the database consistent, the run recorded
     // as a clean stop.
@@ -117,20 +77,12 @@ async fn the_box_serves_captures_and_stops_cleanly() {
     b.running.shutdown().await;
     let took = started.elapsed();
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
-    assert!(
-        http.get(format!("{base}/healthz")).send().await.is_err(),
-        "no longer serving"
-    );
+    assert!(http.get(format!("{base}/healthz")).send().await.is_err(), "no longer serving");
     let conn = Connection::open(db).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
-    let stopped: Option<i64> = conn
-        .query_row("SELECT stopped_at FROM runs ORDER BY id DESC", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let stopped: Option<i64> =
+        conn.query_row("SELECT stopped_at FROM runs ORDER BY id DESC", [], |r| r.get(0)).unwrap();
     assert!(stopped.is_some(), "the run is recorded as stopped");
 }
 
@@ -140,10 +92,7 @@ async fn a_stalled_camera_shows_in_health_and_recovers() {
     config.system.stall_timeout_ms = confcam::config::InRange::new(400).unwrap();
     let b = start_box(config).await;
     let (http, base) = (client(), format!("https://{}", b.https));
-    assert_eq!(
-        wait_for(|| async { health_of(&http, &base).await.status }).await,
-        "ok"
-    );
+    assert_eq!(wait_for(|| async { health_of(&http, &base).await.status }).await, "ok");
 
     b.sim.cameras[0].stall();
     let h = wait_for(|| async {
@@ -155,28 +104,16 @@ async fn a_stalled_camera_shows_in_health_and_recovers() {
     assert_eq!(h.subsystems.microphone.state, "running");
 
     b.sim.cameras[0].restore();
-    assert_eq!(
-        wait_for(|| async { Some(health_of(&http, &base).await.status).filter(|s| s == "ok") })
-            .await,
-        "ok"
-    );
+    assert_eq!(wait_for(|| async { Some(health_of(&http, &base).await.status).filter(|s| s == "ok") }).await, "ok");
     b.running.shutdown().await;
 }
 
 pub async fn health_of(http: &reqwest::Client, base: &str) -> Health {
-    http.get(format!("{base}/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    http.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap()
 }
 
 /// Polls `probe` until it yields a truthy answer (5 s at most).
-pub async fn wait_for<T: Truthy, F: std::future::Future<Output = T>>(
-    mut probe: impl FnMut() -> F,
-) -> T::Inner {
+pub async fn wait_for<T: Truthy, F: std::future::Future<Output = T>>(mut probe: impl FnMut() -> F) -> T::Inner {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(v) = probe().await.get() {

@@ -12,9 +12,7 @@ fn messages(socket: &UnixDatagram, window: Duration) -> Vec<String> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     while let Some(left) = until.checked_duration_since(Instant::now()) {
-        socket
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .unwrap();
+        socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
         match socket.recv(&mut buf) {
             Ok(n) => out.extend(String::from_utf8_lossy(&buf[..n]).lines().map(String::from)),
             Err(_) => break,
@@ -36,24 +34,15 @@ async fn systemd_sees_ready_watchdog_until_a_stall_then_stopping() {
     config.system.stall_timeout_ms = InRange::new(500).unwrap();
     let b = start_with(config, |boot| {
         boot.notifier = Notifier::to_socket(&path);
-        boot.watchdog = Some(Watchdog {
-            interval: Duration::from_millis(400),
-        });
+        boot.watchdog = Some(Watchdog { interval: Duration::from_millis(400) });
     })
     .await;
 
     let socket = tokio::task::spawn_blocking(move || {
         let first = messages(&socket, Duration::from_millis(100));
-        assert_eq!(
-            first.first().map(String::as_str),
-            Some("READY=1"),
-            "{first:?}"
-        );
+        assert_eq!(first.first().map(String::as_str), Some("READY=1"), "{first:?}");
         let running = messages(&socket, Duration::from_millis(1200));
-        assert!(
-            count(&running, "WATCHDOG=1") >= 4,
-            "pings every 200 ms while capturing: {running:?}"
-        );
+        assert!(count(&running, "WATCHDOG=1") >= 4, "pings every 200 ms while capturing: {running:?}");
         socket
     })
     .await
@@ -64,11 +53,7 @@ async fn systemd_sees_ready_watchdog_until_a_stall_then_stopping() {
         // Within the stall timeout (500 ms) plus one ping interval the pings stop...
         messages(&socket, Duration::from_millis(800));
         let stalled = messages(&socket, Duration::from_millis(1200));
-        assert_eq!(
-            count(&stalled, "WATCHDOG=1"),
-            0,
-            "no pings while the camera is stalled: {stalled:?}"
-        );
+        assert_eq!(count(&stalled, "WATCHDOG=1"), 0, "no pings while the camera is stalled: {stalled:?}");
         socket
     })
     .await

@@ -44,9 +44,7 @@ impl ServerCertVerifier for Capture {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -54,80 +52,44 @@ impl ServerCertVerifier for Capture {
 async fn served_certificate_names_the_box_for_phones() {
     let b = start_box(small_config()).await;
     let capture = Arc::new(Capture::default());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(capture.clone())
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
     let tcp = tokio::net::TcpStream::connect(b.https).await.unwrap();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    connector
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
 
-    let der = capture
-        .0
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("a certificate was served");
+    let der = capture.0.lock().unwrap().clone().expect("a certificate was served");
     let (_, cert) = X509Certificate::from_der(&der).unwrap();
     let identity = confcam::system::HostIdentity::current();
     let mut dns = Vec::new();
     let mut ips = Vec::new();
-    for name in &cert
-        .subject_alternative_name()
-        .unwrap()
-        .unwrap()
-        .value
-        .general_names
-    {
+    for name in &cert.subject_alternative_name().unwrap().unwrap().value.general_names {
         match name {
             GeneralName::DNSName(d) => dns.push(d.to_string()),
             GeneralName::IPAddress(b) if b.len() == 4 => {
                 ips.push(std::net::IpAddr::from(<[u8; 4]>::try_from(*b).unwrap()))
             }
-            GeneralName::IPAddress(b) => {
-                ips.push(std::net::IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()))
-            }
+            GeneralName::IPAddress(b) => ips.push(std::net::IpAddr::from(<[u8; 16]>::try_from(*b).unwrap())),
             _ => {}
         }
     }
-    assert!(
-        dns.contains(&format!("{}.local", identity.hostname)),
-        "{dns:?}"
-    );
+    assert!(dns.contains(&format!("{}.local", identity.hostname)), "{dns:?}");
     assert!(dns.contains(&"localhost".to_string()), "{dns:?}");
     assert!(ips.contains(&"127.0.0.1".parse().unwrap()), "{ips:?}");
     for ip in &identity.ips {
         assert!(ips.contains(ip), "{ip} missing from {ips:?}");
     }
-    assert!(
-        cert.extended_key_usage()
-            .unwrap()
-            .unwrap()
-            .value
-            .server_auth
-    );
+    assert!(cert.extended_key_usage().unwrap().unwrap().value.server_auth);
     let v = cert.validity();
     assert!(v.not_after.timestamp() - v.not_before.timestamp() <= 825 * 86_400);
 
     // The fingerprint /healthz reports is the one served.
-    let health: confcam::web::Health = crate::common::client()
-        .get(format!("https://{}/healthz", b.https))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        health.subsystems.web.certificate_sha256,
-        confcam::web::certificate::fingerprint(&der)
-    );
+    let health: confcam::web::Health =
+        crate::common::client().get(format!("https://{}/healthz", b.https)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health.subsystems.web.certificate_sha256, confcam::web::certificate::fingerprint(&der));
     b.running.shutdown().await;
 }

@@ -14,11 +14,7 @@ mod tests {
 
     #[test]
     fn muted_is_red_live_is_blue() {
-        assert!(
-            ring_colors(true, 12)
-                .iter()
-                .all(|c| c.0 > 0 && c.1 == 0 && c.2 == 0)
-        );
+        assert!(ring_colors(true, 12).iter().all(|c| c.0 > 0 && c.1 == 0 && c.2 == 0));
         assert!(ring_colors(false, 12).iter().all(|c| c.2 > c.0));
         assert_eq!(ring_colors(false, 0).len(), 0);
     }

@@ -49,11 +49,7 @@ impl Leds for SimulatedLeds {
     fn show(&mut self, colors: &[Rgb]) -> Result<(), GpioError> {
         let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
         if colors.len() != shown.len() {
-            return Err(GpioError(format!(
-                "{} colours for {} LEDs",
-                colors.len(),
-                shown.len()
-            )));
+            return Err(GpioError(format!("{} colours for {} LEDs", colors.len(), shown.len())));
         }
         shown.copy_from_slice(colors);
         Ok(())
@@ -74,12 +70,5 @@ impl LedView {
 pub fn simulated_gpio(led_count: usize) -> (SimulatedButton, ButtonPress, SimulatedLeds, LedView) {
     let (tx, rx) = channel();
     let shown = Arc::new(Mutex::new(vec![Rgb::default(); led_count]));
-    (
-        SimulatedButton { events: rx },
-        ButtonPress(tx),
-        SimulatedLeds {
-            shown: shown.clone(),
-        },
-        LedView(shown),
-    )
+    (SimulatedButton { events: rx }, ButtonPress(tx), SimulatedLeds { shown: shown.clone() }, LedView(shown))
 }

@@ -34,26 +34,17 @@ pub const LATEST: usize = MIGRATIONS.len();
 /// Refuses a database from a newer release before anything touches the file
 /// (an A/B rollback must not damage the newer release's data).
 pub(super) fn refuse_newer(conn: &Connection) -> Result<(), Damage> {
-    let found: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(Damage::classify)?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(Damage::classify)?;
     match usize::try_from(found) {
         Ok(found) if found <= LATEST => Ok(()),
-        _ => Err(Damage::TooNew {
-            found: found as usize,
-            known: LATEST,
-        }),
+        _ => Err(Damage::TooNew { found: found as usize, known: LATEST }),
     }
 }
 
 /// Brings the schema up to [`LATEST`]; returns the version it started from.
 pub(super) fn migrate(conn: &mut Connection) -> Result<usize, Damage> {
-    let from: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(Damage::classify)?;
-    Migrations::from_slice(MIGRATIONS)
-        .to_latest(conn)
-        .map_err(|e| Damage::Migration(e.to_string()))?;
+    let from: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(Damage::classify)?;
+    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(|e| Damage::Migration(e.to_string()))?;
     Ok(from as usize)
 }
 

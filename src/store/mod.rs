@@ -20,27 +20,17 @@ pub const DB_FILE: &str = "confcam.db";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error(
         "database {path} has schema version {found}, newer than this release knows ({known}); refusing to touch it"
     )]
-    TooNew {
-        path: PathBuf,
-        found: usize,
-        known: usize,
-    },
+    TooNew { path: PathBuf, found: usize, known: usize },
     #[error("database {path}: migration failed: {message}")]
     Migration { path: PathBuf, message: String },
     #[error("database {path} is damaged: {problem}")]
     Damaged { path: PathBuf, problem: String },
     #[error("cannot move the damaged database {path} aside: {source}")]
-    MoveAside {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    MoveAside { path: PathBuf, source: std::io::Error },
     #[error("invalid stored value for `{key}`: {message}")]
     Value { key: String, message: String },
 }
@@ -85,33 +75,19 @@ impl Store {
     }
 
     fn open_checked(path: &Path) -> Result<(Store, usize), Damage> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags).map_err(Damage::classify)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(Damage::classify)?;
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(Damage::classify)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(Damage::classify)?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(Damage::classify)?;
         if check != "ok" {
             return Err(Damage::Damaged(format!("integrity check: {check}")));
         }
         migrations::refuse_newer(&conn)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(Damage::classify)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(Damage::classify)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(Damage::classify)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(Damage::classify)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(Damage::classify)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(Damage::classify)?;
         let from_version = migrations::migrate(&mut conn)?;
-        Ok((
-            Store {
-                conn: Arc::new(Mutex::new(conn)),
-                path: path.into(),
-            },
-            from_version,
-        ))
+        Ok((Store { conn: Arc::new(Mutex::new(conn)), path: path.into() }, from_version))
     }
 
     pub fn path(&self) -> &Path {
@@ -121,9 +97,7 @@ impl Store {
     /// Schema version of the open database.
     pub fn schema_version(&self) -> Result<usize, StoreError> {
         let conn = self.lock();
-        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-            .map(|v| v as usize)
-            .map_err(|e| self.err(e))
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map(|v| v as usize).map_err(|e| self.err(e))
     }
 
     /// Runs SQLite's integrity check; `Ok(())` when the database is sound.
@@ -143,10 +117,7 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        StoreError::Sqlite { path: self.path.clone(), source }
     }
 }
 
@@ -161,9 +132,7 @@ enum Damage {
 impl Damage {
     fn classify(e: rusqlite::Error) -> Damage {
         match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                Damage::Damaged(e.to_string())
-            }
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Damage::Damaged(e.to_string()),
             _ => Damage::Other(e),
         }
     }
@@ -182,9 +151,7 @@ impl Damage {
 /// Renames the database and its WAL/SHM files to `<name>.corrupt-<time>`.
 fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
     let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
         .unwrap_or_else(|_| "unknown-time".into());
     let mut target = path.with_file_name(format!("{DB_FILE}.corrupt-{stamp}"));
     let mut n = 1;
@@ -192,10 +159,7 @@ fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
         target = path.with_file_name(format!("{DB_FILE}.corrupt-{stamp}-{n}"));
         n += 1;
     }
-    let err = |source| StoreError::MoveAside {
-        path: path.into(),
-        source,
-    };
+    let err = |source| StoreError::MoveAside { path: path.into(), source };
     std::fs::rename(path, &target).map_err(err)?;
     for suffix in ["-wal", "-shm"] {
         let side = PathBuf::from(format!("{}{suffix}", path.display()));
@@ -216,19 +180,11 @@ mod tests {
         let (store, opened) = Store::open(dir.path()).unwrap();
         assert_eq!(opened, Opened::Created);
         assert_eq!(store.schema_version().unwrap(), migrations::LATEST);
-        let journal: String = store
-            .lock()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
+        let journal: String = store.lock().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(journal, "wal");
         drop(store);
         let (_, opened) = Store::open(dir.path()).unwrap();
-        assert_eq!(
-            opened,
-            Opened::Existing {
-                from_version: migrations::LATEST
-            }
-        );
+        assert_eq!(opened, Opened::Existing { from_version: migrations::LATEST });
     }
 
     #[test]
@@ -237,25 +193,11 @@ mod tests {
         let garbage = b"this is not sqlite, just bytes that must not be lost".repeat(100);
         std::fs::write(dir.path().join(DB_FILE), &garbage).unwrap();
         let (store, opened) = Store::open(dir.path()).unwrap();
-        let Opened::Recovered { moved_to, problem } = opened else {
-            panic!("expected recovery, got {opened:?}")
-        };
+        let Opened::Recovered { moved_to, problem } = opened else { panic!("expected recovery, got {opened:?}") };
         assert!(problem.contains("not a database"), "{problem}");
-        assert_eq!(
-            std::fs::read(&moved_to).unwrap(),
-            garbage,
-            "the damaged file is kept as it was"
-        );
-        assert!(
-            moved_to
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("confcam.db.corrupt-")
-        );
-        store
-            .set_setting("room.name", &serde_json::json!("x"))
-            .unwrap();
+        assert_eq!(std::fs::read(&moved_to).unwrap(), garbage, "the damaged file is kept as it was");
+        assert!(moved_to.file_name().unwrap().to_string_lossy().starts_with("confcam.db.corrupt-"));
+        store.set_setting("room.name", &serde_json::json!("x")).unwrap();
         assert_eq!(store.check(), Ok(()));
     }
 
@@ -265,13 +207,10 @@ mod tests {
         {
             let (store, _) = Store::open(dir.path()).unwrap();
             for i in 0..200 {
-                store
-                    .set_setting(&format!("k{i}"), &serde_json::json!("v".repeat(200)))
-                    .unwrap();
+                store.set_setting(&format!("k{i}"), &serde_json::json!("v".repeat(200))).unwrap();
             }
             let conn = store.lock();
-            conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
-                .unwrap();
+            conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").unwrap();
         }
         // Scribble over the middle of the file, past the header page.
         let path = dir.path().join(DB_FILE);
@@ -287,10 +226,7 @@ mod tests {
     fn a_database_from_a_newer_release_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let before = std::fs::read(&path).unwrap();
         let err = Store::open(dir.path()).err().expect("must refuse");
         assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");

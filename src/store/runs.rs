@@ -16,39 +16,24 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let previous_unclean = tx
-            .query_row(
-                "SELECT stopped_at IS NULL FROM runs ORDER BY id DESC LIMIT 1",
-                [],
-                |r| r.get::<_, bool>(0),
-            )
+            .query_row("SELECT stopped_at IS NULL FROM runs ORDER BY id DESC LIMIT 1", [], |r| r.get::<_, bool>(0))
             .optional()
             .map_err(|e| self.err(e))?
             .unwrap_or(false);
-        tx.execute(
-            "INSERT INTO runs (version, started_at) VALUES (?1, ?2)",
-            params![version, now],
-        )
-        .map_err(|e| self.err(e))?;
+        tx.execute("INSERT INTO runs (version, started_at) VALUES (?1, ?2)", params![version, now])
+            .map_err(|e| self.err(e))?;
         let id = tx.last_insert_rowid();
         // Keep the last 100 runs; an appliance restarts for years.
-        tx.execute("DELETE FROM runs WHERE id <= ?1 - 100", [id])
-            .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM runs WHERE id <= ?1 - 100", [id]).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(RunRecord {
-            id,
-            previous_unclean,
-        })
+        Ok(RunRecord { id, previous_unclean })
     }
 
     /// Records that run `id` stopped cleanly.
     pub fn end_run(&self, id: i64, now: i64) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        tx.execute(
-            "UPDATE runs SET stopped_at = ?2 WHERE id = ?1",
-            params![id, now],
-        )
-        .map_err(|e| self.err(e))?;
+        tx.execute("UPDATE runs SET stopped_at = ?2 WHERE id = ?1", params![id, now]).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
     }
 }

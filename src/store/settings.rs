@@ -8,9 +8,8 @@ impl Store {
     /// applied in order).
     pub fn settings(&self) -> Result<Vec<(String, Value)>, StoreError> {
         let conn = self.lock();
-        let mut stmt = conn
-            .prepare("SELECT key, value FROM settings ORDER BY updated_at, rowid")
-            .map_err(|e| self.err(e))?;
+        let mut stmt =
+            conn.prepare("SELECT key, value FROM settings ORDER BY updated_at, rowid").map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(|e| self.err(e))?
@@ -19,10 +18,7 @@ impl Store {
         rows.into_iter()
             .map(|(key, text)| match serde_json::from_str(&text) {
                 Ok(value) => Ok((key, value)),
-                Err(e) => Err(StoreError::Value {
-                    key,
-                    message: e.to_string(),
-                }),
+                Err(e) => Err(StoreError::Value { key, message: e.to_string() }),
             })
             .collect()
     }
@@ -43,8 +39,7 @@ impl Store {
     pub fn clear_setting(&self, key: &str) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        tx.execute("DELETE FROM settings WHERE key = ?1", [key])
-            .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM settings WHERE key = ?1", [key]).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
     }
 }
@@ -65,9 +60,6 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert!(got.contains(&("room.name".into(), json!("Green"))));
         store.clear_setting("room.name").unwrap();
-        assert_eq!(
-            store.settings().unwrap(),
-            vec![("camera[0].fps".to_string(), json!(15))]
-        );
+        assert_eq!(store.settings().unwrap(), vec![("camera[0].fps".to_string(), json!(15))]);
     }
 }

@@ -29,10 +29,7 @@ const NOT_CAMERAS: [&str; 5] = ["codec", "isp", "hevc", "pispbe", "rpivid"];
 
 /// Looks under `root` (`/` on the box; a fake tree in tests).
 pub fn discover(root: &Path) -> FoundDevices {
-    FoundDevices {
-        cameras: cameras(root),
-        microphones: microphones(root),
-    }
+    FoundDevices { cameras: cameras(root), microphones: microphones(root) }
 }
 
 fn cameras(root: &Path) -> Vec<FoundCamera> {
@@ -46,14 +43,10 @@ fn cameras(root: &Path) -> Vec<FoundCamera> {
             let read = |f: &str| fs::read_to_string(e.path().join(f)).map(|s| s.trim().to_string());
             let name = read("name").ok()?;
             // A UVC camera has a second node (index 1) for metadata.
-            if read("index").is_ok_and(|i| i != "0") || NOT_CAMERAS.iter().any(|n| name.contains(n))
-            {
+            if read("index").is_ok_and(|i| i != "0") || NOT_CAMERAS.iter().any(|n| name.contains(n)) {
                 return None;
             }
-            Some(FoundCamera {
-                device: Path::new("/dev").join(node),
-                name,
-            })
+            Some(FoundCamera { device: Path::new("/dev").join(node), name })
         })
         .collect();
     found.sort_by_key(|c| natural(&c.device));
@@ -79,19 +72,10 @@ fn microphones(root: &Path) -> Vec<FoundMicrophone> {
             let (ids, rest) = line.split_once(':')?;
             let (card, dev) = ids.trim().split_once('-')?;
             let (card, dev): (u32, u32) = (card.parse().ok()?, dev.parse().ok()?);
-            let id = fs::read_to_string(asound.join(format!("card{card}/id")))
-                .map(|s| s.trim().to_string());
+            let id = fs::read_to_string(asound.join(format!("card{card}/id"))).map(|s| s.trim().to_string());
             let id = id.unwrap_or_else(|_| card.to_string());
-            let name = rest
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            Some(FoundMicrophone {
-                device: format!("hw:CARD={id},DEV={dev}"),
-                name,
-            })
+            let name = rest.split(':').next().unwrap_or_default().trim().to_string();
+            Some(FoundMicrophone { device: format!("hw:CARD={id},DEV={dev}"), name })
         })
         .collect()
 }
@@ -110,23 +94,11 @@ mod tests {
     fn finds_cameras_and_capture_pcms() {
         let root = tempfile::tempdir().unwrap();
         let r = root.path();
-        write(
-            r,
-            "sys/class/video4linux/video0/name",
-            "HD Pro Webcam C920\n",
-        );
+        write(r, "sys/class/video4linux/video0/name", "HD Pro Webcam C920\n");
         write(r, "sys/class/video4linux/video0/index", "0\n");
-        write(
-            r,
-            "sys/class/video4linux/video1/name",
-            "HD Pro Webcam C920\n",
-        );
+        write(r, "sys/class/video4linux/video1/name", "HD Pro Webcam C920\n");
         write(r, "sys/class/video4linux/video1/index", "1\n");
-        write(
-            r,
-            "sys/class/video4linux/video10/name",
-            "bcm2835-codec-decode\n",
-        );
+        write(r, "sys/class/video4linux/video10/name", "bcm2835-codec-decode\n");
         write(r, "sys/class/video4linux/video2/name", "vivid\n");
         write(
             r,
@@ -135,24 +107,12 @@ mod tests {
         );
         write(r, "proc/asound/card1/id", "ArrayUAC10\n");
         let found = discover(r);
-        let cams: Vec<_> = found
-            .cameras
-            .iter()
-            .map(|c| (c.device.to_string_lossy().into_owned(), c.name.as_str()))
-            .collect();
-        assert_eq!(
-            cams,
-            [
-                ("/dev/video0".into(), "HD Pro Webcam C920"),
-                ("/dev/video2".to_string(), "vivid")
-            ]
-        );
+        let cams: Vec<_> =
+            found.cameras.iter().map(|c| (c.device.to_string_lossy().into_owned(), c.name.as_str())).collect();
+        assert_eq!(cams, [("/dev/video0".into(), "HD Pro Webcam C920"), ("/dev/video2".to_string(), "vivid")]);
         assert_eq!(
             found.microphones,
-            [FoundMicrophone {
-                device: "hw:CARD=ArrayUAC10,DEV=0".into(),
-                name: "USB Audio".into()
-            }]
+            [FoundMicrophone { device: "hw:CARD=ArrayUAC10,DEV=0".into(), name: "USB Audio".into() }]
         );
     }
 

@@ -26,10 +26,7 @@ pub fn init(filter: &str, target: LogTarget) -> &'static str {
         LogTarget::Auto => Path::new(JOURNAL_SOCKET).exists() && !std::io::stderr().is_terminal(),
     };
     if journald && let Ok(layer) = tracing_journald::layer() {
-        tracing_subscriber::registry()
-            .with(filter)
-            .with(layer.with_syslog_identifier("confcamd".into()))
-            .init();
+        tracing_subscriber::registry().with(filter).with(layer.with_syslog_identifier("confcamd".into())).init();
         return "journald";
     }
     tracing_subscriber::registry()

@@ -34,31 +34,16 @@ impl HostIdentity {
 
     /// DNS names for the certificate: `<host>.local`, `<host>`, `localhost`.
     pub fn dns_names(&self) -> Vec<String> {
-        vec![
-            format!("{}.local", self.hostname),
-            self.hostname.clone(),
-            "localhost".into(),
-        ]
+        vec![format!("{}.local", self.hostname), self.hostname.clone(), "localhost".into()]
     }
 }
 
 /// Turns a host name into a single lower-case DNS label (`Box.lan` → `box`).
 fn dns_label(name: &str) -> String {
-    let first = name
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let label: String = first
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+    let first = name.split('.').next().unwrap_or_default().to_ascii_lowercase();
+    let label: String = first.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let label = label.trim_matches('-');
-    if label.is_empty() {
-        "confcam".into()
-    } else {
-        label.chars().take(63).collect()
-    }
+    if label.is_empty() { "confcam".into() } else { label.chars().take(63).collect() }
 }
 
 #[cfg(test)]
@@ -67,21 +52,10 @@ mod tests {
 
     #[test]
     fn keeps_reachable_addresses_and_adds_localhost() {
-        let ips = [
-            "192.168.1.20",
-            "127.0.0.1",
-            "::1",
-            "fe80::1",
-            "2001:db8::5",
-            "10.0.0.2",
-            "192.168.1.20",
-        ];
+        let ips = ["192.168.1.20", "127.0.0.1", "::1", "fe80::1", "2001:db8::5", "10.0.0.2", "192.168.1.20"];
         let id = HostIdentity::new("box".into(), ips.iter().map(|s| s.parse().unwrap()));
         let got: Vec<String> = id.ips.iter().map(|i| i.to_string()).collect();
-        assert_eq!(
-            got,
-            ["10.0.0.2", "127.0.0.1", "192.168.1.20", "2001:db8::5"]
-        );
+        assert_eq!(got, ["10.0.0.2", "127.0.0.1", "192.168.1.20", "2001:db8::5"]);
     }
 
     #[test]

@@ -19,16 +19,12 @@ pub struct Notifier {
 impl Notifier {
     /// The socket systemd gave us, if any (not running under systemd: none).
     pub fn from_env() -> Self {
-        Notifier {
-            socket: std::env::var_os("NOTIFY_SOCKET"),
-        }
+        Notifier { socket: std::env::var_os("NOTIFY_SOCKET") }
     }
 
     /// A path, or `@name` for an abstract socket.
     pub fn to_socket(socket: impl Into<OsString>) -> Self {
-        Notifier {
-            socket: Some(socket.into()),
-        }
+        Notifier { socket: Some(socket.into()) }
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -68,20 +64,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notify");
         let listener = UnixDatagram::bind(&path).unwrap();
-        Notifier::to_socket(&path)
-            .notify(&[NotifyState::Ready, NotifyState::Status("up")])
-            .unwrap();
+        Notifier::to_socket(&path).notify(&[NotifyState::Ready, NotifyState::Status("up")]).unwrap();
         let mut buf = [0u8; 256];
         let n = listener.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\nSTATUS=up\n");
 
         let name = format!("confcam-test-{}", std::process::id());
-        let listener =
-            UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap())
-                .unwrap();
-        Notifier::to_socket(format!("@{name}"))
-            .notify(&[NotifyState::Watchdog])
-            .unwrap();
+        let listener = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+        Notifier::to_socket(format!("@{name}")).notify(&[NotifyState::Watchdog]).unwrap();
         let n = listener.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"WATCHDOG=1\n");
     }

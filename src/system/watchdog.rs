@@ -23,16 +23,8 @@ impl Watchdog {
 }
 
 /// Names of the sources that are stalled at `now`; empty means all progress.
-pub fn stalled_sources(
-    sources: &[Arc<SourceHealth>],
-    now: Instant,
-    stall_timeout: Duration,
-) -> Vec<String> {
-    sources
-        .iter()
-        .filter(|s| s.state(now, stall_timeout) == SourceState::Stalled)
-        .map(|s| s.name.clone())
-        .collect()
+pub fn stalled_sources(sources: &[Arc<SourceHealth>], now: Instant, stall_timeout: Duration) -> Vec<String> {
+    sources.iter().filter(|s| s.state(now, stall_timeout) == SourceState::Stalled).map(|s| s.name.clone()).collect()
 }
 
 #[cfg(test)]
@@ -43,11 +35,7 @@ mod tests {
     #[test]
     fn a_single_stalled_source_withholds_the_ping() {
         let t0 = Instant::now();
-        let info = SourceInfo {
-            backend: "simulated",
-            device: "x".into(),
-            description: String::new(),
-        };
+        let info = SourceInfo { backend: "simulated", device: "x".into(), description: String::new() };
         let camera = Arc::new(SourceHealth::new("camera", info.clone(), t0));
         let mic = Arc::new(SourceHealth::new("microphone", info, t0));
         let both = [camera.clone(), mic.clone()];
@@ -57,9 +45,6 @@ mod tests {
         }
         camera.record_delivery(t0 + Duration::from_millis(1000));
         assert!(stalled_sources(&both, t0 + Duration::from_millis(2900), stall).is_empty());
-        assert_eq!(
-            stalled_sources(&both, t0 + Duration::from_millis(3100), stall),
-            ["camera"]
-        );
+        assert_eq!(stalled_sources(&both, t0 + Duration::from_millis(3100), stall), ["camera"]);
     }
 }

@@ -12,10 +12,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::{Duration, OffsetDateTime};
@@ -30,10 +27,7 @@ const RENEW_BEFORE_DAYS: i64 = 30;
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
     #[error("certificate files in {dir}: {source}")]
-    Io {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    Io { dir: PathBuf, source: std::io::Error },
     #[error("cannot make a certificate: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("certificate or key is not usable: {0}")]
@@ -76,9 +70,7 @@ pub fn renewal_reason(
         None => Some("no usable certificate"),
         Some((identity, _)) if identity.hostname != current.hostname => Some("host name changed"),
         Some((identity, _)) if identity.ips != current.ips => Some("addresses changed"),
-        Some((_, not_after)) if not_after - now < Duration::days(RENEW_BEFORE_DAYS) => {
-            Some("expires soon")
-        }
+        Some((_, not_after)) if not_after - now < Duration::days(RENEW_BEFORE_DAYS) => Some("expires soon"),
         Some(_) => None,
     }
 }
@@ -90,27 +82,17 @@ pub fn ensure(
     identity: &HostIdentity,
     now: OffsetDateTime,
 ) -> Result<(Certificate, Renewal), CertificateError> {
-    let io = |source| CertificateError::Io {
-        dir: dir.into(),
-        source,
-    };
+    let io = |source| CertificateError::Io { dir: dir.into(), source };
     fs::create_dir_all(dir).map_err(io)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
     let stored = load(dir);
-    let reason = renewal_reason(
-        stored.as_ref().map(|c| (&c.identity, c.not_after)),
-        identity,
-        now,
-    );
+    let reason = renewal_reason(stored.as_ref().map(|c| (&c.identity, c.not_after)), identity, now);
     match (stored, reason) {
         (Some(cert), None) => Ok((cert, Renewal::Reused)),
         (_, reason) => {
             let cert = generate(identity, now)?;
             save(dir, &cert).map_err(io)?;
-            Ok((
-                cert,
-                Renewal::Created(reason.unwrap_or("no usable certificate")),
-            ))
+            Ok((cert, Renewal::Created(reason.unwrap_or("no usable certificate"))))
         }
     }
 }
@@ -118,8 +100,7 @@ pub fn ensure(
 /// A rustls server config serving `cert` over HTTP/2 and HTTP/1.1.
 pub fn server_config(cert: &Certificate) -> Result<Arc<rustls::ServerConfig>, CertificateError> {
     let unusable = |e: &dyn std::fmt::Display| CertificateError::Unusable(e.to_string());
-    let chain =
-        vec![CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).map_err(|e| unusable(&e))?];
+    let chain = vec![CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).map_err(|e| unusable(&e))?];
     let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).map_err(|e| unusable(&e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -167,12 +148,7 @@ fn generate(identity: &HostIdentity, now: OffsetDateTime) -> Result<Certificate,
 /// `AB:CD:…` SHA-256 of a DER certificate.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    digest
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
 const CERT_FILE: &str = "cert.pem";
@@ -182,8 +158,7 @@ const META_FILE: &str = "cert.json";
 fn load(dir: &Path) -> Option<Certificate> {
     let cert_pem = fs::read_to_string(dir.join(CERT_FILE)).ok()?;
     let key_pem = fs::read_to_string(dir.join(KEY_FILE)).ok()?;
-    let stored: Stored =
-        serde_json::from_str(&fs::read_to_string(dir.join(META_FILE)).ok()?).ok()?;
+    let stored: Stored = serde_json::from_str(&fs::read_to_string(dir.join(META_FILE)).ok()?).ok()?;
     let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).ok()?;
     PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).ok()?;
     Some(Certificate {
@@ -198,22 +173,12 @@ fn load(dir: &Path) -> Option<Certificate> {
 /// Writes each file to a temporary name and renames it, so a power cut never
 /// leaves half a key; the key is created 0600.
 fn save(dir: &Path, cert: &Certificate) -> std::io::Result<()> {
-    let meta = serde_json::to_string_pretty(&Stored {
-        identity: cert.identity.clone(),
-        not_after: cert.not_after,
-    })?;
-    for (name, text, mode) in [
-        (KEY_FILE, &cert.key_pem, 0o600),
-        (CERT_FILE, &cert.cert_pem, 0o644),
-        (META_FILE, &meta, 0o644),
-    ] {
+    let meta = serde_json::to_string_pretty(&Stored { identity: cert.identity.clone(), not_after: cert.not_after })?;
+    for (name, text, mode) in
+        [(KEY_FILE, &cert.key_pem, 0o600), (CERT_FILE, &cert.cert_pem, 0o644), (META_FILE, &meta, 0o644)]
+    {
         let tmp = dir.join(format!(".{name}.tmp"));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
@@ -228,10 +193,7 @@ mod tests {
     use x509_parser::prelude::*;
 
     fn identity(ips: &[&str]) -> HostIdentity {
-        HostIdentity::new(
-            "confcam-test".into(),
-            ips.iter().map(|s| s.parse().unwrap()),
-        )
+        HostIdentity::new("confcam-test".into(), ips.iter().map(|s| s.parse().unwrap()))
     }
 
     #[test]
@@ -241,22 +203,10 @@ mod tests {
         let later = now + Duration::days(400);
         assert_eq!(renewal_reason(None, &a, now), Some("no usable certificate"));
         assert_eq!(renewal_reason(Some((&a, later)), &a, now), None);
-        assert_eq!(
-            renewal_reason(Some((&a, later)), &identity(&["192.168.1.6"]), now),
-            Some("addresses changed")
-        );
-        let renamed = HostIdentity {
-            hostname: "other".into(),
-            ..a.clone()
-        };
-        assert_eq!(
-            renewal_reason(Some((&a, later)), &renamed, now),
-            Some("host name changed")
-        );
-        assert_eq!(
-            renewal_reason(Some((&a, now + Duration::days(29))), &a, now),
-            Some("expires soon")
-        );
+        assert_eq!(renewal_reason(Some((&a, later)), &identity(&["192.168.1.6"]), now), Some("addresses changed"));
+        let renamed = HostIdentity { hostname: "other".into(), ..a.clone() };
+        assert_eq!(renewal_reason(Some((&a, later)), &renamed, now), Some("host name changed"));
+        assert_eq!(renewal_reason(Some((&a, now + Duration::days(29))), &a, now), Some("expires soon"));
     }
 
     #[test]
@@ -278,48 +228,22 @@ mod tests {
                 GeneralName::IPAddress(b) if b.len() == 4 => {
                     std::net::IpAddr::from(<[u8; 4]>::try_from(*b).unwrap()).to_string()
                 }
-                GeneralName::IPAddress(b) => {
-                    std::net::IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()).to_string()
-                }
+                GeneralName::IPAddress(b) => std::net::IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()).to_string(),
                 other => format!("{other:?}"),
             })
             .collect();
-        for want in [
-            "confcam-test.local",
-            "localhost",
-            "192.168.1.5",
-            "127.0.0.1",
-            "2001:db8::7",
-        ] {
-            assert!(
-                names.iter().any(|n| n == want),
-                "{want} missing from {names:?}"
-            );
+        for want in ["confcam-test.local", "localhost", "192.168.1.5", "127.0.0.1", "2001:db8::7"] {
+            assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
         }
-        assert!(
-            x509.extended_key_usage()
-                .unwrap()
-                .unwrap()
-                .value
-                .server_auth
-        );
+        assert!(x509.extended_key_usage().unwrap().unwrap().value.server_auth);
         let v = x509.validity();
         assert!(v.not_after.timestamp() - v.not_before.timestamp() <= MAX_VALIDITY_DAYS * 86_400);
         assert_eq!(cert.sha256, fingerprint(&der));
         assert_eq!(cert.sha256.len(), 32 * 3 - 1);
 
-        let mode = |f: &str| {
-            fs::metadata(dir.path().join(f))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777
-        };
+        let mode = |f: &str| fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(KEY_FILE), 0o600);
-        assert_eq!(
-            fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700);
         server_config(&cert).unwrap();
     }
 
@@ -328,16 +252,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
         let (first, _) = ensure(dir.path(), &identity(&["10.1.1.1"]), now).unwrap();
-        let (again, renewal) = ensure(
-            dir.path(),
-            &identity(&["10.1.1.1"]),
-            now + Duration::days(1),
-        )
-        .unwrap();
-        assert_eq!(
-            (renewal, again.sha256.clone()),
-            (Renewal::Reused, first.sha256.clone())
-        );
+        let (again, renewal) = ensure(dir.path(), &identity(&["10.1.1.1"]), now + Duration::days(1)).unwrap();
+        assert_eq!((renewal, again.sha256.clone()), (Renewal::Reused, first.sha256.clone()));
         let (moved, renewal) = ensure(dir.path(), &identity(&["10.1.1.2"]), now).unwrap();
         assert_eq!(renewal, Renewal::Created("addresses changed"));
         assert_ne!(moved.sha256, first.sha256);

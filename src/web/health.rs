@@ -27,11 +27,7 @@ pub struct BoxStatus {
 impl BoxStatus {
     /// Every capture source, cameras first.
     pub fn sources(&self) -> Vec<Arc<SourceHealth>> {
-        self.cameras
-            .iter()
-            .cloned()
-            .chain([self.microphone.clone()])
-            .collect()
+        self.cameras.iter().cloned().chain([self.microphone.clone()]).collect()
     }
 }
 
@@ -106,31 +102,15 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
     let store = status.store.clone();
     let schema = tokio::task::spawn_blocking(move || store.schema_version()).await;
     let store = match schema {
-        Ok(Ok(v)) => StoreHealth {
-            state: "ok".into(),
-            schema_version: Some(v),
-            error: None,
-        },
-        Ok(Err(e)) => StoreHealth {
-            state: "error".into(),
-            schema_version: None,
-            error: Some(e.to_string()),
-        },
-        Err(e) => StoreHealth {
-            state: "error".into(),
-            schema_version: None,
-            error: Some(e.to_string()),
-        },
+        Ok(Ok(v)) => StoreHealth { state: "ok".into(), schema_version: Some(v), error: None },
+        Ok(Err(e)) => StoreHealth { state: "error".into(), schema_version: None, error: Some(e.to_string()) },
+        Err(e) => StoreHealth { state: "error".into(), schema_version: None, error: Some(e.to_string()) },
     };
     let now = Instant::now();
     let report = |h: &Arc<SourceHealth>| SourceReport::from(h.status(now, status.stall_timeout));
     let cameras: Vec<SourceReport> = status.cameras.iter().map(report).collect();
     let microphone = report(&status.microphone);
-    let healthy = store.state == "ok"
-        && cameras
-            .iter()
-            .chain([&microphone])
-            .all(|s| s.state != "stalled");
+    let healthy = store.state == "ok" && cameras.iter().chain([&microphone]).all(|s| s.state != "stalled");
     Json(Health {
         status: if healthy { "ok" } else { "degraded" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -141,10 +121,7 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
             store,
             cameras,
             microphone,
-            web: WebHealth {
-                state: "ok".into(),
-                certificate_sha256: status.certificate.borrow().clone(),
-            },
+            web: WebHealth { state: "ok".into(), certificate_sha256: status.certificate.borrow().clone() },
         },
     })
 }

@@ -34,20 +34,11 @@ pub fn router(state: WebState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'",
         ),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(self), microphone=(self), display-capture=()",
-        ),
+        (HeaderName::from_static("permissions-policy"), "camera=(self), microphone=(self), display-capture=()"),
     ];
-    let mut router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .fallback(assets::serve)
-        .with_state(state);
+    let mut router = Router::new().route("/healthz", get(health::healthz)).fallback(assets::serve).with_state(state);
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
     router
 }

@@ -37,11 +37,8 @@ pub fn spawn_web(
     handles.push(handle.clone());
     // A client that opens a connection and never finishes the handshake is
     // dropped after 10 s, so it cannot hold a slot forever.
-    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
-        .handshake_timeout(Duration::from_secs(10));
-    let server = axum_server::from_tcp(https)?
-        .acceptor(acceptor)
-        .handle(handle);
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).handshake_timeout(Duration::from_secs(10));
+    let server = axum_server::from_tcp(https)?.acceptor(acceptor).handle(handle);
     tasks.spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
 
     if let Some(http) = http {
@@ -51,12 +48,7 @@ pub fn spawn_web(
         let server = axum_server::from_tcp(http)?.handle(handle);
         tasks.spawn(server.serve(super::redirect::router(https_addr.port()).into_make_service()));
     }
-    Ok(WebServer {
-        https_addr,
-        http_addr,
-        handles,
-        tasks,
-    })
+    Ok(WebServer { https_addr, http_addr, handles, tasks })
 }
 
 impl WebServer {
@@ -93,23 +85,19 @@ pub async fn renew_certificate(
     loop {
         tick.tick().await;
         let (dir, id) = (dir.clone(), identity());
-        let result = tokio::task::spawn_blocking(move || {
-            certificate::ensure(&dir, &id, time::OffsetDateTime::now_utc())
-        })
-        .await;
+        let result =
+            tokio::task::spawn_blocking(move || certificate::ensure(&dir, &id, time::OffsetDateTime::now_utc())).await;
         match result {
-            Ok(Ok((cert, certificate::Renewal::Created(reason)))) => {
-                match certificate::server_config(&cert) {
-                    Ok(config) => {
-                        tls.reload_from_config(config);
-                        tracing::info!(sha256 = %cert.sha256, reason, "new HTTPS certificate in use");
-                        fingerprint.send_replace(cert.sha256);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "new certificate is unusable; keeping the old one")
-                    }
+            Ok(Ok((cert, certificate::Renewal::Created(reason)))) => match certificate::server_config(&cert) {
+                Ok(config) => {
+                    tls.reload_from_config(config);
+                    tracing::info!(sha256 = %cert.sha256, reason, "new HTTPS certificate in use");
+                    fingerprint.send_replace(cert.sha256);
                 }
-            }
+                Err(e) => {
+                    tracing::error!(error = %e, "new certificate is unusable; keeping the old one")
+                }
+            },
             Ok(Ok((_, certificate::Renewal::Reused))) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "cannot renew the HTTPS certificate"),
             Err(e) => tracing::error!(error = %e, "certificate renewal task failed"),

@@ -39,26 +39,15 @@ impl VideoSource for SimulatedCamera {
         SourceInfo {
             backend: "simulated",
             device: format!("sim:{}", self.name),
-            description: format!(
-                "test scene {}x{} I420 at {} fps",
-                self.width, self.height, self.fps
-            ),
+            description: format!("test scene {}x{} I420 at {} fps", self.width, self.height, self.fps),
         }
     }
 
     fn next_frame(&mut self) -> Result<Frame, CaptureError> {
-        self.control
-            .check(&format!("sim:{}", self.name), Duration::from_millis(100))?;
+        self.control.check(&format!("sim:{}", self.name), Duration::from_millis(100))?;
         let (seq, due) = self.pacer.wait();
         let mut data = Vec::new();
         self.scene.render(seq, SystemTime::now(), &mut data);
-        Ok(Frame {
-            seq,
-            captured_at: due,
-            width: self.width,
-            height: self.height,
-            format: PixelFormat::I420,
-            data,
-        })
+        Ok(Frame { seq, captured_at: due, width: self.width, height: self.height, format: PixelFormat::I420, data })
     }
 }

@@ -36,10 +36,7 @@ impl SimControl {
     /// real device's poll timeout, or reports the device gone.
     pub(super) fn check(&self, device: &str, poll_timeout: Duration) -> Result<(), CaptureError> {
         if self.inner.unplugged.load(Ordering::Relaxed) {
-            return Err(CaptureError::Gone {
-                device: device.into(),
-                reason: "unplugged".into(),
-            });
+            return Err(CaptureError::Gone { device: device.into(), reason: "unplugged".into() });
         }
         if self.inner.stalled.load(Ordering::Relaxed) {
             std::thread::sleep(poll_timeout);

@@ -29,11 +29,7 @@ pub struct RoomScene {
 impl RoomScene {
     pub fn from_config(c: &SimulationConfig) -> Self {
         RoomScene {
-            talkers: c
-                .talkers
-                .iter()
-                .map(|t| (t.azimuth_deg.as_f32(), t.pitch_hz.as_f32()))
-                .collect(),
+            talkers: c.talkers.iter().map(|t| (t.azimuth_deg.as_f32(), t.pitch_hz.as_f32())).collect(),
             turn: Duration::from_millis(c.turn_ms.get() as u64),
             pause: Duration::from_millis(c.pause_ms.get() as u64),
             speech_dbfs: c.speech_dbfs.as_f32(),
@@ -78,26 +74,14 @@ pub struct SimulatedMicArray {
 }
 
 impl SimulatedMicArray {
-    pub fn new(
-        geometry: &MicArray,
-        rate: u32,
-        format: SampleFormat,
-        block: Duration,
-        scene: RoomScene,
-    ) -> Self {
+    pub fn new(geometry: &MicArray, rate: u32, format: SampleFormat, block: Duration, scene: RoomScene) -> Self {
         let voices = scene
             .talkers
             .iter()
             .enumerate()
-            .map(|(i, &(_, pitch))| {
-                Voice::new(pitch, rate, scene.seed.wrapping_add(i as u64 * 7919))
-            })
+            .map(|(i, &(_, pitch))| Voice::new(pitch, rate, scene.seed.wrapping_add(i as u64 * 7919)))
             .collect();
-        let delays = scene
-            .talkers
-            .iter()
-            .map(|&(azimuth, _)| delay_filters(geometry, azimuth, rate))
-            .collect();
+        let delays = scene.talkers.iter().map(|&(azimuth, _)| delay_filters(geometry, azimuth, rate)).collect();
         let block_frames = ((rate as f64 * block.as_secs_f64()).round() as usize).max(1);
         SimulatedMicArray {
             history: vec![[0.0; TAPS]; scene.talkers.len()],
@@ -109,10 +93,7 @@ impl SimulatedMicArray {
             voices,
             delays,
             sample_index: 0,
-            pacer: Pacer::new(
-                Instant::now(),
-                Duration::from_secs_f64(block_frames as f64 / rate as f64),
-            ),
+            pacer: Pacer::new(Instant::now(), Duration::from_secs_f64(block_frames as f64 / rate as f64)),
             seq: 0,
             control: SimControl::default(),
             scene,
@@ -141,11 +122,7 @@ impl SimulatedMicArray {
             let active = self.scene.active_talker(t);
             frame.iter_mut().for_each(|s| *s = 0.0);
             for talker in 0..self.voices.len() {
-                let s = if active == Some(talker) {
-                    self.voices[talker].next_sample() * speech_gain
-                } else {
-                    0.0
-                };
+                let s = if active == Some(talker) { self.voices[talker].next_sample() * speech_gain } else { 0.0 };
                 let h = &mut self.history[talker];
                 h.copy_within(1.., 0);
                 h[TAPS - 1] = s;
@@ -155,11 +132,7 @@ impl SimulatedMicArray {
                 for (mic, out) in frame.iter_mut().enumerate() {
                     let taps = &self.delays[talker][mic];
                     // taps[k] weighs the sample k steps back.
-                    *out += taps
-                        .iter()
-                        .zip(h.iter().rev())
-                        .map(|(a, b)| a * b)
-                        .sum::<f32>();
+                    *out += taps.iter().zip(h.iter().rev()).map(|(a, b)| a * b).sum::<f32>();
                 }
             }
             for s in &frame {
@@ -189,8 +162,7 @@ impl AudioSource for SimulatedMicArray {
     }
 
     fn next_block(&mut self) -> Result<AudioBlock, CaptureError> {
-        self.control
-            .check("sim:mic-array", Duration::from_millis(100))?;
+        self.control.check("sim:mic-array", Duration::from_millis(100))?;
         let (seq, due) = self.pacer.wait();
         self.seq = seq;
         let samples = self.render_block();
@@ -226,11 +198,7 @@ fn delay_filters(geometry: &MicArray, azimuth_deg: f32, rate: u32) -> Vec<[f32; 
             let mut taps = [0.0f32; TAPS];
             for (k, tap) in taps.iter_mut().enumerate() {
                 let x = k as f32 - delay;
-                let sinc = if x.abs() < 1e-6 {
-                    1.0
-                } else {
-                    (PI * x).sin() / (PI * x)
-                };
+                let sinc = if x.abs() < 1e-6 { 1.0 } else { (PI * x).sin() / (PI * x) };
                 // Blackman window centred on the delay, spanning the filter.
                 let w = (x / TAPS as f32 + 0.5).clamp(0.0, 1.0);
                 let window = 0.42 - 0.5 * (2.0 * PI * w).cos() + 0.08 * (4.0 * PI * w).cos();
@@ -262,15 +230,7 @@ mod tests {
         let s = scene(vec![(0.0, 100.0), (90.0, 200.0)]);
         let at = |ms| s.active_talker(Duration::from_millis(ms));
         assert_eq!(
-            [
-                at(0),
-                at(1999),
-                at(2000),
-                at(3000),
-                at(4999),
-                at(5500),
-                at(6000)
-            ],
+            [at(0), at(1999), at(2000), at(3000), at(4999), at(5500), at(6000)],
             [Some(0), Some(0), None, Some(1), Some(1), None, Some(0)]
         );
     }
@@ -279,13 +239,9 @@ mod tests {
     /// `b` lags `a`), refined by a parabola through the peak.
     fn lag(a: &[f32], b: &[f32], max: i32) -> f32 {
         let corr = |l: i32| -> f32 {
-            (0..a.len())
-                .filter_map(|i| Some(a[i] * *b.get(usize::try_from(i as i32 + l).ok()?)?))
-                .sum()
+            (0..a.len()).filter_map(|i| Some(a[i] * *b.get(usize::try_from(i as i32 + l).ok()?)?)).sum()
         };
-        let (best, _) = (-max..=max)
-            .map(|l| (l, corr(l)))
-            .fold((0, f32::MIN), |m, x| if x.1 > m.1 { x } else { m });
+        let (best, _) = (-max..=max).map(|l| (l, corr(l))).fold((0, f32::MIN), |m, x| if x.1 > m.1 { x } else { m });
         let (y0, y1, y2) = (corr(best - 1), corr(best), corr(best + 1));
         best as f32 + 0.5 * (y0 - y2) / (y0 - 2.0 * y1 + y2)
     }
@@ -305,22 +261,13 @@ mod tests {
         for _ in 0..75 {
             samples.extend(sim.render_block());
         }
-        let channel = |m: usize| -> Vec<f32> {
-            samples
-                .iter()
-                .skip(m)
-                .step_by(4)
-                .map(|&s| s as f32 / i32::MAX as f32)
-                .collect()
-        };
+        let channel =
+            |m: usize| -> Vec<f32> { samples.iter().skip(m).step_by(4).map(|&s| s as f32 / i32::MAX as f32).collect() };
         // Talker at 0° (on +x): mic 2 at +x hears it first, mic 0 at −x last,
         // 2·40.5 mm / 343 m/s = 3.78 samples later.
         let expected = 2.0 * 0.0405 / SPEED_OF_SOUND * rate as f32;
         let got = lag(&channel(2), &channel(0), 8);
-        assert!(
-            (got - expected).abs() < 0.25,
-            "lag {got} expected {expected}"
-        );
+        assert!((got - expected).abs() < 0.25, "lag {got} expected {expected}");
         // Mics 1 and 3 sit on the y axis: equal distance, no lag.
         assert!(lag(&channel(1), &channel(3), 8).abs() < 0.25);
     }
@@ -330,20 +277,10 @@ mod tests {
         let geometry = BoardProfile::Respeaker6MicHat.geometry();
         let mut s = scene(vec![(45.0, 120.0)]);
         s.noise_dbfs = -60.0;
-        let mut sim = SimulatedMicArray::new(
-            &geometry,
-            16_000,
-            SampleFormat::S16Le,
-            Duration::from_millis(20),
-            s,
-        );
+        let mut sim = SimulatedMicArray::new(&geometry, 16_000, SampleFormat::S16Le, Duration::from_millis(20), s);
         let blocks: Vec<Vec<i32>> = (0..150).map(|_| sim.render_block()).collect();
         let dbfs = |b: &[Vec<i32>]| {
-            let all: Vec<f32> = b
-                .iter()
-                .flatten()
-                .map(|&s| s as f32 / i16::MAX as f32)
-                .collect();
+            let all: Vec<f32> = b.iter().flatten().map(|&s| s as f32 / i16::MAX as f32).collect();
             10.0 * (all.iter().map(|x| x * x).sum::<f32>() / all.len() as f32).log10()
         };
         let speech = dbfs(&blocks[..100]); // 0–2 s: talking (with its own pauses)

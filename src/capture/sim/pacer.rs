@@ -11,11 +11,7 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(start: Instant, period: Duration) -> Self {
-        Pacer {
-            start,
-            period,
-            next: 0,
-        }
+        Pacer { start, period, next: 0 }
     }
 
     /// When tick `n` is due.

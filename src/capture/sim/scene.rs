@@ -37,8 +37,7 @@ impl TestScene {
     /// `width` and `height` must be even (4:2:0).
     pub fn new(width: u32, height: u32) -> Self {
         let (width, height) = (width as usize, height as usize);
-        let bar =
-            |x: usize, pick: fn(&(u8, u8, u8)) -> u8, w: usize| pick(&BARS[x * BARS.len() / w]);
+        let bar = |x: usize, pick: fn(&(u8, u8, u8)) -> u8, w: usize| pick(&BARS[x * BARS.len() / w]);
         let row = |w: usize, pick: fn(&(u8, u8, u8)) -> u8| -> Vec<u8> {
             let one: Vec<u8> = (0..w).map(|x| bar(x, pick, w)).collect();
             [one.clone(), one].concat()
@@ -101,11 +100,7 @@ impl TestScene {
             let t = (seq * speed) as usize % (2 * span);
             (if t < span { t } else { 2 * span - t }) & !1
         };
-        (
-            bounce(self.width - side, 6),
-            bounce(self.bars_height - side, 4),
-            side,
-        )
+        (bounce(self.width - side, 6), bounce(self.bars_height - side, 4), side)
     }
 
     fn draw_text(&self, y_plane: &mut [u8], text: &str) {
@@ -139,17 +134,9 @@ impl TestScene {
 
 /// `HH:MM:SS.mmm #0000042`, the clock in UTC.
 fn caption(seq: u64, wall: SystemTime) -> String {
-    let ms = wall
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
+    let ms = wall.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
     let day_ms = ms % 86_400_000;
-    let (h, m, s, milli) = (
-        day_ms / 3_600_000,
-        day_ms / 60_000 % 60,
-        day_ms / 1000 % 60,
-        day_ms % 1000,
-    );
+    let (h, m, s, milli) = (day_ms / 3_600_000, day_ms / 60_000 % 60, day_ms / 1000 % 60, day_ms % 1000);
     format!("{h:02}:{m:02}:{s:02}.{milli:03} #{seq:07}")
 }
 
@@ -160,8 +147,7 @@ mod tests {
 
     #[test]
     fn caption_shows_utc_time_and_frame_number() {
-        let t = UNIX_EPOCH
-            + Duration::from_millis(86_400_000 * 3 + 13 * 3_600_000 + 5 * 60_000 + 7_042);
+        let t = UNIX_EPOCH + Duration::from_millis(86_400_000 * 3 + 13 * 3_600_000 + 5 * 60_000 + 7_042);
         assert_eq!(caption(42, t), "13:05:07.042 #0000042");
     }
 
@@ -175,10 +161,7 @@ mod tests {
         assert_eq!(a.len(), 320 * 180 * 3 / 2);
         assert_ne!(scene.square_at(1), scene.square_at(2), "the square moves");
         let band = 134 * 320..180 * 320;
-        assert!(
-            a[band.clone()] != b[band.clone()],
-            "the frame counter changes"
-        );
+        assert!(a[band.clone()] != b[band.clone()], "the frame counter changes");
         assert!(a[band].contains(&INK_Y), "text is drawn in the band");
         // The square is white with neutral chroma where it sits.
         let (x, y, side) = scene.square_at(1);

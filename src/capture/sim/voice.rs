@@ -86,12 +86,8 @@ impl Voice {
 
         // Formants glide toward the current vowel (~10 ms).
         let glide = 1.0 - (-1.0 / (0.010 * self.rate)).exp();
-        for (((now, target), resonator), bandwidth) in self
-            .formant_now
-            .iter_mut()
-            .zip(self.formant_target)
-            .zip(&mut self.formants)
-            .zip(BANDWIDTHS)
+        for (((now, target), resonator), bandwidth) in
+            self.formant_now.iter_mut().zip(self.formant_target).zip(&mut self.formants).zip(BANDWIDTHS)
         {
             *now += (target - *now) * glide;
             resonator.tune(*now, bandwidth, self.rate);
@@ -232,9 +228,7 @@ mod tests {
     use super::*;
 
     fn render(voice: &mut Voice, seconds: f32) -> Vec<(f32, bool)> {
-        (0..(seconds * voice.rate) as usize)
-            .map(|_| (voice.next_sample(), voice.is_sounding()))
-            .collect()
+        (0..(seconds * voice.rate) as usize).map(|_| (voice.next_sample(), voice.is_sounding())).collect()
     }
 
     #[test]
@@ -245,10 +239,7 @@ mod tests {
         let rms = (sounding.iter().map(|s| s * s).sum::<f32>() / sounding.len() as f32).sqrt();
         assert!((0.7..1.4).contains(&rms), "rms {rms}");
         let share = sounding.len() as f32 / out.len() as f32;
-        assert!(
-            (0.55..0.9).contains(&share),
-            "speech has pauses: sounding {share}"
-        );
+        assert!((0.55..0.9).contains(&share), "speech has pauses: sounding {share}");
     }
 
     #[test]
@@ -256,14 +247,8 @@ mod tests {
         // Count rises of the 10 ms energy envelope: syllables, roughly 3–6 per second.
         let mut v = Voice::new(180.0, 16_000, 3);
         let out = render(&mut v, 10.0);
-        let energy: Vec<f32> = out
-            .chunks(160)
-            .map(|c| c.iter().map(|s| s.0 * s.0).sum::<f32>() / 160.0)
-            .collect();
-        let onsets = energy
-            .windows(2)
-            .filter(|w| w[0] < 0.05 && w[1] >= 0.05)
-            .count();
+        let energy: Vec<f32> = out.chunks(160).map(|c| c.iter().map(|s| s.0 * s.0).sum::<f32>() / 160.0).collect();
+        let onsets = energy.windows(2).filter(|w| w[0] < 0.05 && w[1] >= 0.05).count();
         assert!((20..70).contains(&onsets), "onsets in 10 s: {onsets}");
     }
 
