@@ -62,6 +62,8 @@ pub struct Boot {
     pub watchdog: Option<Watchdog>,
     /// How often to check whether the certificate still names the box.
     pub certificate_check: Duration,
+    /// Reads the box's names and addresses (the host's, except in tests).
+    pub host_identity: Arc<dyn Fn() -> HostIdentity + Send + Sync>,
 }
 
 impl Boot {
@@ -97,6 +99,7 @@ impl Boot {
             notifier: Notifier::default(),
             watchdog: None,
             certificate_check: Duration::from_secs(30),
+            host_identity: Arc::new(HostIdentity::current),
         })
     }
 }
@@ -172,7 +175,7 @@ pub struct RunningBox {
 
 /// Starts every part of the box and reports READY to systemd.
 pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Result<RunningBox, AppError> {
-    let Boot { config, store, data_dir, notifier, watchdog, certificate_check } = boot;
+    let Boot { config, store, data_dir, notifier, watchdog, certificate_check, host_identity } = boot;
     let started = Instant::now();
     let run = {
         let store = store.clone();
@@ -183,7 +186,7 @@ pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Resu
     }
 
     let tls_dir = data_dir.join("tls");
-    let identity = HostIdentity::current();
+    let identity = host_identity();
     let (cert, renewal) = {
         let (dir, id) = (tls_dir.clone(), identity.clone());
         blocking(move || certificate::ensure(&dir, &id, time::OffsetDateTime::now_utc())).await?
@@ -234,7 +237,9 @@ pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Resu
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, room = %config.room.name, "serving");
 
     let mut tasks =
-        vec![tokio::spawn(web::renew_certificate(tls_dir, tls, fingerprint, certificate_check, HostIdentity::current))];
+        vec![tokio::spawn(web::renew_certificate(tls_dir, tls, fingerprint, certificate_check, move || {
+            host_identity()
+        }))];
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {
         tasks.push(tokio::spawn(feed_watchdog(notifier.clone(), watchdog, status.clone())));

@@ -48,9 +48,8 @@ impl ServerCertVerifier for Capture {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn served_certificate_names_the_box_for_phones() {
-    let b = start_box(small_config()).await;
+/// The certificate the box serves right now, as DER.
+async fn served_certificate(addr: std::net::SocketAddr) -> Vec<u8> {
     let capture = Arc::new(Capture::default());
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -58,11 +57,16 @@ async fn served_certificate_names_the_box_for_phones() {
         .dangerous()
         .with_custom_certificate_verifier(capture.clone())
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(b.https).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    capture.0.lock().unwrap().clone().expect("a certificate was served")
+}
 
-    let der = capture.0.lock().unwrap().clone().expect("a certificate was served");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_certificate_names_the_box_for_phones() {
+    let b = start_box(small_config()).await;
+    let der = served_certificate(b.https).await;
     let (_, cert) = X509Certificate::from_der(&der).unwrap();
     let identity = confcam::system::HostIdentity::current();
     let mut dns = Vec::new();
@@ -91,5 +95,41 @@ async fn served_certificate_names_the_box_for_phones() {
     let health: confcam::web::Health =
         crate::common::client().get(format!("https://{}/healthz", b.https)).send().await.unwrap().json().await.unwrap();
     assert_eq!(health.subsystems.web.certificate_sha256, confcam::web::certificate::fingerprint(&der));
+    b.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_address_gets_a_new_certificate_without_a_restart() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    let moved = Arc::new(AtomicBool::new(false));
+    let flag = moved.clone();
+    let b = crate::common::start_with(small_config(), move |boot| {
+        boot.certificate_check = Duration::from_millis(100);
+        boot.host_identity = Arc::new(move || {
+            let ip = if flag.load(Ordering::Relaxed) { "192.0.2.20" } else { "192.0.2.10" };
+            confcam::system::HostIdentity::new("confcam-test".into(), [ip.parse().unwrap()])
+        });
+    })
+    .await;
+    let before = served_certificate(b.https).await;
+
+    // DHCP hands the box a new address.
+    moved.store(true, Ordering::Relaxed);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let after = loop {
+        let now = served_certificate(b.https).await;
+        if now != before {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "certificate not renewed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (_, cert) = X509Certificate::from_der(&after).unwrap();
+    let san = format!("{:?}", cert.subject_alternative_name().unwrap().unwrap().value.general_names);
+    assert!(san.contains("[192, 0, 2, 20]") && !san.contains("[192, 0, 2, 10]"), "{san}");
+    let health = crate::daemon::health_of(&crate::common::client(), &format!("https://{}", b.https)).await;
+    assert_eq!(health.subsystems.web.certificate_sha256, confcam::web::certificate::fingerprint(&after));
     b.running.shutdown().await;
 }
