@@ -78,8 +78,9 @@ fn run(args: RunArgs, log_to: LogTarget) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let target = logging::init(&config.system.log, log_to);
+    let (target, log_filter) = logging::init(&config.system.log, log_to);
     tracing::info!(version = app::VERSION, logs = target, "confcamd starting");
+    let file_log = config.system.log.clone();
     let data_dir = args
         .data_dir
         .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from))
@@ -93,14 +94,18 @@ fn run(args: RunArgs, log_to: LogTarget) -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let mut boot = tokio::task::spawn_blocking(move || Boot::open(config, &data_dir))
-            .await
-            .map_err(|e| app::AppError::Thread(std::io::Error::other(e)))??;
+        // Handlers first: a SIGTERM while starting must still stop cleanly.
+        let shutdown = shutdown_signal().map_err(app::AppError::Thread)?;
+        let mut boot =
+            tokio::task::spawn_blocking(move || Boot::open(config, &data_dir)).await.map_err(app::AppError::Join)??;
+        if boot.config.system.log != file_log {
+            log_filter.set(&boot.config.system.log);
+        }
         boot.notifier = Notifier::from_env();
         boot.watchdog = Watchdog::from_env();
         let listeners = Listeners::bind(&boot.config.server)?;
         let hardware = Hardware::for_config(&boot.config, &devices::discover(Path::new("/")));
-        app::run(boot, listeners, hardware, shutdown_signal()).await
+        app::run(boot, listeners, hardware, shutdown).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,17 +116,17 @@ fn run(args: RunArgs, log_to: LogTarget) -> ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Installs SIGINT and SIGTERM handlers now; the future resolves on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
-        _ = term.recv() => tracing::info!("SIGTERM"),
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT"),
+            _ = term.recv() => tracing::info!("SIGTERM"),
+        }
+    })
 }
 
 fn list_devices(json: bool) -> ExitCode {

@@ -11,7 +11,7 @@ use crate::hw::{Button, ButtonEvent, Leds, ring_colors};
 /// and the ring always shows the current mute state.
 pub struct GpioThread {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl GpioThread {
@@ -50,12 +50,26 @@ impl GpioThread {
             let off = vec![Default::default(); leds.count()];
             let _ = leds.show(&off);
         })?;
-        Ok(GpioThread { stop, thread })
+        Ok(GpioThread { stop, thread: Some(thread) })
     }
 
-    /// Stops the thread (within one poll) and turns the ring off.
-    pub fn stop(self) {
+    /// Asks the thread to stop; it does within one button poll.
+    pub fn request_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
+    }
+
+    /// Stops the thread, which turns the ring off, and waits for it.
+    pub fn join(mut self) {
+        self.request_stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for GpioThread {
+    /// A dropped handle (a failed start) still stops the thread.
+    fn drop(&mut self) {
+        self.request_stop();
     }
 }

@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use crate::capture::sim::{RoomScene, SimControl, SimulatedCamera, SimulatedMicArray};
 use crate::capture::{AudioSource, VideoSource};
-use crate::config::{Config, DeviceChoice};
+use crate::config::{Config, DeviceChoice, GpioChoice};
+
 use crate::hw::{Button, ButtonPress, LedView, Leds, simulated_gpio};
 use crate::system::devices::FoundDevices;
 
@@ -64,7 +65,11 @@ impl Hardware {
         let present: Vec<String> = found.microphones.iter().map(|m| m.device.clone()).collect();
         let reason = choose(&config.microphone.device, &present, "ALSA capture");
         tracing::info!(profile = config.microphone.profile.name(), "simulated microphone array: {reason}");
-        tracing::info!("simulated mute button and LED ring: no GPIO support in this build");
+        let reason = match config.gpio.device {
+            GpioChoice::Simulated => "configured",
+            GpioChoice::Auto => "this build has no GPIO support yet",
+        };
+        tracing::info!("simulated mute button and LED ring: {reason}");
         hardware
     }
 }

@@ -50,6 +50,8 @@ pub enum AppError {
     Web(std::io::Error),
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
+    #[error("a startup task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
 }
 
 /// The box before it runs: data dir ready, store open, configuration settled.
@@ -63,7 +65,7 @@ pub struct Boot {
     /// How often to check whether the certificate still names the box.
     pub certificate_check: Duration,
     /// Reads the box's names and addresses (the host's, except in tests).
-    pub host_identity: Arc<dyn Fn() -> HostIdentity + Send + Sync>,
+    pub host_identity: Arc<dyn Fn() -> std::io::Result<HostIdentity> + Send + Sync>,
 }
 
 impl Boot {
@@ -123,23 +125,43 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds the configured ports. `::` falls back to `0.0.0.0` on a host
-    /// without IPv6.
+    /// Binds the configured ports. `::` takes IPv4 too (whatever the host's
+    /// `bindv6only`), and falls back to `0.0.0.0` on a host without IPv6.
     pub fn bind(server: &ServerConfig) -> Result<Listeners, AppError> {
         let bind = |port: u16| -> Result<TcpListener, AppError> {
             let addr = SocketAddr::new(server.bind, port);
-            match TcpListener::bind(addr) {
-                Err(_) if server.bind.is_unspecified() && server.bind.is_ipv6() => {
+            match listen(addr) {
+                Err(e) if server.bind.is_unspecified() && server.bind.is_ipv6() && no_ipv6(&e) => {
                     let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-                    TcpListener::bind(v4).map_err(|source| AppError::Bind { addr: v4, source })
+                    tracing::info!("no IPv6 on this host; listening on IPv4 only");
+                    listen(v4).map_err(|source| AppError::Bind { addr: v4, source })
                 }
                 other => other.map_err(|source| AppError::Bind { addr, source }),
             }
         };
+
         let https = bind(server.https_port)?;
         let http = if server.http_port == 0 { None } else { Some(bind(server.http_port)?) };
         Ok(Listeners { https, http })
     }
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// The host has no IPv6 (as opposed to: the port is taken, or not ours).
+fn no_ipv6(e: &std::io::Error) -> bool {
+    const EAFNOSUPPORT: i32 = 97;
+    e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(EAFNOSUPPORT)
 }
 
 /// Runs the box until `shutdown` resolves (or a server fails), then stops it
@@ -175,8 +197,7 @@ pub struct RunningBox {
 
 /// Starts every part of the box and reports READY to systemd.
 pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Result<RunningBox, AppError> {
-    let Boot { config, store, data_dir, notifier, watchdog, certificate_check, host_identity } = boot;
-    let started = Instant::now();
+    let store = boot.store.clone();
     let run = {
         let store = store.clone();
         blocking(move || store.begin_run(VERSION, unix_now())).await?
@@ -184,9 +205,29 @@ pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Resu
     if run.previous_unclean {
         tracing::warn!("the previous run did not stop cleanly (crash, kill or power cut)");
     }
+    // A start that fails part-way is a clean stop, not a crash; the threads
+    // already started end as their handles drop.
+    let result = start_parts(boot, listeners, hardware, run.id).await;
+    if result.is_err() {
+        let _ = blocking(move || store.end_run(run.id, unix_now())).await;
+    }
+    result
+}
+
+async fn start_parts(
+    boot: Boot,
+    listeners: Listeners,
+    hardware: Hardware,
+    run_id: i64,
+) -> Result<RunningBox, AppError> {
+    let Boot { config, store, data_dir, notifier, watchdog, certificate_check, host_identity } = boot;
+    let started = Instant::now();
 
     let tls_dir = data_dir.join("tls");
-    let identity = host_identity();
+    let identity = host_identity().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the network addresses; the certificate names only localhost");
+        HostIdentity::new(HostIdentity::hostname(), [])
+    });
     let (cert, renewal) = {
         let (dir, id) = (tls_dir.clone(), identity.clone());
         blocking(move || certificate::ensure(&dir, &id, time::OffsetDateTime::now_utc())).await?
@@ -221,7 +262,7 @@ pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Resu
     let (muted, muted_rx) = watch::channel(false);
     let gpio = gpio::GpioThread::spawn(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
 
-    let (fingerprint, fingerprint_rx) = watch::channel(cert.sha256.clone());
+    let (served, served_rx) = watch::channel(cert);
     let status = Arc::new(BoxStatus {
         room_name: config.room.name.clone(),
         started,
@@ -230,21 +271,19 @@ pub async fn start(boot: Boot, listeners: Listeners, hardware: Hardware) -> Resu
         stall_timeout: Duration::from_millis(config.system.stall_timeout_ms.get() as u64),
         store: store.clone(),
         muted: muted_rx,
-        certificate: fingerprint_rx,
+        certificate: served_rx.clone(),
     });
     let router = web::router(WebState { status: status.clone() });
-    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone()).map_err(AppError::Web)?;
+    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone(), served_rx).map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, room = %config.room.name, "serving");
 
     let mut tasks =
-        vec![tokio::spawn(web::renew_certificate(tls_dir, tls, fingerprint, certificate_check, move || {
-            host_identity()
-        }))];
+        vec![tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity()))];
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {
         tasks.push(tokio::spawn(feed_watchdog(notifier.clone(), watchdog, status.clone())));
     }
-    Ok(RunningBox { status, web, cameras, microphone, pumps, gpio, tasks, notifier, store, run_id: run.id })
+    Ok(RunningBox { status, web, cameras, microphone, pumps, gpio, tasks, notifier, store, run_id })
 }
 
 impl RunningBox {
@@ -267,13 +306,17 @@ impl RunningBox {
         for t in &tasks {
             t.abort();
         }
-        web.shutdown(SHUTDOWN_GRACE).await;
-        let stopped = blocking(move || {
-            pumps.into_iter().for_each(Pump::stop);
-            gpio.stop();
+        // Every thread is told at once, so stopping costs one device timeout
+        // in all, and it overlaps with requests finishing.
+        pumps.iter().for_each(Pump::request_stop);
+        gpio.request_stop();
+        let threads = blocking(move || {
+            pumps.into_iter().for_each(Pump::join);
+            gpio.join();
             store.end_run(run_id, unix_now())
-        })
-        .await;
+        });
+        let ((), stopped) = tokio::join!(web.shutdown(SHUTDOWN_GRACE), threads);
+
         if let Err(e) = stopped {
             tracing::error!(error = %e, "cannot record the clean stop");
         }
@@ -311,6 +354,6 @@ where
 {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(AppError::from),
-        Err(e) => Err(AppError::Thread(std::io::Error::other(e))),
+        Err(e) => Err(AppError::Join(e)),
     }
 }

@@ -20,7 +20,7 @@ pub struct SourceHealth {
 }
 
 /// What a source is doing, as of a given instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceState {
     /// Opened, nothing delivered yet, still within the stall timeout.

@@ -18,9 +18,14 @@ pub struct Pump {
 }
 
 impl Pump {
-    /// Asks the thread to stop and waits for it (at most one device timeout).
-    pub fn stop(mut self) {
+    /// Asks the thread to stop; it does within one device timeout.
+    pub fn request_stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn join(mut self) {
+        self.request_stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -155,18 +155,26 @@ impl Default for MicrophoneConfig {
     }
 }
 
+/// Whether to drive the board's GPIO (button, LED ring) or simulated parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpioChoice {
+    /// The board's GPIO on a Raspberry Pi, simulated parts elsewhere.
+    Auto,
+    Simulated,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GpioConfig {
-    /// `auto` uses the board's GPIO when there is one, else simulated parts.
-    pub device: DeviceChoice,
+    pub device: GpioChoice,
     /// LEDs on the ring (0 when none is fitted).
     pub led_count: InRange<0, 64>,
 }
 
 impl Default for GpioConfig {
     fn default() -> Self {
-        GpioConfig { device: DeviceChoice::Auto, led_count: InRange::new_const(12) }
+        GpioConfig { device: GpioChoice::Auto, led_count: InRange::new_const(12) }
     }
 }
 

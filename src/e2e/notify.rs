@@ -8,10 +8,18 @@ use crate::common::{small_config, start_with};
 
 /// Collects every message that arrives within `window`.
 fn messages(socket: &UnixDatagram, window: Duration) -> Vec<String> {
+    messages_until(socket, window, |_| false)
+}
+
+/// Collects messages until `enough` says so or `window` ends.
+fn messages_until(socket: &UnixDatagram, window: Duration, enough: impl Fn(&[String]) -> bool) -> Vec<String> {
     let until = Instant::now() + window;
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if enough(&out) {
+            break;
+        }
         socket.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
         match socket.recv(&mut buf) {
             Ok(n) => out.extend(String::from_utf8_lossy(&buf[..n]).lines().map(String::from)),
@@ -59,7 +67,62 @@ async fn systemd_sees_ready_watchdog_until_a_stall_then_stopping() {
     .await
     .unwrap();
 
+    // The camera comes back: so do the pings.
+    b.sim.cameras[0].restore();
+    let socket = tokio::task::spawn_blocking(move || {
+        let back = messages(&socket, Duration::from_millis(1000));
+        assert!(count(&back, "WATCHDOG=1") >= 2, "pings resume: {back:?}");
+        socket
+    })
+    .await
+    .unwrap();
+
     b.running.shutdown().await;
     let last = messages(&socket, Duration::from_millis(200));
+
+    assert!(last.contains(&"STOPPING=1".to_string()), "{last:?}");
+}
+
+/// The real binary under a service manager's environment: it finds the
+/// socket and watchdog interval itself, and stops cleanly on SIGTERM.
+#[test]
+fn the_daemon_binary_talks_to_systemd_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let config = dir.path().join("confcam.toml");
+    std::fs::write(
+        &config,
+        "[server]\nbind = \"127.0.0.1\"\nhttps_port = 0\nhttp_port = 0\n[[camera]]\nwidth = 320\nheight = 180\nfps = 10\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_confcamd"))
+        .args(["run", "--log-to", "stderr", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "400000")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let ready = |m: &[String]| m.iter().any(|s| s == "READY=1") && count(m, "WATCHDOG=1") >= 5;
+    let started = messages_until(&socket, Duration::from_secs(20), ready);
+    let stop = || {
+        let _ = std::process::Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+    };
+    if !ready(&started) {
+        stop();
+        panic!("want READY=1 and pings every 200 ms, got {started:?}");
+    }
+    let asked = Instant::now();
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    let took = asked.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(2), "stopped in {took:?}");
+    let last = messages(&socket, Duration::from_millis(100));
     assert!(last.contains(&"STOPPING=1".to_string()), "{last:?}");
 }

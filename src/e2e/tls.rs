@@ -68,7 +68,7 @@ async fn served_certificate_names_the_box_for_phones() {
     let b = start_box(small_config()).await;
     let der = served_certificate(b.https).await;
     let (_, cert) = X509Certificate::from_der(&der).unwrap();
-    let identity = confcam::system::HostIdentity::current();
+    let identity = confcam::system::HostIdentity::current().unwrap();
     let mut dns = Vec::new();
     let mut ips = Vec::new();
     for name in &cert.subject_alternative_name().unwrap().unwrap().value.general_names {
@@ -109,7 +109,7 @@ async fn a_new_address_gets_a_new_certificate_without_a_restart() {
         boot.certificate_check = Duration::from_millis(100);
         boot.host_identity = Arc::new(move || {
             let ip = if flag.load(Ordering::Relaxed) { "192.0.2.20" } else { "192.0.2.10" };
-            confcam::system::HostIdentity::new("confcam-test".into(), [ip.parse().unwrap()])
+            Ok(confcam::system::HostIdentity::new("confcam-test".into(), [ip.parse().unwrap()]))
         });
     })
     .await;

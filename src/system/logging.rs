@@ -1,8 +1,8 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
@@ -16,22 +16,46 @@ pub enum LogTarget {
     Stderr,
 }
 
+/// Changes the log filter after start (a stored `system.log` setting is only
+/// known once the database is open).
+pub struct LogFilter {
+    handle: reload::Handle<EnvFilter, Registry>,
+    from_env: bool,
+}
+
+impl LogFilter {
+    /// Uses `filter` from now on, unless `RUST_LOG` set one (it always wins).
+    pub fn set(&self, filter: &str) {
+        if self.from_env {
+            return;
+        }
+        if let Err(e) = self.handle.reload(EnvFilter::new(filter)) {
+            tracing::warn!(error = %e, "cannot change the log filter");
+        }
+    }
+}
+
 /// Installs the global subscriber. `RUST_LOG`, when set, replaces `filter`.
-/// Returns where logs go.
-pub fn init(filter: &str, target: LogTarget) -> &'static str {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+/// Returns where logs go, and a handle to change the filter.
+pub fn init(filter: &str, target: LogTarget) -> (&'static str, LogFilter) {
+    let from_env = std::env::var_os(EnvFilter::DEFAULT_ENV).is_some();
+    let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let (filter_layer, handle) = reload::Layer::new(env_filter);
     let journald = match target {
         LogTarget::Journald => true,
         LogTarget::Stderr => false,
         LogTarget::Auto => Path::new(JOURNAL_SOCKET).exists() && !std::io::stderr().is_terminal(),
     };
-    if journald && let Ok(layer) = tracing_journald::layer() {
-        tracing_subscriber::registry().with(filter).with(layer.with_syslog_identifier("confcamd".into())).init();
-        return "journald";
-    }
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .init();
-    "stderr"
+    let registry = tracing_subscriber::registry().with(filter_layer);
+    let target = match tracing_journald::layer() {
+        Ok(layer) if journald => {
+            registry.with(layer.with_syslog_identifier("confcamd".into())).init();
+            "journald"
+        }
+        _ => {
+            registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).init();
+            "stderr"
+        }
+    };
+    (target, LogFilter { handle, from_env })
 }

@@ -1,4 +1,6 @@
-use std::net::IpAddr;
+use std::collections::HashSet;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// The names a phone may use to reach the box: its mDNS host name and
 /// addresses. The HTTPS certificate must name all of them.
@@ -6,16 +8,33 @@ use std::net::IpAddr;
 pub struct HostIdentity {
     /// Host name as one DNS label (`confcam-blue`); served as `<name>.local`.
     pub hostname: String,
-    /// Every non-loopback address the box has, plus 127.0.0.1; sorted.
+    /// The addresses phones can reach, plus 127.0.0.1; sorted.
     pub ips: Vec<IpAddr>,
 }
 
+/// Interfaces no phone reaches the box through (containers, bridges, VPNs).
+const VIRTUAL_INTERFACES: [&str; 11] =
+    ["docker", "veth", "br-", "virbr", "lxc", "cni", "flannel", "podman", "tun", "tap", "wg"];
+
 impl HostIdentity {
-    /// Reads the host name and the addresses of every interface now.
-    pub fn current() -> Self {
-        let hostname = dns_label(&gethostname::gethostname().to_string_lossy());
-        let found = if_addrs::get_if_addrs().unwrap_or_default();
-        HostIdentity::new(hostname, found.iter().map(|i| i.ip()))
+    /// This machine's host name as a DNS label.
+    pub fn hostname() -> String {
+        dns_label(&gethostname::gethostname().to_string_lossy())
+    }
+
+    /// Reads the host name and the addresses of the real interfaces now.
+    /// Temporary (privacy) and deprecated IPv6 addresses are left out: they
+    /// rotate, and a new certificate each time would make every phone accept
+    /// it again.
+    pub fn current() -> io::Result<Self> {
+        let hostname = Self::hostname();
+        let passing = passing_ipv6();
+        let ips = if_addrs::get_if_addrs()?
+            .into_iter()
+            .filter(|i| !VIRTUAL_INTERFACES.iter().any(|v| i.name.starts_with(v)))
+            .map(|i| i.ip())
+            .filter(|ip| !matches!(ip, IpAddr::V6(v6) if passing.contains(v6)));
+        Ok(HostIdentity::new(hostname, ips))
     }
 
     /// Keeps the addresses a client can reach: drops loopback (127.0.0.1 is
@@ -36,6 +55,40 @@ impl HostIdentity {
     pub fn dns_names(&self) -> Vec<String> {
         vec![format!("{}.local", self.hostname), self.hostname.clone(), "localhost".into()]
     }
+
+    /// Whether `host` (a `Host` header without its port) is one of our names
+    /// or addresses.
+    pub fn names(&self, host: &str) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<IpAddr>() {
+            Ok(ip) => self.ips.contains(&ip),
+            Err(_) => self.dns_names().iter().any(|n| n.eq_ignore_ascii_case(host)),
+        }
+    }
+
+    /// The address to send a client to when its name for us is unknown.
+    pub fn preferred_host(&self) -> String {
+        let lan = self.ips.iter().find(|ip| ip.is_ipv4() && !ip.is_loopback());
+        lan.map_or_else(|| format!("{}.local", self.hostname), |ip| ip.to_string())
+    }
+}
+
+/// IPv6 addresses that are temporary (0x01) or deprecated (0x20), from
+/// `/proc/net/if_inet6` (`address ifindex prefix scope flags name`).
+fn passing_ipv6() -> HashSet<Ipv6Addr> {
+    let text = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+    parse_if_inet6(&text)
+}
+
+fn parse_if_inet6(text: &str) -> HashSet<Ipv6Addr> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let flags = u32::from_str_radix(fields.get(4)?, 16).ok()?;
+            let addr = u128::from_str_radix(fields.first()?, 16).ok()?;
+            (flags & (0x01 | 0x20) != 0).then(|| Ipv6Addr::from(addr))
+        })
+        .collect()
 }
 
 /// Turns a host name into a single lower-case DNS label (`Box.lan` → `box`).
@@ -56,6 +109,7 @@ mod tests {
         let id = HostIdentity::new("box".into(), ips.iter().map(|s| s.parse().unwrap()));
         let got: Vec<String> = id.ips.iter().map(|i| i.to_string()).collect();
         assert_eq!(got, ["10.0.0.2", "127.0.0.1", "192.168.1.20", "2001:db8::5"]);
+        assert_eq!(id.preferred_host(), "10.0.0.2");
     }
 
     #[test]
@@ -64,5 +118,32 @@ mod tests {
         assert_eq!(dns_label("my_box"), "my-box");
         assert_eq!(dns_label(""), "confcam");
         assert_eq!(dns_label("---"), "confcam");
+    }
+
+    #[test]
+    fn knows_its_own_names() {
+        let id = HostIdentity::new("box".into(), ["192.168.1.20".parse().unwrap(), "2001:db8::5".parse().unwrap()]);
+        for ours in ["box.local", "BOX.local", "box", "localhost", "192.168.1.20", "127.0.0.1", "[2001:db8::5]"] {
+            assert!(id.names(ours), "{ours}");
+        }
+        for other in ["evil.example", "192.168.1.21", "[2001:db8::6]", "box.lan"] {
+            assert!(!id.names(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn temporary_and_deprecated_ipv6_addresses_are_recognised() {
+        let text = "\
+20010db8000000000000000000000005 02 40 00 00     eth0
+20010db8000000001111222233334444 02 40 00 01     eth0
+20010db8000000005555666677778888 02 40 00 20     eth0
+fe800000000000000000000000000001 02 40 20 80     eth0
+";
+        let passing = parse_if_inet6(text);
+        let want: HashSet<Ipv6Addr> = ["2001:db8::1111:2222:3333:4444", "2001:db8::5555:6666:7777:8888"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(passing, want);
     }
 }

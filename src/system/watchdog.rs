@@ -14,7 +14,8 @@ pub struct Watchdog {
 
 impl Watchdog {
     pub fn from_env() -> Option<Self> {
-        sd_notify::watchdog_enabled().map(|interval| Watchdog { interval })
+        // WatchdogSec=0 means off, not "ping constantly".
+        sd_notify::watchdog_enabled().filter(|d| !d.is_zero()).map(|interval| Watchdog { interval })
     }
 
     pub fn ping_every(&self) -> Duration {

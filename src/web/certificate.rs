@@ -53,11 +53,15 @@ pub enum Renewal {
 }
 
 /// What is stored beside the certificate, to decide without parsing X.509.
+/// Written last, so the digests also tell whether a renewal was cut short
+/// (key and certificate from different generations).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Stored {
     identity: HostIdentity,
     #[serde(with = "time::serde::rfc3339")]
     not_after: OffsetDateTime,
+    cert_sha256: String,
+    public_key_sha256: String,
 }
 
 /// Why a new certificate is needed, or `None` to keep the stored one.
@@ -69,7 +73,9 @@ pub fn renewal_reason(
     match stored {
         None => Some("no usable certificate"),
         Some((identity, _)) if identity.hostname != current.hostname => Some("host name changed"),
-        Some((identity, _)) if identity.ips != current.ips => Some("addresses changed"),
+        // An address the certificate names but the box lost does no harm; a
+        // new one would fail in the browser.
+        Some((identity, _)) if current.ips.iter().any(|ip| !identity.ips.contains(ip)) => Some("new address"),
         Some((_, not_after)) if not_after - now < Duration::days(RENEW_BEFORE_DAYS) => Some("expires soon"),
         Some(_) => None,
     }
@@ -145,7 +151,7 @@ fn generate(identity: &HostIdentity, now: OffsetDateTime) -> Result<Certificate,
     })
 }
 
-/// `AB:CD:…` SHA-256 of a DER certificate.
+/// `AB:CD:…` SHA-256 of a DER certificate (or any DER).
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
     digest.as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
@@ -160,20 +166,31 @@ fn load(dir: &Path) -> Option<Certificate> {
     let key_pem = fs::read_to_string(dir.join(KEY_FILE)).ok()?;
     let stored: Stored = serde_json::from_str(&fs::read_to_string(dir.join(META_FILE)).ok()?).ok()?;
     let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).ok()?;
-    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).ok()?;
-    Some(Certificate {
-        sha256: fingerprint(&der),
+    let key = KeyPair::from_pem(&key_pem).ok()?;
+    if fingerprint(&der) != stored.cert_sha256 || fingerprint(key.public_key_raw()) != stored.public_key_sha256 {
+        return None;
+    }
+    let cert = Certificate {
+        sha256: stored.cert_sha256,
         cert_pem,
         key_pem,
         not_after: stored.not_after,
         identity: stored.identity,
-    })
+    };
+    server_config(&cert).ok()?;
+    Some(cert)
 }
 
 /// Writes each file to a temporary name and renames it, so a power cut never
 /// leaves half a key; the key is created 0600.
 fn save(dir: &Path, cert: &Certificate) -> std::io::Result<()> {
-    let meta = serde_json::to_string_pretty(&Stored { identity: cert.identity.clone(), not_after: cert.not_after })?;
+    let public_key = KeyPair::from_pem(&cert.key_pem).map_err(std::io::Error::other)?.public_key_raw().to_vec();
+    let meta = serde_json::to_string_pretty(&Stored {
+        identity: cert.identity.clone(),
+        not_after: cert.not_after,
+        cert_sha256: cert.sha256.clone(),
+        public_key_sha256: fingerprint(&public_key),
+    })?;
     for (name, text, mode) in
         [(KEY_FILE, &cert.key_pem, 0o600), (CERT_FILE, &cert.cert_pem, 0o644), (META_FILE, &meta, 0o644)]
     {
@@ -184,7 +201,8 @@ fn save(dir: &Path, cert: &Certificate) -> std::io::Result<()> {
         f.sync_all()?;
         fs::rename(&tmp, dir.join(name))?;
     }
-    Ok(())
+    // Make the renames themselves durable.
+    fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -203,7 +221,8 @@ mod tests {
         let later = now + Duration::days(400);
         assert_eq!(renewal_reason(None, &a, now), Some("no usable certificate"));
         assert_eq!(renewal_reason(Some((&a, later)), &a, now), None);
-        assert_eq!(renewal_reason(Some((&a, later)), &identity(&["192.168.1.6"]), now), Some("addresses changed"));
+        assert_eq!(renewal_reason(Some((&a, later)), &identity(&["192.168.1.6"]), now), Some("new address"));
+        assert_eq!(renewal_reason(Some((&identity(&["192.168.1.5", "10.0.0.1"]), later)), &a, now), None, "lost one");
         let renamed = HostIdentity { hostname: "other".into(), ..a.clone() };
         assert_eq!(renewal_reason(Some((&a, later)), &renamed, now), Some("host name changed"));
         assert_eq!(renewal_reason(Some((&a, now + Duration::days(29))), &a, now), Some("expires soon"));
@@ -255,8 +274,22 @@ mod tests {
         let (again, renewal) = ensure(dir.path(), &identity(&["10.1.1.1"]), now + Duration::days(1)).unwrap();
         assert_eq!((renewal, again.sha256.clone()), (Renewal::Reused, first.sha256.clone()));
         let (moved, renewal) = ensure(dir.path(), &identity(&["10.1.1.2"]), now).unwrap();
-        assert_eq!(renewal, Renewal::Created("addresses changed"));
+        assert_eq!(renewal, Renewal::Created("new address"));
+
         assert_ne!(moved.sha256, first.sha256);
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_the_certificate_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        ensure(dir.path(), &identity(&[]), now).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        ensure(other.path(), &identity(&[]), now).unwrap();
+        fs::copy(other.path().join(KEY_FILE), dir.path().join(KEY_FILE)).unwrap();
+        let (cert, renewal) = ensure(dir.path(), &identity(&[]), now).unwrap();
+        assert_eq!(renewal, Renewal::Created("no usable certificate"));
+        server_config(&cert).unwrap();
     }
 
     #[test]

@@ -20,8 +20,8 @@ pub struct BoxStatus {
     pub stall_timeout: Duration,
     pub store: Store,
     pub muted: watch::Receiver<bool>,
-    /// SHA-256 fingerprint of the certificate being served.
-    pub certificate: watch::Receiver<String>,
+    /// The certificate being served.
+    pub certificate: watch::Receiver<crate::web::certificate::Certificate>,
 }
 
 impl BoxStatus {
@@ -34,13 +34,23 @@ impl BoxStatus {
 /// The body of `GET /healthz`.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Health {
-    /// `ok`, or `degraded` when a subsystem is not working.
-    pub status: String,
+    pub status: Overall,
     pub version: String,
     pub uptime_s: f64,
     pub room: String,
     pub muted: bool,
     pub subsystems: Subsystems,
+}
+
+/// The box as a whole, or one subsystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overall {
+    Ok,
+    /// Serving, but a subsystem is not working.
+    Degraded,
+    /// (A subsystem) not working.
+    Error,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -53,7 +63,7 @@ pub struct Subsystems {
 
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct StoreHealth {
-    pub state: String,
+    pub state: Overall,
     pub schema_version: Option<usize>,
     pub error: Option<String>,
 }
@@ -62,7 +72,7 @@ pub struct StoreHealth {
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct SourceReport {
     pub name: String,
-    pub state: String,
+    pub state: SourceState,
     pub backend: String,
     pub device: String,
     pub description: String,
@@ -73,14 +83,9 @@ pub struct SourceReport {
 
 impl From<SourceStatus> for SourceReport {
     fn from(s: SourceStatus) -> Self {
-        let state = match s.state {
-            SourceState::Starting => "starting",
-            SourceState::Running => "running",
-            SourceState::Stalled => "stalled",
-        };
         SourceReport {
             name: s.name,
-            state: state.into(),
+            state: s.state,
             backend: s.info.backend.into(),
             device: s.info.device,
             description: s.info.description,
@@ -93,7 +98,7 @@ impl From<SourceStatus> for SourceReport {
 
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct WebHealth {
-    pub state: String,
+    pub state: Overall,
     pub certificate_sha256: String,
 }
 
@@ -102,17 +107,18 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
     let store = status.store.clone();
     let schema = tokio::task::spawn_blocking(move || store.schema_version()).await;
     let store = match schema {
-        Ok(Ok(v)) => StoreHealth { state: "ok".into(), schema_version: Some(v), error: None },
-        Ok(Err(e)) => StoreHealth { state: "error".into(), schema_version: None, error: Some(e.to_string()) },
-        Err(e) => StoreHealth { state: "error".into(), schema_version: None, error: Some(e.to_string()) },
+        Ok(Ok(v)) => StoreHealth { state: Overall::Ok, schema_version: Some(v), error: None },
+        Ok(Err(e)) => StoreHealth { state: Overall::Error, schema_version: None, error: Some(e.to_string()) },
+        Err(e) => StoreHealth { state: Overall::Error, schema_version: None, error: Some(e.to_string()) },
     };
     let now = Instant::now();
     let report = |h: &Arc<SourceHealth>| SourceReport::from(h.status(now, status.stall_timeout));
     let cameras: Vec<SourceReport> = status.cameras.iter().map(report).collect();
     let microphone = report(&status.microphone);
-    let healthy = store.state == "ok" && cameras.iter().chain([&microphone]).all(|s| s.state != "stalled");
+    let healthy =
+        store.state == Overall::Ok && cameras.iter().chain([&microphone]).all(|s| s.state != SourceState::Stalled);
     Json(Health {
-        status: if healthy { "ok" } else { "degraded" }.into(),
+        status: if healthy { Overall::Ok } else { Overall::Degraded },
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_s: status.started.elapsed().as_secs_f64(),
         room: status.room_name.clone(),
@@ -121,7 +127,7 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
             store,
             cameras,
             microphone,
-            web: WebHealth { state: "ok".into(), certificate_sha256: status.certificate.borrow().clone() },
+            web: WebHealth { state: Overall::Ok, certificate_sha256: status.certificate.borrow().sha256.clone() },
         },
     })
 }

@@ -8,7 +8,7 @@ mod health;
 mod redirect;
 mod server;
 
-pub use health::{BoxStatus, Health};
+pub use health::{BoxStatus, Health, Overall};
 pub use server::{WebServer, renew_certificate, spawn_web};
 
 use std::sync::Arc;

@@ -9,7 +9,8 @@ use axum_server::tls_rustls::RustlsConfig;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::certificate;
+use super::certificate::{self, Certificate};
+
 use crate::system::HostIdentity;
 
 /// The running HTTPS server and its HTTP redirector.
@@ -20,12 +21,14 @@ pub struct WebServer {
     tasks: JoinSet<io::Result<()>>,
 }
 
-/// Starts serving `router` over TLS on `https`, and redirects on `http`.
+/// Starts serving `router` over TLS on `https`, and redirects on `http` to a
+/// name the served certificate carries.
 pub fn spawn_web(
     https: TcpListener,
     http: Option<TcpListener>,
     router: Router,
     tls: RustlsConfig,
+    served: watch::Receiver<Certificate>,
 ) -> io::Result<WebServer> {
     let https_addr = https.local_addr()?;
     let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
@@ -46,7 +49,7 @@ pub fn spawn_web(
         let handle = Handle::new();
         handles.push(handle.clone());
         let server = axum_server::from_tcp(http)?.handle(handle);
-        tasks.spawn(server.serve(super::redirect::router(https_addr.port()).into_make_service()));
+        tasks.spawn(server.serve(super::redirect::router(https_addr.port(), served).into_make_service()));
     }
     Ok(WebServer { https_addr, http_addr, handles, tasks })
 }
@@ -76,15 +79,17 @@ impl WebServer {
 pub async fn renew_certificate(
     dir: PathBuf,
     tls: RustlsConfig,
-    fingerprint: watch::Sender<String>,
+    served: watch::Sender<Certificate>,
     every: Duration,
-    identity: impl Fn() -> HostIdentity + Send + 'static,
+    identity: impl Fn() -> io::Result<HostIdentity> + Send + 'static,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
         tick.tick().await;
-        let (dir, id) = (dir.clone(), identity());
+        // Unreadable addresses are no reason for a new certificate.
+        let Ok(id) = identity() else { continue };
+        let dir = dir.clone();
         let result =
             tokio::task::spawn_blocking(move || certificate::ensure(&dir, &id, time::OffsetDateTime::now_utc())).await;
         match result {
@@ -92,7 +97,7 @@ pub async fn renew_certificate(
                 Ok(config) => {
                     tls.reload_from_config(config);
                     tracing::info!(sha256 = %cert.sha256, reason, "new HTTPS certificate in use");
-                    fingerprint.send_replace(cert.sha256);
+                    served.send_replace(cert);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "new certificate is unusable; keeping the old one")

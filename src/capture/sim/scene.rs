@@ -92,7 +92,8 @@ impl TestScene {
     /// Top-left corner and side of the bouncing square in frame `seq` (even
     /// numbers, so it lines up with chroma).
     pub fn square_at(&self, seq: u64) -> (usize, usize, usize) {
-        let side = (self.bars_height / 4).max(2) & !1;
+        // Never wider than the picture (tall, narrow sizes exist).
+        let side = (self.bars_height / 4).min(self.width).max(2) & !1;
         let bounce = |span: usize, speed: u64| -> usize {
             if span == 0 {
                 return 0;
@@ -169,11 +170,14 @@ mod tests {
     }
 
     #[test]
-    fn odd_sizes_are_not_needed_but_tiny_ones_work() {
-        let scene = TestScene::new(64, 64);
+    fn every_size_the_config_allows_renders() {
         let mut out = Vec::new();
-        for seq in 0..200 {
-            scene.render(seq, UNIX_EPOCH, &mut out);
+        for (w, h) in [(64, 64), (64, 2160), (128, 720), (3840, 64), (3840, 2160), (66, 98)] {
+            let scene = TestScene::new(w, h);
+            for seq in [0, 1, 17, 1000, 123_457] {
+                scene.render(seq, UNIX_EPOCH, &mut out);
+                assert_eq!(out.len(), (w * h * 3 / 2) as usize);
+            }
         }
     }
 }
