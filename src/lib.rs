@@ -11,6 +11,7 @@ pub mod audio;
 pub mod capture;
 pub mod config;
 pub mod hw;
+pub mod sfu;
 pub mod speaker;
 pub mod store;
 pub mod system;

@@ -7,6 +7,7 @@ pub mod certificate;
 mod health;
 mod redirect;
 mod server;
+pub mod throttle;
 
 pub use health::{BoxStatus, Health, Overall};
 pub use server::{WebServer, renew_certificate, spawn_web};
