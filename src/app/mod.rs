@@ -23,8 +23,10 @@ use tokio::task::JoinHandle;
 
 use crate::capture::{AudioBlock, Feed, Frame, Pump, SourceHealth, spawn_pump};
 use crate::config::{Config, ServerConfig, apply_settings};
+use crate::sfu::{JoinCode, MediaSocket, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
 use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, stalled_sources};
+use crate::web::join::Admission;
 use crate::web::{self, BoxStatus, WebServer, WebState, certificate};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -122,6 +124,8 @@ pub struct Listeners {
     pub https: TcpListener,
     /// The redirect-to-HTTPS port, if enabled.
     pub http: Option<TcpListener>,
+    /// WebRTC media for every participant.
+    pub media: MediaSocket,
 }
 
 impl Listeners {
@@ -142,7 +146,10 @@ impl Listeners {
 
         let https = bind(server.https_port)?;
         let http = if server.http_port == 0 { None } else { Some(bind(server.http_port)?) };
-        Ok(Listeners { https, http })
+        let port = server.media_port;
+        let media = MediaSocket::bind(port)
+            .map_err(|source| AppError::Bind { addr: SocketAddr::new(server.bind, port), source })?;
+        Ok(Listeners { https, http, media })
     }
 }
 
@@ -185,6 +192,11 @@ pub async fn run(
 pub struct RunningBox {
     pub status: Arc<BoxStatus>,
     pub web: WebServer,
+    /// The join code and its guessing throttle.
+    pub admission: Arc<Admission>,
+    pub sfu: SfuHandle,
+    /// The UDP port WebRTC media uses.
+    pub media_port: u16,
     cameras: Vec<(String, Feed<Frame>)>,
     microphone: Feed<AudioBlock>,
     pumps: Vec<Pump>,
@@ -273,17 +285,55 @@ async fn start_parts(
         muted: muted_rx,
         certificate: served_rx.clone(),
     });
-    let router = web::router(WebState { status: status.clone() });
-    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone(), served_rx).map_err(AppError::Web)?;
-    tracing::info!(https = %web.https_addr, http = ?web.http_addr, room = %config.room.name, "serving");
+    // Validated with the config, so a fixed code always parses.
+    let code = config.meeting.join_code.as_deref().and_then(JoinCode::parse).unwrap_or_else(JoinCode::generate);
+    tracing::info!(join_code = code.as_str(), "meeting open; phones join with this code");
+    let admission = Arc::new(Admission::new(code));
+    let media_port = listeners.media.port();
+    let sfu = Sfu::new(SfuConfig {
+        room: config.room.name.clone(),
+        max_participants: config.meeting.max_participants.get() as usize,
+    });
+    // The SFU offers the addresses the certificate names, and follows them.
+    let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
+    let (sfu, sfu_task) = spawn_sfu(sfu, listeners.media, addresses_rx);
+    let mut served_now = served_rx.clone();
+    let follow_addresses = tokio::spawn(async move {
+        while served_now.changed().await.is_ok() {
+            let ips = served_now.borrow_and_update().identity.ips.clone();
+            addresses.send_replace(ips);
+        }
+    });
 
-    let mut tasks =
-        vec![tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity()))];
+    let state = WebState { status: status.clone(), admission: admission.clone(), sfu: sfu.clone() };
+    let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
+        .map_err(AppError::Web)?;
+    tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
+
+    let mut tasks = vec![
+        tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
+        sfu_task,
+        follow_addresses,
+    ];
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {
         tasks.push(tokio::spawn(feed_watchdog(notifier.clone(), watchdog, status.clone())));
     }
-    Ok(RunningBox { status, web, cameras, microphone, pumps, gpio, tasks, notifier, store, run_id })
+    Ok(RunningBox {
+        status,
+        web,
+        admission,
+        sfu,
+        media_port,
+        cameras,
+        microphone,
+        pumps,
+        gpio,
+        tasks,
+        notifier,
+        store,
+        run_id,
+    })
 }
 
 impl RunningBox {

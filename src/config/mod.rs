@@ -26,6 +26,7 @@ use crate::audio::BoardProfile;
 pub struct Config {
     pub room: RoomConfig,
     pub server: ServerConfig,
+    pub meeting: MeetingConfig,
     /// One entry per camera (`[[camera]]`); the first is the main (wide) one.
     pub camera: Vec<CameraConfig>,
     pub microphone: MicrophoneConfig,
@@ -40,6 +41,7 @@ impl Default for Config {
         Config {
             room: RoomConfig::default(),
             server: ServerConfig::default(),
+            meeting: MeetingConfig::default(),
             camera: vec![CameraConfig::default()],
             microphone: MicrophoneConfig::default(),
             gpio: GpioConfig::default(),
@@ -71,11 +73,29 @@ pub struct ServerConfig {
     pub https_port: u16,
     /// Plain-HTTP port that only redirects to HTTPS; 0 turns it off.
     pub http_port: u16,
+    /// UDP port all WebRTC media uses (0 lets the OS pick one, for tests).
+    pub media_port: u16,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED), https_port: 443, http_port: 80 }
+        ServerConfig { bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED), https_port: 443, http_port: 80, media_port: 50000 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeetingConfig {
+    /// A fixed six-digit join code; when unset, a fresh random code is made
+    /// each time the box starts.
+    pub join_code: Option<String>,
+    /// Phones and displays in the meeting at most.
+    pub max_participants: InRange<1, 64>,
+}
+
+impl Default for MeetingConfig {
+    fn default() -> Self {
+        MeetingConfig { join_code: None, max_participants: InRange::new_const(16) }
     }
 }
 
@@ -265,6 +285,12 @@ impl Config {
         if s.http_port != 0 && s.http_port == s.https_port {
             return invalid("server.http_port".into(), "must differ from server.https_port");
         }
+        if let Some(code) = &self.meeting.join_code
+            && crate::sfu::JoinCode::parse(code).is_none()
+        {
+            return invalid("meeting.join_code".into(), "must be six digits");
+        }
+
         if self.camera.is_empty() {
             return invalid("camera".into(), "at least one [[camera]] is needed");
         }

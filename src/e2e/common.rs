@@ -26,6 +26,7 @@ pub fn listeners() -> Listeners {
     Listeners {
         https: TcpListener::bind("127.0.0.1:0").unwrap(),
         http: Some(TcpListener::bind("127.0.0.1:0").unwrap()),
+        media: confcam::sfu::MediaSocket::bind(0).unwrap(),
     }
 }
 

@@ -93,7 +93,7 @@ fn the_daemon_binary_talks_to_systemd_and_stops_on_sigterm() {
     let config = dir.path().join("confcam.toml");
     std::fs::write(
         &config,
-        "[server]\nbind = \"127.0.0.1\"\nhttps_port = 0\nhttp_port = 0\n[[camera]]\nwidth = 320\nheight = 180\nfps = 10\n",
+        "[server]\nbind = \"127.0.0.1\"\nhttps_port = 0\nhttp_port = 0\nmedia_port = 0\n[[camera]]\nwidth = 320\nheight = 180\nfps = 10\n",
     )
     .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_confcamd"))

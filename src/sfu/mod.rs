@@ -1,6 +1,16 @@
 //! The meeting's media: who is in it, who receives what, and the WebRTC
-//! peers (str0m) that carry it.
+//! sessions (str0m, RTP mode) that carry it.
 
+mod engine;
+mod forward;
 mod join_code;
+pub mod messages;
+mod peer;
+mod socket;
+mod task;
 
+pub use engine::{Datagram, JoinError, Sfu, SfuConfig};
+pub use forward::{OutStream, Rewritten, VideoCodec, starts_keyframe};
 pub use join_code::{JOIN_CODE_DIGITS, JoinCode};
+pub use socket::MediaSocket;
+pub use task::{SfuError, SfuHandle, spawn_sfu};

@@ -5,6 +5,7 @@
 mod assets;
 pub mod certificate;
 mod health;
+pub mod join;
 mod redirect;
 mod server;
 pub mod throttle;
@@ -23,6 +24,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 #[derive(Clone)]
 pub struct WebState {
     pub status: Arc<BoxStatus>,
+    pub admission: Arc<join::Admission>,
+    pub sfu: crate::sfu::SfuHandle,
 }
 
 /// The HTTPS router.
@@ -37,7 +40,13 @@ pub fn router(state: WebState) -> Router {
         ),
         (HeaderName::from_static("permissions-policy"), "camera=(self), microphone=(self), display-capture=()"),
     ];
-    let mut router = Router::new().route("/healthz", get(health::healthz)).fallback(assets::serve).with_state(state);
+    let join = axum::routing::post(join::join).layer(axum::extract::DefaultBodyLimit::max(join::MAX_JOIN_BODY));
+    let mut router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/api/join", join)
+        .fallback(assets::serve)
+        .with_state(state);
+
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }

@@ -1,0 +1,475 @@
+//! The SFU: every participant's session, and what flows between them.
+//!
+//! Shaped like str0m itself: datagrams and timeouts go in with the time,
+//! datagrams to send come out of [`Sfu::poll_transmit`]; no sockets, threads
+//! or clocks inside, so tests drive it on their own schedule.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use super::forward::{VideoCodec, starts_keyframe};
+use super::messages::{ClientMessage, ParticipantInfo, ParticipantKind, ServerMessage};
+use super::peer::{Peer, Published, TrackId};
+use crate::speaker::{DominantSpeaker, SpeakerConfig};
+
+/// A keyframe is asked of a publisher at most this often per track; a
+/// subscriber's decoder may ask many times a second.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone)]
+pub struct SfuConfig {
+    pub room: String,
+    /// Participants at most (phones and displays).
+    pub max_participants: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JoinError {
+    #[error("malformed SDP offer: {0}")]
+    MalformedOffer(String),
+    #[error("the SDP offer cannot be accepted: {0}")]
+    UnacceptableOffer(String),
+    #[error("the meeting is full ({0} participants)")]
+    Full(usize),
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// Something one peer's output asks of others, done once that peer is
+/// drained (no two peers are borrowed at once).
+enum Work {
+    Published(TrackId, MediaKind),
+    Rtp(u64, Box<RtpPacket>),
+    Keyframe(TrackId),
+    Message(u64, Vec<u8>),
+}
+
+pub struct Sfu {
+    config: SfuConfig,
+    peers: Vec<Peer>,
+    next_id: u64,
+    candidates: Vec<Candidate>,
+    speaker: DominantSpeaker<u64>,
+    transmits: VecDeque<Datagram>,
+    work: VecDeque<Work>,
+    keyframe_asked: HashMap<TrackId, Instant>,
+}
+
+impl Sfu {
+    pub fn new(config: SfuConfig) -> Self {
+        Sfu {
+            config,
+            peers: Vec::new(),
+            next_id: 1,
+            candidates: Vec::new(),
+            speaker: DominantSpeaker::new(SpeakerConfig::default()),
+            transmits: VecDeque::new(),
+            work: VecDeque::new(),
+            keyframe_asked: HashMap::new(),
+        }
+    }
+
+    /// The addresses phones can reach the SFU's UDP socket at (used for
+    /// participants who join from now on).
+    pub fn set_local_addresses(&mut self, addrs: &[SocketAddr]) {
+        self.candidates = addrs.iter().filter_map(|a| Candidate::host(*a, "udp").ok()).collect();
+    }
+
+    /// A participant joins with its SDP offer; returns its id and the answer.
+    pub fn join(
+        &mut self,
+        name: &str,
+        kind: ParticipantKind,
+        offer: &str,
+        now: Instant,
+    ) -> Result<(u64, String), JoinError> {
+        if self.peers.len() >= self.config.max_participants {
+            return Err(JoinError::Full(self.config.max_participants));
+        }
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| JoinError::MalformedOffer(e.to_string()))?;
+        let mut rtc = new_rtc(now);
+        for c in &self.candidates {
+            rtc.add_local_candidate(c.clone());
+        }
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| JoinError::UnacceptableOffer(e.to_string()))?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let info = ParticipantInfo { id, name: name.to_string(), kind, audio_muted: false, video_muted: false };
+        let mut peer = Peer::new(info.clone(), rtc, now);
+        for other in &self.peers {
+            for p in &other.published {
+                peer.subscribe(TrackId { owner: other.id(), mid: p.mid }, p.kind);
+            }
+        }
+        for other in &mut self.peers {
+            other.send(ServerMessage::ParticipantJoined { participant: info.clone() });
+        }
+        tracing::info!(participant = id, name, ?kind, "joined");
+        self.peers.push(peer);
+        self.drain(id);
+        self.settle(now);
+        Ok((id, answer.to_sdp_string()))
+    }
+
+    /// A participant leaves (its page said so, or its session ended).
+    pub fn leave(&mut self, id: u64, now: Instant) {
+        if let Some(p) = self.peer_mut(id) {
+            p.rtc.disconnect();
+        }
+        self.settle(now);
+    }
+
+    /// A datagram arrived on the SFU's socket. Returns false when no
+    /// participant claims it (stray or garbage traffic, dropped).
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
+        let Ok(contents) = data.try_into() else { return false };
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) else { return false };
+        let id = peer.id();
+        if let Err(e) = peer.rtc.handle_input(input) {
+            tracing::info!(participant = id, error = %e, "session failed");
+            peer.rtc.disconnect();
+        }
+        self.drain(id);
+        self.settle(now);
+        true
+    }
+
+    /// Time passed: run what is due (timers, retransmissions, decisions).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<u64> = self.peers.iter().filter(|p| p.next_timeout <= now).map(Peer::id).collect();
+        for id in due {
+            self.kick(id, now);
+        }
+        // Video that still waits for its first keyframe asks again.
+        let waiting: Vec<TrackId> = self
+            .peers
+            .iter()
+            .flat_map(|p| &p.subscriptions)
+            .filter(|s| s.open_mid().is_some() && s.stream.waiting_for_keyframe())
+            .map(|s| s.source)
+            .collect();
+        for track in waiting {
+            self.ask_keyframe(track, now);
+        }
+        self.speaker.handle_timeout(now);
+        if let Some(active) = self.speaker.poll_change() {
+            tracing::debug!(?active, "active speaker");
+            self.broadcast(ServerMessage::ActiveSpeaker { id: active });
+        }
+        self.settle(now);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Datagram> {
+        self.transmits.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] should next run.
+    pub fn poll_timeout(&self, now: Instant) -> Instant {
+        let peers = self.peers.iter().map(|p| p.next_timeout).min();
+        let speaker = self.speaker.poll_timeout();
+        // Keyframe retries run at least twice a second.
+        [peers, speaker, Some(now + KEYFRAME_INTERVAL)].into_iter().flatten().min().unwrap_or(now + KEYFRAME_INTERVAL)
+    }
+
+    pub fn participants(&self) -> Vec<ParticipantInfo> {
+        self.peers.iter().map(|p| p.info.clone()).collect()
+    }
+
+    pub fn active_speaker(&self) -> Option<u64> {
+        self.speaker.dominant().copied()
+    }
+
+    fn peer_mut(&mut self, id: u64) -> Option<&mut Peer> {
+        self.peers.iter_mut().find(|p| p.id() == id)
+    }
+
+    /// Lets a peer's session run (it was written to, or a timer is due).
+    fn kick(&mut self, id: u64, now: Instant) {
+        if let Some(p) = self.peer_mut(id)
+            && p.rtc.is_alive()
+            && let Err(e) = p.rtc.handle_input(Input::Timeout(now))
+        {
+            tracing::info!(participant = id, error = %e, "session failed");
+            p.rtc.disconnect();
+        }
+        self.drain(id);
+    }
+
+    /// Takes everything a peer's session has to say.
+    fn drain(&mut self, id: u64) {
+        let Some(peer) = self.peers.iter_mut().find(|p| p.id() == id) else { return };
+        loop {
+            if !peer.rtc.is_alive() {
+                return;
+            }
+            match peer.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    peer.next_timeout = t;
+                    break;
+                }
+                Ok(Output::Transmit(t)) => self.transmits.push_back(Datagram {
+                    source: t.source,
+                    destination: t.destination,
+                    data: t.contents.to_vec(),
+                }),
+                Ok(Output::Event(event)) => on_event(peer, event, &mut self.work),
+                Err(e) => {
+                    tracing::info!(participant = id, error = %e, "session failed");
+                    peer.rtc.disconnect();
+                    return;
+                }
+            }
+        }
+        peer.flush_outbox();
+        peer.negotiate();
+    }
+
+    /// Does queued work until none is left, then removes departed peers.
+    fn settle(&mut self, now: Instant) {
+        loop {
+            let touched = match self.work.pop_front() {
+                Some(Work::Published(track, kind)) => self.published(track, kind, now),
+                Some(Work::Rtp(from, packet)) => self.forward(from, &packet, now),
+                Some(Work::Keyframe(track)) => self.ask_keyframe(track, now),
+                Some(Work::Message(from, data)) => self.message(from, &data, now),
+                None => match self.welcome_new_channels() {
+                    touched if touched.is_empty() => break,
+                    touched => touched,
+                },
+            };
+            for id in touched {
+                self.kick(id, now);
+            }
+        }
+        self.remove_departed(now);
+    }
+
+    /// The first message on a page's data channel: who it is, who is here.
+    fn welcome_new_channels(&mut self) -> Vec<u64> {
+        let participants = self.participants();
+        let active_speaker = self.active_speaker();
+        let mut touched = Vec::new();
+        for p in self.peers.iter_mut().filter(|p| p.channel.is_some() && !p.welcomed) {
+            p.welcomed = true;
+            let room = self.config.room.clone();
+            p.send_first(ServerMessage::Welcome {
+                you: p.id(),
+                room,
+                participants: participants.clone(),
+                active_speaker,
+            });
+            p.negotiate();
+            touched.push(p.id());
+        }
+        touched
+    }
+
+    fn published(&mut self, track: TrackId, kind: MediaKind, now: Instant) -> Vec<u64> {
+        tracing::debug!(owner = track.owner, mid = %track.mid, ?kind, "track published");
+        if kind == MediaKind::Audio {
+            self.speaker.add(track.owner, now);
+        }
+        let mut touched = Vec::new();
+        for p in self.peers.iter_mut().filter(|p| p.id() != track.owner) {
+            p.subscribe(track, kind);
+            p.negotiate();
+            touched.push(p.id());
+        }
+        touched
+    }
+
+    /// Sends a publisher's packet to everyone who receives that track.
+    fn forward(&mut self, from: u64, packet: &RtpPacket, now: Instant) -> Vec<u64> {
+        let Some(source) = self.peer_mut(from) else { return Vec::new() };
+        let mut api = source.rtc.direct_api();
+        let Some(mid) = api.stream_rx(&packet.header.ssrc).map(|rx| rx.mid()) else { return Vec::new() };
+        let Some(params) = source.rtc.codec_config().find(|p| p.pt() == packet.header.payload_type).copied() else {
+            return Vec::new();
+        };
+        let Some(kind) = source.published.iter().find(|p| p.mid == mid).map(|p| p.kind) else { return Vec::new() };
+        let track = TrackId { owner: from, mid };
+        let codec = match params.spec().codec {
+            Codec::H264 => Some(VideoCodec::H264),
+            Codec::Vp8 => Some(VideoCodec::Vp8),
+            _ => None,
+        };
+        let keyframe = codec.is_some_and(|c| starts_keyframe(c, &packet.payload));
+        let ext = &packet.header.ext_vals;
+        if kind == MediaKind::Audio
+            && let Some(level) = ext.audio_level
+        {
+            self.speaker.handle_level(&from, level.unsigned_abs().min(127), now);
+        }
+        let mut out_ext = ExtensionValues::default();
+        if kind == MediaKind::Audio {
+            out_ext.audio_level = ext.audio_level;
+            out_ext.voice_activity = Some(ext.voice_activity.unwrap_or(false));
+        }
+
+        let mut touched = Vec::new();
+        let mut want_keyframe = false;
+        for peer in self.peers.iter_mut().filter(|p| p.id() != from) {
+            let Some(pt) = peer.rtc.codec_config().match_params(params).map(|p| p.pt()) else { continue };
+            let Some(s) = peer.subscriptions.iter_mut().find(|s| s.source == track) else { continue };
+            let Some(out_mid) = s.open_mid() else { continue };
+            let Some(out) = s.stream.rewrite(*packet.seq_no, packet.header.timestamp, keyframe) else {
+                want_keyframe |= s.stream.waiting_for_keyframe();
+                continue;
+            };
+            let mut api = peer.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(out_mid, None) else { continue };
+            let write =
+                str0m::rtp::RtpWrite::new(pt, out.seq.into(), out.time, packet.timestamp, packet.payload.clone())
+                    .marker(packet.header.marker)
+                    .ext_vals(out_ext.clone())
+                    .nackable(kind == MediaKind::Video);
+            tx.write_rtp(write);
+            touched.push(peer.info.id);
+        }
+        if want_keyframe {
+            touched.extend(self.ask_keyframe(track, now));
+        }
+        touched
+    }
+
+    /// Asks a publisher for a keyframe on `track`, at most every 500 ms.
+    fn ask_keyframe(&mut self, track: TrackId, now: Instant) -> Vec<u64> {
+        if self.keyframe_asked.get(&track).is_some_and(|&at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
+            return Vec::new();
+        }
+        let Some(owner) = self.peer_mut(track.owner) else { return Vec::new() };
+        let mut api = owner.rtc.direct_api();
+        let Some(rx) = api.stream_rx_by_mid(track.mid, None) else { return Vec::new() };
+        rx.request_keyframe(KeyframeRequestKind::Pli);
+        self.keyframe_asked.insert(track, now);
+        vec![track.owner]
+    }
+
+    /// A data-channel message from a page.
+    fn message(&mut self, from: u64, data: &[u8], now: Instant) -> Vec<u64> {
+        let Some(peer) = self.peer_mut(from) else { return Vec::new() };
+        let message: ClientMessage = match serde_json::from_slice(data) {
+            Ok(m) => m,
+            Err(e) => {
+                peer.send(ServerMessage::Error { message: format!("message not understood: {e}") });
+                return vec![from];
+            }
+        };
+        match message {
+            ClientMessage::Answer { sdp } => {
+                if let Err(e) = peer.accept_answer(&sdp) {
+                    peer.send(ServerMessage::Error { message: e });
+                }
+                peer.negotiate();
+                // Newly opened video asks its publisher for a picture at once.
+                let waiting: Vec<TrackId> = peer
+                    .subscriptions
+                    .iter()
+                    .filter(|s| s.open_mid().is_some() && s.stream.waiting_for_keyframe())
+                    .map(|s| s.source)
+                    .collect();
+                let mut touched = vec![from];
+                for track in waiting {
+                    touched.extend(self.ask_keyframe(track, now));
+                }
+                touched
+            }
+            ClientMessage::Offer { sdp } => {
+                match peer.accept_offer(&sdp) {
+                    Ok(answer) => peer.send(ServerMessage::Answer { sdp: answer }),
+                    Err(e) => peer.send(ServerMessage::Error { message: e }),
+                }
+                vec![from]
+            }
+            ClientMessage::Mute { audio, video } => {
+                peer.info.audio_muted = audio;
+                peer.info.video_muted = video;
+                self.broadcast(ServerMessage::Muted { id: from, audio, video });
+                self.peers.iter().map(Peer::id).collect()
+            }
+            ClientMessage::Leave => {
+                tracing::info!(participant = from, "left");
+                peer.rtc.disconnect();
+                Vec::new()
+            }
+        }
+    }
+
+    fn broadcast(&mut self, message: ServerMessage) {
+        for p in &mut self.peers {
+            p.send(message.clone());
+        }
+    }
+
+    /// Drops sessions that ended and tells everyone else.
+    fn remove_departed(&mut self, now: Instant) {
+        while let Some(i) = self.peers.iter().position(|p| !p.rtc.is_alive()) {
+            let gone = self.peers.remove(i);
+            let id = gone.id();
+            tracing::info!(participant = id, name = %gone.info.name, "removed");
+            self.speaker.remove(&id, now);
+            self.keyframe_asked.retain(|t, _| t.owner != id);
+            for p in &mut self.peers {
+                p.unsubscribe_owner(id);
+                p.send(ServerMessage::ParticipantLeft { id });
+                p.negotiate();
+            }
+            let others: Vec<u64> = self.peers.iter().map(Peer::id).collect();
+            for other in others {
+                self.kick(other, now);
+            }
+        }
+    }
+}
+
+/// Handles what concerns only `peer`; queues what concerns others.
+fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
+    let id = peer.id();
+    match event {
+        Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
+            tracing::info!(participant = id, "connection lost");
+            peer.rtc.disconnect();
+        }
+        Event::MediaAdded(added) if added.direction.is_receiving() => {
+            peer.published.push(Published { mid: added.mid, kind: added.kind });
+            work.push_back(Work::Published(TrackId { owner: id, mid: added.mid }, added.kind));
+        }
+
+        Event::RtpPacket(packet) => work.push_back(Work::Rtp(id, Box::new(packet))),
+        Event::KeyframeRequest(request) => {
+            if let Some(s) = peer.subscriptions.iter().find(|s| s.open_mid() == Some(request.mid)) {
+                work.push_back(Work::Keyframe(s.source));
+            }
+        }
+        Event::ChannelOpen(channel, label) => {
+            tracing::debug!(participant = id, label, "data channel open");
+            peer.channel = Some(channel);
+        }
+        Event::ChannelData(data) => work.push_back(Work::Message(id, data.data)),
+        _ => {}
+    }
+}
+
+/// A session configured for the box: RTP mode (packets are forwarded, not
+/// re-assembled), H.264 constrained baseline first (every phone decodes it),
+/// then VP8, and Opus.
+fn new_rtc(now: Instant) -> Rtc {
+    let mut config = Rtc::builder().set_rtp_mode(true).clear_codecs();
+    config.codec_config().add_h264(102.into(), Some(103.into()), true, 0x42e01f);
+    config.enable_vp8(true).enable_opus(true, false).build(now)
+}

@@ -1,0 +1,97 @@
+//! What the box and a participant's page say to each other over the WebRTC
+//! data channel (label `room`): JSON objects tagged by `type`.
+
+use serde::{Deserialize, Serialize};
+
+/// A participant, as every page sees it. Ids are small numbers, unique for
+/// the box's lifetime; each phone's media streams carry its id as stream id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantInfo {
+    pub id: u64,
+    pub name: String,
+    pub kind: ParticipantKind,
+    pub audio_muted: bool,
+    pub video_muted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParticipantKind {
+    /// Publishes its camera and microphone, receives everyone.
+    Phone,
+    /// A screen in the room: receives only.
+    Display,
+}
+
+/// Box → page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message on the channel: who you are and who is here.
+    Welcome {
+        you: u64,
+        room: String,
+        participants: Vec<ParticipantInfo>,
+        active_speaker: Option<u64>,
+    },
+    /// A renegotiation offer (tracks added or removed); answer with `answer`.
+    Offer {
+        sdp: String,
+    },
+    /// The answer to the page's own renegotiation offer.
+    Answer {
+        sdp: String,
+    },
+    ParticipantJoined {
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        id: u64,
+    },
+    Muted {
+        id: u64,
+        audio: bool,
+        video: bool,
+    },
+    /// Who speaks now, across the room and the phones (`null`: nobody).
+    ActiveSpeaker {
+        id: Option<u64>,
+    },
+    /// A message from the page was not understood; nothing changed.
+    Error {
+        message: String,
+    },
+}
+
+/// Page → box.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    Answer {
+        sdp: String,
+    },
+    /// The page renegotiates (an ICE restart after a network change).
+    Offer {
+        sdp: String,
+    },
+    Mute {
+        audio: bool,
+        video: bool,
+    },
+    Leave,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_format_is_plain_tagged_json() {
+        let m = ServerMessage::ActiveSpeaker { id: Some(3) };
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"active_speaker","id":3}"#);
+        let c: ClientMessage = serde_json::from_str(r#"{"type":"mute","audio":true,"video":false}"#).unwrap();
+        assert_eq!(c, ClientMessage::Mute { audio: true, video: false });
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"mute","audio":true}"#).is_err());
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"reboot"}"#).is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! One participant's WebRTC session: the str0m `Rtc`, what it publishes,
+//! what it receives, and the renegotiation that adds or removes tracks over
+//! its data channel.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use str0m::Rtc;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, MediaKind, Mid};
+
+use super::forward::OutStream;
+use super::messages::{ParticipantInfo, ServerMessage};
+
+/// A published track: which participant, which m-line of its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrackId {
+    pub owner: u64,
+    pub mid: Mid,
+}
+
+/// A track this peer publishes.
+#[derive(Debug, Clone, Copy)]
+pub struct Published {
+    pub mid: Mid,
+    pub kind: MediaKind,
+}
+
+/// A track this peer receives, and where its m-line is in negotiation.
+#[derive(Debug)]
+pub struct Subscription {
+    pub source: TrackId,
+    pub kind: MediaKind,
+    pub state: Negotiation,
+    pub stream: OutStream,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Negotiation {
+    /// Needs an m-line in the next offer.
+    ToOpen,
+    Offered(Mid),
+    Open(Mid),
+    /// The source went away; the m-line must be stopped.
+    ToStop(Mid),
+    Stopping(Mid),
+}
+
+impl Subscription {
+    pub fn open_mid(&self) -> Option<Mid> {
+        match self.state {
+            Negotiation::Open(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+pub struct Peer {
+    pub info: ParticipantInfo,
+    pub rtc: Rtc,
+    pub channel: Option<ChannelId>,
+    /// The welcome went out (first message on the channel).
+    pub welcomed: bool,
+    pending: Option<SdpPendingOffer>,
+    pub published: Vec<Published>,
+    pub subscriptions: Vec<Subscription>,
+    /// Messages waiting for the data channel to open.
+    outbox: VecDeque<ServerMessage>,
+    /// When str0m next wants `handle_input(Timeout)`.
+    pub next_timeout: Instant,
+}
+
+impl Peer {
+    pub fn new(info: ParticipantInfo, rtc: Rtc, now: Instant) -> Self {
+        Peer {
+            info,
+            rtc,
+            channel: None,
+            welcomed: false,
+            pending: None,
+            published: Vec::new(),
+            subscriptions: Vec::new(),
+            outbox: VecDeque::new(),
+            next_timeout: now,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// Queues a message; it goes out once the data channel is open.
+    pub fn send(&mut self, message: ServerMessage) {
+        self.outbox.push_back(message);
+        self.flush_outbox();
+    }
+
+    /// Puts a message before everything queued (the welcome).
+    pub fn send_first(&mut self, message: ServerMessage) {
+        self.outbox.push_front(message);
+        self.flush_outbox();
+    }
+
+    /// Writes queued messages to the data channel while it takes them.
+    pub fn flush_outbox(&mut self) {
+        let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) else { return };
+        while let Some(message) = self.outbox.front() {
+            // Serialising our own message types cannot fail.
+            let text = serde_json::to_string(message).expect("messages serialise");
+            match channel.write(false, text.as_bytes()) {
+                Ok(true) => {
+                    self.outbox.pop_front();
+                }
+                // Buffer full: try again after the next poll.
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::debug!(peer = self.info.id, error = %e, "data channel write failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts receiving `source`.
+    pub fn subscribe(&mut self, source: TrackId, kind: MediaKind) {
+        if self.subscriptions.iter().any(|s| s.source == source) {
+            return;
+        }
+        let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
+        self.subscriptions.push(Subscription { source, kind, state: Negotiation::ToOpen, stream });
+    }
+
+    /// Stops receiving every track `owner` published.
+    pub fn unsubscribe_owner(&mut self, owner: u64) {
+        self.subscriptions.retain_mut(|s| {
+            if s.source.owner != owner {
+                return true;
+            }
+            match s.state {
+                Negotiation::ToOpen => false,
+                Negotiation::Offered(m) | Negotiation::Open(m) => {
+                    s.state = Negotiation::ToStop(m);
+                    true
+                }
+                Negotiation::ToStop(_) | Negotiation::Stopping(_) => true,
+            }
+        });
+    }
+
+    /// Sends an offer for added or removed tracks, if any and if none is
+    /// outstanding. Needs the data channel (that is where the offer goes).
+    pub fn negotiate(&mut self) {
+        if self.channel.is_none() || self.pending.is_some() {
+            return;
+        }
+        let mut change = self.rtc.sdp_api();
+        for s in &mut self.subscriptions {
+            match s.state {
+                Negotiation::ToOpen => {
+                    // The stream id tells the page whose track this is.
+                    let mid =
+                        change.add_media(s.kind, Direction::SendOnly, Some(s.source.owner.to_string()), None, None);
+                    s.state = Negotiation::Offered(mid);
+                }
+                Negotiation::ToStop(mid) => {
+                    change.stop_media(mid);
+                    s.state = Negotiation::Stopping(mid);
+                }
+                _ => {}
+            }
+        }
+        if !change.has_changes() {
+            return;
+        }
+        let Some((offer, pending)) = change.apply() else { return };
+        self.pending = Some(pending);
+        self.send(ServerMessage::Offer { sdp: offer.to_sdp_string() });
+    }
+
+    /// The page answered our offer.
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
+        let Some(pending) = self.pending.take() else { return Err("no offer is outstanding".into()) };
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| format!("malformed SDP answer: {e}"))?;
+        self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| format!("answer not accepted: {e}"))?;
+        for s in &mut self.subscriptions {
+            if let Negotiation::Offered(m) = s.state {
+                s.state = Negotiation::Open(m);
+            }
+        }
+        self.subscriptions.retain(|s| !matches!(s.state, Negotiation::Stopping(_)));
+        Ok(())
+    }
+
+    /// The page renegotiates (e.g. an ICE restart); an offer of ours that
+    /// crossed it is dropped and redone afterwards.
+    pub fn accept_offer(&mut self, sdp: &str) -> Result<String, String> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("malformed SDP offer: {e}"))?;
+        let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| format!("offer not accepted: {e}"))?;
+        self.pending = None;
+        for s in &mut self.subscriptions {
+            match s.state {
+                Negotiation::Offered(_) => s.state = Negotiation::ToOpen,
+                Negotiation::Stopping(m) => s.state = Negotiation::ToStop(m),
+                _ => {}
+            }
+        }
+        Ok(answer.to_sdp_string())
+    }
+}

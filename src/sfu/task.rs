@@ -1,0 +1,108 @@
+//! The tokio task that owns the SFU: it moves datagrams between the socket
+//! and [`Sfu`], keeps its timers, and answers commands from the web handlers.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::engine::{JoinError, Sfu};
+use super::messages::{ParticipantInfo, ParticipantKind};
+use super::socket::MediaSocket;
+
+enum Command {
+    Join {
+        name: String,
+        kind: ParticipantKind,
+        offer: String,
+        reply: oneshot::Sender<Result<(u64, String), JoinError>>,
+    },
+    Participants {
+        reply: oneshot::Sender<Vec<ParticipantInfo>>,
+    },
+}
+
+/// Talks to the SFU task; cheap to clone.
+#[derive(Clone)]
+pub struct SfuHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SfuError {
+    #[error(transparent)]
+    Join(#[from] JoinError),
+    #[error("the media server is not running")]
+    Stopped,
+}
+
+impl SfuHandle {
+    /// Adds a participant; returns its id and the SDP answer.
+    pub async fn join(&self, name: String, kind: ParticipantKind, offer: String) -> Result<(u64, String), SfuError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Join { name, kind, offer, reply }).await.map_err(|_| SfuError::Stopped)?;
+        Ok(answer.await.map_err(|_| SfuError::Stopped)??)
+    }
+
+    pub async fn participants(&self) -> Result<Vec<ParticipantInfo>, SfuError> {
+        let (reply, list) = oneshot::channel();
+        self.commands.send(Command::Participants { reply }).await.map_err(|_| SfuError::Stopped)?;
+        list.await.map_err(|_| SfuError::Stopped)
+    }
+}
+
+/// Starts the SFU task on `socket`. `addresses` are the box's addresses
+/// (its ICE candidates are these with the socket's port); the task follows
+/// changes. It ends when every handle is dropped.
+pub fn spawn_sfu(
+    sfu: Sfu,
+    socket: MediaSocket,
+    addresses: watch::Receiver<Vec<std::net::IpAddr>>,
+) -> (SfuHandle, JoinHandle<()>) {
+    let (commands, rx) = mpsc::channel(64);
+    let task = tokio::spawn(run(sfu, socket, rx, addresses));
+    (SfuHandle { commands }, task)
+}
+
+async fn run(
+    mut sfu: Sfu,
+    socket: MediaSocket,
+    mut commands: mpsc::Receiver<Command>,
+    mut addresses: watch::Receiver<Vec<std::net::IpAddr>>,
+) {
+    let port = socket.port();
+    let candidates =
+        |ips: &[std::net::IpAddr]| -> Vec<SocketAddr> { ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect() };
+    sfu.set_local_addresses(&candidates(&addresses.borrow_and_update()));
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let deadline = sfu.poll_timeout(Instant::now());
+        tokio::select! {
+            received = socket.recv(&mut buf) => match received {
+                Ok((n, source, destination)) => {
+                    sfu.handle_datagram(Instant::now(), source, destination, &buf[..n]);
+                }
+                Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
+            },
+            command = commands.recv() => match command {
+                Some(Command::Join { name, kind, offer, reply }) => {
+                    let _ = reply.send(sfu.join(&name, kind, &offer, Instant::now()));
+                }
+                Some(Command::Participants { reply }) => {
+                    let _ = reply.send(sfu.participants());
+                }
+                None => break,
+            },
+            Ok(()) = addresses.changed() => {
+                sfu.set_local_addresses(&candidates(&addresses.borrow_and_update()));
+            }
+            () = tokio::time::sleep_until(deadline.into()) => sfu.handle_timeout(Instant::now()),
+        }
+        while let Some(d) = sfu.poll_transmit() {
+            if let Err(e) = socket.send_to(&d.data, d.destination).await {
+                tracing::debug!(to = %d.destination, error = %e, "media send failed");
+            }
+        }
+    }
+}
