@@ -15,9 +15,11 @@ pub async fn serve(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> 
     }
     let path = uri.path().trim_start_matches('/');
     let path = if path.is_empty() || path.ends_with('/') { format!("{path}index.html") } else { path.to_string() };
-    let Some(file) = Pages::get(&path) else {
+    // `/join` is the page in `join/`.
+    let Some(file) = Pages::get(&path).or_else(|| Pages::get(&format!("{path}/index.html"))) else {
         return (StatusCode::NOT_FOUND, "no such page\n").into_response();
     };
+
     let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
     if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         return StatusCode::NOT_MODIFIED.into_response();

@@ -1,0 +1,134 @@
+// Starts a real confcamd (the test build) on free local ports with a fresh
+// data dir, and headless Chromium with fake media devices.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:https';
+import { chromium } from 'playwright-core';
+
+/// GET over HTTPS accepting the box's self-signed certificate; the status.
+function status(url) {
+  return new Promise((resolve, reject) => {
+    request(url, { rejectUnauthorized: false }, (r) => { r.resume(); resolve(r.statusCode); })
+      .on('error', reject)
+      .end();
+  });
+}
+
+const repo = new URL('../../../', import.meta.url).pathname;
+export const JOIN_CODE = '246810';
+
+async function freeTcpPort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function freeUdpPort() {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4').bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startBox(extraToml = '') {
+  const dir = mkdtempSync(join(tmpdir(), 'confcam-browser-'));
+  const https = await freeTcpPort();
+  const media = await freeUdpPort();
+  const config = join(dir, 'confcam.toml');
+  writeFileSync(config, `
+[server]
+bind = "127.0.0.1"
+https_port = ${https}
+http_port = 0
+media_port = ${media}
+
+[meeting]
+join_code = "${JOIN_CODE}"
+
+[[camera]]
+width = 320
+height = 180
+fps = 10
+${extraToml}
+`);
+  const binary = process.env.CONFCAMD || join(repo, 'target/debug/confcamd');
+  const log = [];
+  const child = spawn(binary, ['run', '--log-to', 'stderr', '--config', config, '--data-dir', join(dir, 'data')], {
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr.on('data', (d) => log.push(d.toString()));
+  const url = `https://127.0.0.1:${https}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`confcamd exited:\n${log.join('')}`);
+    try {
+      if ((await status(`${url}/healthz`)) === 200) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`confcamd did not come up:\n${log.join('')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    log,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Flags from TESTING.md: no background traffic off the machine, fake camera
+// and microphone, and loopback ICE candidates (the box runs on 127.0.0.1).
+export async function launchChromium(extraArgs = []) {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'confcam-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    ignoreHTTPSErrors: true,
+    permissions: ['camera', 'microphone'],
+    args: [
+      '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Opens the join page and joins like a person: name, code, Join.
+export async function joinAs(context, box, name, { display = false, code = JOIN_CODE } = {}) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
+  await page.goto(`${box.url}/join/${display ? '?as=display' : ''}`);
+  await page.fill('#name', name);
+  await page.fill('#code', code);
+  await page.click('#join-button');
+  await page.waitForFunction(() => window.confcam.me !== null && !document.getElementById('meeting').hidden);
+  const id = await page.evaluate(() => window.confcam.me);
+  return { page, id, name };
+}
+
+// Waits until `check` (run in the page) returns true; returns its last value.
+export async function until(page, check, arg, timeout = 30_000) {
+  await page.waitForFunction(check, arg, { timeout, polling: 250 });
+}

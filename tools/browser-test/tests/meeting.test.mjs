@@ -1,0 +1,56 @@
+// Phones join the meeting in a real browser and see and hear each other.
+import { test } from 'node:test';
+import { startBox, launchChromium, joinAs, until } from './box.mjs';
+
+/// In the page: true once audio and video from each of `ids` play here.
+function receivesFrom(ids) {
+  return ids.every((id) => {
+    const s = window.confcam.stats.byParticipant[id];
+    return s && s.audioBytes > 0 && s.audioSamples > 0 && s.videoBytes > 0 && s.framesDecoded > 0;
+  });
+}
+
+test('three phones and a display receive everyone; a phone that leaves is gone and can come back', async () => {
+  const box = await startBox();
+  const browser = await launchChromium();
+  const pages = [];
+  try {
+    const phones = [];
+    for (const name of ['Ada', 'Bob', 'Cy']) phones.push(await joinAs(browser.context, box, name));
+    const display = await joinAs(browser.context, box, 'Room display', { display: true });
+    pages.push(...phones, display);
+
+    for (const viewer of [...phones, display]) {
+      const others = phones.filter((p) => p !== viewer).map((p) => p.id);
+      await until(viewer.page, receivesFrom, others, 45_000);
+    }
+
+    // Cy closes the tab: the others see Cy leave within 15 s.
+    const [ada, bob, cy] = phones;
+    await cy.page.close();
+    for (const viewer of [ada, bob, display]) {
+      await until(viewer.page, (id) => !window.confcam.participants.has(id), cy.id, 15_000);
+    }
+
+    // Cy comes back: media flows both ways again.
+    const cyAgain = await joinAs(browser.context, box, 'Cy');
+    for (const viewer of [ada, bob, display]) await until(viewer.page, receivesFrom, [cyAgain.id], 45_000);
+    await until(cyAgain.page, receivesFrom, [ada.id, bob.id], 45_000);
+  } catch (e) {
+    for (const p of pages) {
+      if (p.page.isClosed()) continue;
+      console.error(p.name, p.id, await p.page.evaluate(() => JSON.stringify({
+        connection: window.confcam.pc?.connectionState,
+        participants: [...window.confcam.participants.keys()],
+        streams: [...window.confcam.streams.keys()],
+        received: window.confcam.stats.byParticipant,
+        transceivers: window.confcam.pc?.getTransceivers().map((t) => [t.mid, t.currentDirection]),
+      })));
+    }
+    console.error(box.log.join('').split('\n').slice(-60).join('\n'));
+    throw e;
+  } finally {
+    await browser.close();
+    await box.stop();
+  }
+});

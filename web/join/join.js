@@ -1,0 +1,342 @@
+// The phone's meeting page: join with the room's code, publish camera and
+// microphone, receive everyone else. Signalling is one HTTPS request (the
+// offer) and then the WebRTC data channel; iOS refuses WebSockets to a
+// self-signed origin. `?as=display` joins as a receive-only room screen.
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const asDisplay = params.get('as') === 'display';
+
+const state = {
+  pc: null,
+  channel: null,
+  me: null,
+  local: null, // MediaStream
+  participants: new Map(), // id → { name, kind, audio_muted, video_muted }
+  streams: new Map(), // participant id → MediaStream
+  activeSpeaker: null,
+  stats: { up: 0, down: 0, rtt: null, jitter: null, loss: null, byParticipant: {} },
+  lastBytes: null,
+  leaving: false,
+};
+// For tests and curious people: the live state of this page.
+window.confcam = state;
+
+// ---- lobby ----------------------------------------------------------------
+
+$('name').value = params.get('name') || localStorage.getItem('confcam.name') || '';
+$('code').value = params.get('code') || '';
+// Joining waits for the camera: someone quick to press Join still publishes.
+let preview = Promise.resolve();
+if (asDisplay) {
+  $('name').value ||= 'Room display';
+  $('room-title').textContent = 'Room display';
+  $('preview').hidden = true;
+} else {
+  preview = startPreview();
+}
+
+async function startPreview() {
+  try {
+    state.local = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      video: { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: 'user' },
+    });
+    $('preview').srcObject = state.local;
+  } catch (e) {
+    const note = $('device-note');
+    note.hidden = false;
+    note.textContent = navigator.mediaDevices
+      ? `No camera or microphone (${e.name}); you can still join and watch.`
+      : 'This page needs a secure connection (https) for the camera.';
+  }
+}
+
+$('join-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const name = $('name').value.trim();
+  const code = $('code').value.replace(/\D/g, '');
+  if (!name) return showJoinError('Please enter your name.');
+  if (code.length !== 6) return showJoinError('The join code has 6 digits; it is shown in the room.');
+  localStorage.setItem('confcam.name', name);
+  $('join-button').disabled = true;
+  try {
+    await join(name, code);
+  } catch (e) {
+    showJoinError(e.message);
+    $('join-button').disabled = false;
+  }
+});
+
+function showJoinError(text) {
+  const p = $('join-error');
+  p.hidden = false;
+  p.textContent = text;
+}
+
+// ---- joining --------------------------------------------------------------
+
+async function join(name, code) {
+  await preview;
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+
+  state.pc = pc;
+  state.leaving = false;
+  const channel = pc.createDataChannel('room');
+  state.channel = channel;
+  channel.onmessage = (e) => onMessage(JSON.parse(e.data));
+  if (state.local && !asDisplay) {
+    for (const track of state.local.getTracks()) {
+      pc.addTransceiver(track, { direction: 'sendonly', streams: [state.local] });
+    }
+  }
+  pc.ontrack = (e) => {
+    const id = Number(e.streams[0]?.id);
+    if (!Number.isFinite(id)) return;
+    state.streams.set(id, e.streams[0]);
+    e.streams[0].onremovetrack = () => renderTile(id);
+    renderTile(id);
+  };
+  pc.onconnectionstatechange = () => onConnectionState(pc);
+
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGathered(pc);
+  const response = await fetch('/api/join', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code, name, sdp: pc.localDescription.sdp, kind: asDisplay ? 'display' : 'phone' }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    pc.close();
+    throw new Error(body.error || `The box said ${response.status}.`);
+  }
+  state.me = body.participant;
+  state.joinArgs = { name, code };
+  await pc.setRemoteDescription({ type: 'answer', sdp: body.sdp });
+  enterMeeting();
+}
+
+// Host candidates are enough on a room network; wait for them (at most 1 s)
+// so the offer carries them.
+function iceGathered(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener('icegatheringstatechange', check); resolve(); };
+    const check = () => pc.iceGatheringState === 'complete' && done();
+    pc.addEventListener('icegatheringstatechange', check);
+    setTimeout(done, 1000);
+  });
+}
+
+function send(message) {
+  if (state.channel?.readyState === 'open') state.channel.send(JSON.stringify(message));
+}
+
+async function onMessage(m) {
+  switch (m.type) {
+    case 'welcome':
+      state.me = m.you;
+      document.title = `${m.room} · confcam`;
+      state.participants = new Map(m.participants.map((p) => [p.id, p]));
+      state.activeSpeaker = m.active_speaker;
+      renderAll();
+      break;
+    case 'offer': {
+      await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+      await state.pc.setLocalDescription(await state.pc.createAnswer());
+      send({ type: 'answer', sdp: state.pc.localDescription.sdp });
+      break;
+    }
+    case 'answer':
+      await state.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      break;
+    case 'participant_joined':
+      state.participants.set(m.participant.id, m.participant);
+      renderTile(m.participant.id);
+      break;
+    case 'participant_left':
+      state.participants.delete(m.id);
+      state.streams.delete(m.id);
+      document.getElementById(`tile-${m.id}`)?.remove();
+      break;
+    case 'muted': {
+      const p = state.participants.get(m.id);
+      if (p) Object.assign(p, { audio_muted: m.audio, video_muted: m.video });
+      renderTile(m.id);
+      break;
+    }
+    case 'active_speaker':
+      state.activeSpeaker = m.id;
+      renderAll();
+      break;
+    case 'error':
+      console.warn('box:', m.message);
+      break;
+  }
+}
+
+// ---- the meeting ----------------------------------------------------------
+
+function enterMeeting() {
+  $('lobby').hidden = true;
+  $('left').hidden = true;
+  $('meeting').hidden = false;
+  if (state.local && !asDisplay) {
+    $('self').srcObject = state.local;
+    $('self').hidden = false;
+  } else {
+    document.querySelector('.controls').hidden = asDisplay;
+  }
+  statsTimer ??= setInterval(updateStats, 1000);
+}
+
+function renderAll() {
+  for (const id of new Set([...state.participants.keys(), ...state.streams.keys()])) renderTile(id);
+}
+
+function renderTile(id) {
+  if (id === state.me) return;
+  const p = state.participants.get(id);
+  const stream = state.streams.get(id);
+  if (!p && !stream) return;
+  let tile = document.getElementById(`tile-${id}`);
+  if (!tile) {
+    tile = document.createElement('figure');
+    tile.id = `tile-${id}`;
+    tile.className = 'tile';
+    tile.innerHTML = '<video autoplay playsinline muted></video><audio autoplay></audio><figcaption class="name"></figcaption>';
+    $('grid').append(tile);
+  }
+  const [video, audio] = [tile.querySelector('video'), tile.querySelector('audio')];
+  if (stream && video.srcObject !== stream) {
+    video.srcObject = stream;
+    audio.srcObject = stream;
+  }
+  tile.querySelector('.name').textContent = p ? p.name : '…';
+  tile.querySelector('.name').classList.toggle('muted', !!p?.audio_muted);
+  tile.classList.toggle('no-video', !!p?.video_muted || !stream?.getVideoTracks().length);
+  tile.classList.toggle('speaker', id === state.activeSpeaker);
+  if (id === state.activeSpeaker) $('grid').prepend(tile);
+}
+
+$('mic').addEventListener('click', () => toggle('audio', $('mic')));
+$('camera').addEventListener('click', () => toggle('video', $('camera')));
+
+function toggle(kind, button) {
+  const tracks = kind === 'audio' ? state.local?.getAudioTracks() : state.local?.getVideoTracks();
+  if (!tracks?.length) return;
+  const off = tracks[0].enabled;
+  tracks.forEach((t) => { t.enabled = !off; });
+  button.setAttribute('aria-pressed', String(off));
+  send({
+    type: 'mute',
+    audio: !(state.local.getAudioTracks()[0]?.enabled ?? false),
+    video: !(state.local.getVideoTracks()[0]?.enabled ?? false),
+  });
+}
+
+$('leave').addEventListener('click', leave);
+window.addEventListener('pagehide', () => send({ type: 'leave' }));
+
+function leave() {
+  state.leaving = true;
+  send({ type: 'leave' });
+  setTimeout(() => state.pc?.close(), 100);
+  $('meeting').hidden = true;
+  $('left').hidden = false;
+  $('grid').replaceChildren();
+  state.streams.clear();
+  state.participants.clear();
+}
+
+$('rejoin').addEventListener('click', () => rejoin());
+
+async function rejoin() {
+  const { name, code } = state.joinArgs;
+  try {
+    await join(name, code);
+  } catch (e) {
+    showStatus(`Could not rejoin: ${e.message}`);
+  }
+}
+
+// A lost connection (Wi-Fi dropped, network changed): try an ICE restart
+// first; if the connection does not come back, join again from scratch.
+let reconnectTimer = null;
+function onConnectionState(pc) {
+  if (pc !== state.pc || state.leaving) return;
+  if (pc.connectionState === 'connected') {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    showStatus(null);
+  } else if (['disconnected', 'failed'].includes(pc.connectionState) && !reconnectTimer) {
+    showStatus('Connection lost; reconnecting…');
+    pc.restartIce();
+    reconnectTimer = setTimeout(async () => {
+      reconnectTimer = null;
+      if (pc.connectionState === 'connected') return;
+      pc.close();
+      $('grid').replaceChildren();
+      state.streams.clear();
+      await rejoin();
+    }, 5000);
+  }
+}
+
+function showStatus(text) {
+  $('status').hidden = !text;
+  $('status').textContent = text || '';
+}
+
+// ---- connection quality ---------------------------------------------------
+
+let statsTimer = null;
+
+async function updateStats() {
+  const pc = state.pc;
+  if (!pc || pc.connectionState === 'closed') return;
+  const report = await pc.getStats();
+  const owner = new Map(); // track id → participant id
+  for (const [id, stream] of state.streams) for (const t of stream.getTracks()) owner.set(t.id, id);
+  let sent = 0, received = 0, lost = 0, got = 0, jitter = [], rtt = null;
+  const byParticipant = {};
+  report.forEach((s) => {
+    if (s.type === 'outbound-rtp') sent += s.bytesSent || 0;
+    if (s.type === 'inbound-rtp') {
+      received += s.bytesReceived || 0;
+      lost += Math.max(0, s.packetsLost || 0);
+      got += s.packetsReceived || 0;
+      if (s.kind === 'audio' && s.jitter !== undefined) jitter.push(s.jitter);
+      const who = owner.get(s.trackIdentifier);
+      if (who !== undefined) {
+        const p = (byParticipant[who] ??= { audioBytes: 0, audioSamples: 0, audioLevel: 0, videoBytes: 0, framesDecoded: 0 });
+        if (s.kind === 'audio') {
+          p.audioBytes += s.bytesReceived || 0;
+          p.audioSamples += s.totalSamplesReceived || 0;
+          p.audioLevel = Math.max(p.audioLevel, s.audioLevel || 0);
+        } else {
+          p.videoBytes += s.bytesReceived || 0;
+          p.framesDecoded += s.framesDecoded || 0;
+        }
+      }
+    }
+    if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
+  });
+  const now = performance.now();
+  const last = state.lastBytes;
+  if (last) {
+    const secs = (now - last.at) / 1000;
+    state.stats.up = ((sent - last.sent) * 8) / secs / 1000;
+    state.stats.down = ((received - last.received) * 8) / secs / 1000;
+  }
+  state.lastBytes = { at: now, sent, received };
+  state.stats.rtt = rtt;
+  state.stats.jitter = jitter.length ? Math.max(...jitter) : null;
+  state.stats.loss = got + lost ? (100 * lost) / (got + lost) : null;
+  state.stats.byParticipant = byParticipant;
+  const ms = (v) => (v === null ? '–' : `${Math.round(v * 1000)} ms`);
+  const rate = (kbps) => (kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${Math.round(kbps)} kbps`);
+  $('quality').textContent = `↑ ${rate(state.stats.up)} ↓ ${rate(state.stats.down)} · RTT ${ms(rtt)} · jitter ${ms(state.stats.jitter)} · loss ${
+    state.stats.loss === null ? '–' : state.stats.loss.toFixed(1)} %`;
+}
