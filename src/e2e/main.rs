@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod daemon;
+mod meeting;
 mod notify;
 mod store;
 mod tls;

@@ -23,6 +23,9 @@ use crate::speaker::{DominantSpeaker, SpeakerConfig};
 /// A keyframe is asked of a publisher at most this often per track; a
 /// subscriber's decoder may ask many times a second.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+/// A participant whose connection is not up this long after joining is
+/// dropped (a page that went away mid-join; a join made just to fill seats).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -151,6 +154,10 @@ impl Sfu {
 
     /// Time passed: run what is due (timers, retransmissions, decisions).
     pub fn handle_timeout(&mut self, now: Instant) {
+        for p in self.peers.iter_mut().filter(|p| !p.connected && now - p.joined_at >= CONNECT_TIMEOUT) {
+            tracing::info!(participant = p.info.id, "never connected; dropped");
+            p.rtc.disconnect();
+        }
         let due: Vec<u64> = self.peers.iter().filter(|p| p.next_timeout <= now).map(Peer::id).collect();
         for id in due {
             self.kick(id, now);
@@ -445,6 +452,10 @@ fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
             tracing::info!(participant = id, "connection lost");
             peer.rtc.disconnect();
         }
+        Event::IceConnectionStateChange(IceConnectionState::Connected | IceConnectionState::Completed) => {
+            peer.connected = true;
+        }
+
         Event::MediaAdded(added) if added.direction.is_receiving() => {
             peer.published.push(Published { mid: added.mid, kind: added.kind });
             work.push_back(Work::Published(TrackId { owner: id, mid: added.mid }, added.kind));

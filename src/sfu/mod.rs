@@ -8,6 +8,8 @@ pub mod messages;
 mod peer;
 mod socket;
 mod task;
+#[cfg(test)]
+mod tests;
 
 pub use engine::{Datagram, JoinError, Sfu, SfuConfig};
 pub use forward::{OutStream, Rewritten, VideoCodec, starts_keyframe};

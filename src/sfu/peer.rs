@@ -69,6 +69,9 @@ pub struct Peer {
     outbox: VecDeque<ServerMessage>,
     /// When str0m next wants `handle_input(Timeout)`.
     pub next_timeout: Instant,
+    pub joined_at: Instant,
+    /// ICE connected at least once.
+    pub connected: bool,
 }
 
 impl Peer {
@@ -83,6 +86,8 @@ impl Peer {
             subscriptions: Vec::new(),
             outbox: VecDeque::new(),
             next_timeout: now,
+            joined_at: now,
+            connected: false,
         }
     }
 
@@ -102,8 +107,13 @@ impl Peer {
         self.flush_outbox();
     }
 
-    /// Writes queued messages to the data channel while it takes them.
+    /// Writes queued messages to the data channel while it takes them;
+    /// nothing before the welcome, so a page always learns who it is first.
     pub fn flush_outbox(&mut self) {
+        if !self.welcomed {
+            return;
+        }
+
         let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) else { return };
         while let Some(message) = self.outbox.front() {
             // Serialising our own message types cannot fail.

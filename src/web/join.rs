@@ -62,7 +62,8 @@ impl IntoResponse for Refusal {
         match self {
             Refusal::WrongCode => error(StatusCode::FORBIDDEN, "wrong join code"),
             Refusal::Throttled(secs) => {
-                let mut r = error(StatusCode::TOO_MANY_REQUESTS, &format!("too many wrong codes; try again in {secs} s"));
+                let mut r =
+                    error(StatusCode::TOO_MANY_REQUESTS, &format!("too many wrong codes; try again in {secs} s"));
                 r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 r
             }

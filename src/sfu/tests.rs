@@ -1,0 +1,324 @@
+//! The SFU with str0m "phones" on an in-memory network and simulated time:
+//! the whole protocol path (ICE, DTLS, SCTP, SRTP, renegotiation over the
+//! data channel, RTP forwarding) without sockets or a browser.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use super::engine::{CONNECT_TIMEOUT, Sfu, SfuConfig};
+use super::messages::{ClientMessage, ParticipantKind, ServerMessage};
+
+const SFU_ADDR: &str = "10.0.0.1:5000";
+const SPS_STAP: [u8; 9] = [24, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce];
+const P_SLICE: [u8; 4] = [0x41, 0x9a, 0x00, 0x01];
+
+struct Phone {
+    addr: SocketAddr,
+    rtc: Rtc,
+    id: u64,
+    pending: Option<SdpPendingOffer>,
+    channel: Option<ChannelId>,
+    audio: Mid,
+    video: Mid,
+    seq: u64,
+    messages: Vec<ServerMessage>,
+    received: Vec<RtpPacket>,
+    keyframe_requests: usize,
+    inbox: VecDeque<Vec<u8>>,
+}
+
+struct Net {
+    sfu: Sfu,
+    phones: Vec<Phone>,
+    now: Instant,
+    to_sfu: VecDeque<(SocketAddr, Vec<u8>)>,
+}
+
+impl Net {
+    fn new() -> Self {
+        let mut sfu = Sfu::new(SfuConfig { room: "Test room".into(), max_participants: 8 });
+        sfu.set_local_addresses(&[SFU_ADDR.parse().unwrap()]);
+        Net { sfu, phones: Vec::new(), now: Instant::now(), to_sfu: VecDeque::new() }
+    }
+
+    /// A phone offers audio + video + the data channel and joins.
+    fn join(&mut self, name: &str) -> usize {
+        let addr: SocketAddr = format!("10.0.0.{}:4000", 10 + self.phones.len()).parse().unwrap();
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        change.add_channel("room".into());
+        let (offer, pending) = change.apply().unwrap();
+        let (id, answer) = self.sfu.join(name, ParticipantKind::Phone, &offer.to_sdp_string(), self.now).unwrap();
+        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+        self.phones.push(Phone {
+            addr,
+            rtc,
+            id,
+            pending: None,
+            channel: None,
+            audio,
+            video,
+            seq: 1000,
+            messages: Vec::new(),
+            received: Vec::new(),
+            keyframe_requests: 0,
+            inbox: VecDeque::new(),
+        });
+        self.phones.len() - 1
+    }
+
+    /// Runs the network for `duration` in 5 ms steps.
+    fn run(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while self.now < end {
+            self.now += Duration::from_millis(5);
+            let now = self.now;
+            for i in 0..self.phones.len() {
+                let _ = self.phones[i].rtc.handle_input(Input::Timeout(now));
+            }
+            self.sfu.handle_timeout(now);
+            self.exchange();
+        }
+    }
+
+    /// Moves datagrams until nobody has anything to say.
+    fn exchange(&mut self) {
+        let sfu_addr: SocketAddr = SFU_ADDR.parse().unwrap();
+        for _ in 0..100 {
+            let mut moved = false;
+            for phone in &mut self.phones {
+                phone.drain(&mut self.to_sfu);
+            }
+            while let Some((from, data)) = self.to_sfu.pop_front() {
+                self.sfu.handle_datagram(self.now, from, sfu_addr, &data);
+                moved = true;
+            }
+            while let Some(d) = self.sfu.poll_transmit() {
+                if let Some(p) = self.phones.iter_mut().find(|p| p.addr == d.destination) {
+                    p.inbox.push_back(d.data);
+                }
+                moved = true;
+            }
+            for phone in &mut self.phones {
+                while let Some(data) = phone.inbox.pop_front() {
+                    let input = Input::Receive(
+                        self.now,
+                        Receive {
+                            proto: Protocol::Udp,
+                            source: sfu_addr,
+                            destination: phone.addr,
+                            contents: (&data[..]).try_into().unwrap(),
+                        },
+                    );
+                    let _ = phone.rtc.handle_input(input);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn send_video(&mut self, i: usize, keyframe: bool) {
+        let now = self.now;
+        let p = &mut self.phones[i];
+        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
+        p.seq += 1;
+        let time = (p.seq * 3000) as u32;
+        let payload: &[u8] = if keyframe { &SPS_STAP } else { &P_SLICE };
+        let mut api = p.rtc.direct_api();
+        api.stream_tx_by_mid(p.video, None)
+            .unwrap()
+            .write_rtp(RtpWrite::new(pt, p.seq.into(), time, now, payload.to_vec()).marker(true));
+        let _ = p.rtc.handle_input(Input::Timeout(now));
+        self.exchange();
+    }
+
+    fn send_audio(&mut self, i: usize, dbov: i8) {
+        let now = self.now;
+        let p = &mut self.phones[i];
+        let pt = p.rtc.media(p.audio).unwrap().remote_pts()[0];
+        p.seq += 1;
+        let ext = ExtensionValues { audio_level: Some(-dbov), voice_activity: Some(dbov < 60), ..Default::default() };
+        let mut api = p.rtc.direct_api();
+        api.stream_tx_by_mid(p.audio, None)
+            .unwrap()
+            .write_rtp(RtpWrite::new(pt, p.seq.into(), (p.seq * 960) as u32, now, vec![0xfc; 40]).ext_vals(ext));
+        let _ = p.rtc.handle_input(Input::Timeout(now));
+        self.exchange();
+    }
+
+    fn say(&mut self, i: usize, message: &ClientMessage) {
+        let p = &mut self.phones[i];
+        let text = serde_json::to_string(message).unwrap();
+        p.rtc.channel(p.channel.unwrap()).unwrap().write(false, text.as_bytes()).unwrap();
+        let _ = p.rtc.handle_input(Input::Timeout(self.now));
+        self.exchange();
+    }
+}
+
+impl Phone {
+    fn drain(&mut self, to_sfu: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+        while let Ok(output) = self.rtc.poll_output() {
+            match output {
+                Output::Timeout(_) => break,
+                Output::Transmit(t) => to_sfu.push_back((self.addr, t.contents.to_vec())),
+                Output::Event(Event::ChannelOpen(id, _)) => self.channel = Some(id),
+                Output::Event(Event::ChannelData(d)) => {
+                    let message: ServerMessage = serde_json::from_slice(&d.data).unwrap();
+                    if let ServerMessage::Offer { sdp } = &message {
+                        let offer = SdpOffer::from_sdp_string(sdp).unwrap();
+                        let answer = self.rtc.sdp_api().accept_offer(offer).unwrap();
+                        let reply =
+                            serde_json::to_string(&ClientMessage::Answer { sdp: answer.to_sdp_string() }).unwrap();
+                        self.rtc.channel(d.id).unwrap().write(false, reply.as_bytes()).unwrap();
+                    }
+                    self.messages.push(message);
+                }
+                Output::Event(Event::RtpPacket(p)) => self.received.push(p),
+                Output::Event(Event::KeyframeRequest(_)) => self.keyframe_requests += 1,
+                Output::Event(_) => {}
+            }
+        }
+        let _ = self.pending.take();
+    }
+
+    fn video_received(&self) -> Vec<&RtpPacket> {
+        self.received.iter().filter(|p| p.payload[..] == SPS_STAP || p.payload[..] == P_SLICE).collect()
+    }
+
+    fn audio_received(&self) -> usize {
+        self.received.iter().filter(|p| p.payload.len() == 40).count()
+    }
+}
+
+/// Two phones joined and connected, each receiving the other's tracks.
+fn two_phones() -> Net {
+    let mut net = Net::new();
+    net.join("Ada");
+    net.join("Bob");
+    net.run(Duration::from_secs(3));
+    net
+}
+
+#[test]
+fn phones_connect_get_welcomed_and_learn_of_each_other() {
+    let net = two_phones();
+    let ada = &net.phones[0];
+    let bob = &net.phones[1];
+    assert!(ada.channel.is_some() && bob.channel.is_some());
+    assert!(
+        matches!(&ada.messages[0], ServerMessage::Welcome { you, room, .. } if *you == ada.id && room == "Test room")
+    );
+    assert!(
+        ada.messages
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantJoined { participant } if participant.id == bob.id))
+    );
+    let ServerMessage::Welcome { participants, .. } = &bob.messages[0] else { panic!("{:?}", bob.messages) };
+    assert_eq!(participants.len(), 2);
+    assert!(ada.messages.iter().any(|m| matches!(m, ServerMessage::Offer { .. })), "tracks added by renegotiation");
+}
+
+#[test]
+fn video_starts_on_a_keyframe_and_flows_with_continuous_numbers() {
+    let mut net = two_phones();
+    let before = net.phones[0].keyframe_requests;
+    for _ in 0..5 {
+        net.send_video(0, false);
+    }
+    assert!(net.phones[1].video_received().is_empty(), "nothing before a keyframe");
+    net.run(Duration::from_millis(600));
+    assert!(net.phones[0].keyframe_requests > before, "the publisher was asked for a keyframe");
+    net.send_video(0, true);
+    for _ in 0..20 {
+        net.send_video(0, false);
+        net.run(Duration::from_millis(20));
+    }
+    let video = net.phones[1].video_received();
+    assert_eq!(video.len(), 21);
+    assert_eq!(video[0].payload[..], SPS_STAP);
+    let seqs: Vec<u64> = video.iter().map(|p| *p.seq_no).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+}
+
+#[test]
+fn audio_flows_at_once_and_the_loud_phone_is_the_active_speaker() {
+    let mut net = two_phones();
+    for i in 0..150 {
+        // Speech: loud with short dips; the other phone hears a quiet room.
+        net.send_audio(0, if i % 10 < 7 { 20 } else { 70 });
+        net.send_audio(1, 90);
+
+        net.run(Duration::from_millis(20));
+    }
+    assert!(net.phones[1].audio_received() >= 140);
+    assert!(net.phones[0].audio_received() >= 140);
+    let ada = net.phones[0].id;
+    for phone in &net.phones {
+        let last = phone.messages.iter().rev().find_map(|m| match m {
+            ServerMessage::ActiveSpeaker { id } => Some(*id),
+            _ => None,
+        });
+        assert_eq!(last, Some(Some(ada)));
+    }
+}
+
+#[test]
+fn a_keyframe_request_from_a_viewer_reaches_the_publisher_rate_limited() {
+    let mut net = two_phones();
+    net.send_video(0, true);
+    net.run(Duration::from_millis(50));
+    let before = net.phones[0].keyframe_requests;
+    // Bob's decoder asks for a keyframe ten times in 100 ms.
+    let ssrc = net.phones[1].video_received()[0].header.ssrc;
+    for _ in 0..10 {
+        let bob = &mut net.phones[1];
+        bob.rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+        net.run(Duration::from_millis(10));
+    }
+    let relayed = net.phones[0].keyframe_requests - before;
+    assert_eq!(relayed, 1, "relayed once per 500 ms, not ten times");
+}
+
+#[test]
+fn leaving_removes_the_participant_and_tells_the_others() {
+    let mut net = two_phones();
+    let ada = net.phones[0].id;
+    net.say(0, &ClientMessage::Leave);
+    net.run(Duration::from_millis(100));
+    assert_eq!(net.sfu.participants().len(), 1);
+    assert!(net.phones[1].messages.contains(&ServerMessage::ParticipantLeft { id: ada }));
+}
+
+#[test]
+fn nonsense_on_the_data_channel_gets_an_error_and_changes_nothing() {
+    let mut net = two_phones();
+    let p = &mut net.phones[0];
+    p.rtc.channel(p.channel.unwrap()).unwrap().write(false, b"{\"type\":\"explode\"}").unwrap();
+    net.run(Duration::from_millis(100));
+    assert!(matches!(net.phones[0].messages.last(), Some(ServerMessage::Error { .. })));
+    assert_eq!(net.sfu.participants().len(), 2);
+}
+
+#[test]
+fn a_participant_that_never_connects_is_dropped() {
+    let mut net = Net::new();
+    net.join("Ghost");
+    net.phones.clear(); // its packets never arrive
+    net.sfu.handle_timeout(net.now + Duration::from_secs(1));
+    assert_eq!(net.sfu.participants().len(), 1);
+    net.sfu.handle_timeout(net.now + CONNECT_TIMEOUT + Duration::from_secs(1));
+    assert!(net.sfu.participants().is_empty());
+}
