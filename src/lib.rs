@@ -9,6 +9,7 @@
 pub mod app;
 pub mod audio;
 pub mod capture;
+pub mod codec;
 pub mod config;
 pub mod hw;
 pub mod sfu;

@@ -7,8 +7,10 @@
 
 mod gpio;
 mod hardware;
+mod room_media;
 
 pub use hardware::{Camera, Hardware, SimHandles};
+use room_media::RoomMedia;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -23,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::capture::{AudioBlock, Feed, Frame, Pump, SourceHealth, spawn_pump};
 use crate::config::{Config, ServerConfig, apply_settings};
-use crate::sfu::{JoinCode, MediaSocket, Sfu, SfuConfig, SfuHandle, spawn_sfu};
+use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
 use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, stalled_sources};
 use crate::web::join::Admission;
@@ -200,6 +202,7 @@ pub struct RunningBox {
     cameras: Vec<(String, Feed<Frame>)>,
     microphone: Feed<AudioBlock>,
     pumps: Vec<Pump>,
+    room_media: RoomMedia,
     gpio: gpio::GpioThread,
     tasks: Vec<JoinHandle<()>>,
     notifier: Notifier,
@@ -282,7 +285,7 @@ async fn start_parts(
         microphone: mic_health,
         stall_timeout: Duration::from_millis(config.system.stall_timeout_ms.get() as u64),
         store: store.clone(),
-        muted: muted_rx,
+        muted: muted_rx.clone(),
         certificate: served_rx.clone(),
     });
     // Validated with the config, so a fixed code always parses.
@@ -290,13 +293,25 @@ async fn start_parts(
     tracing::info!(join_code = code.as_str(), "meeting open; phones join with this code");
     let admission = Arc::new(Admission::new(code));
     let media_port = listeners.media.port();
-    let sfu = Sfu::new(SfuConfig {
+    let mut sfu = Sfu::new(SfuConfig {
         room: config.room.name.clone(),
         max_participants: config.meeting.max_participants.get() as usize,
     });
+    // The room itself takes part: its (main) camera and microphone array.
+    sfu.add_room(&config.room.name, Instant::now());
+    let (local, local_rx) = tokio::sync::mpsc::channel(512);
+    let control = Arc::new(RoomControl::default());
+    let main_camera = cameras
+        .first()
+        .map(|(_, feed)| feed.subscribe())
+        .ok_or_else(|| AppError::Thread(std::io::Error::other("no camera configured")))?;
+    let fps = config.camera[0].fps.as_u32();
+    let room_media =
+        RoomMedia::spawn(main_camera, fps, microphone.subscribe(), muted_rx.clone(), control.clone(), local)
+            .map_err(AppError::Thread)?;
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
-    let (sfu, sfu_task) = spawn_sfu(sfu, listeners.media, addresses_rx);
+    let (sfu, sfu_task) = spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, control);
     let mut served_now = served_rx.clone();
     let follow_addresses = tokio::spawn(async move {
         while served_now.changed().await.is_ok() {
@@ -328,6 +343,7 @@ async fn start_parts(
         cameras,
         microphone,
         pumps,
+        room_media,
         gpio,
         tasks,
         notifier,
@@ -350,7 +366,7 @@ impl RunningBox {
     /// Tells systemd, stops serving (letting requests finish), stops capture
     /// and GPIO, and records a clean stop.
     pub async fn shutdown(self) {
-        let RunningBox { web, pumps, gpio, tasks, notifier, store, run_id, .. } = self;
+        let RunningBox { web, pumps, gpio, tasks, notifier, store, run_id, cameras, microphone, room_media, .. } = self;
         tracing::info!("shutting down");
         notifier.send(&[NotifyState::Stopping]);
         for t in &tasks {
@@ -362,6 +378,10 @@ impl RunningBox {
         gpio.request_stop();
         let threads = blocking(move || {
             pumps.into_iter().for_each(Pump::join);
+            // With capture stopped and these last senders gone, the feeds
+            // close and the encoders end.
+            drop((cameras, microphone));
+            room_media.join();
             gpio.join();
             store.end_run(run_id, unix_now())
         });

@@ -18,6 +18,13 @@ fn phone_offer() -> String {
     offer.to_sdp_string()
 }
 
+/// Participants other than the room itself.
+async fn phones(b: &crate::common::TestBox) -> usize {
+    let all = b.running.sfu.participants().await.unwrap();
+    assert_eq!(all[0].kind, confcam::sfu::messages::ParticipantKind::Room, "the room is always in the meeting");
+    all.len() - 1
+}
+
 fn config_with_code() -> confcam::config::Config {
     let mut c = small_config();
     c.meeting.join_code = Some("135790".into());
@@ -42,13 +49,13 @@ async fn joining_needs_the_right_code_and_bad_requests_get_clear_errors() {
     assert_eq!(r.status(), 200);
     let joined: serde_json::Value = r.json().await.unwrap();
     assert!(joined["sdp"].as_str().unwrap().starts_with("v=0"));
-    assert_eq!(b.running.sfu.participants().await.unwrap().len(), 1);
+    assert_eq!(phones(&b).await, 1);
 
     // A wrong code: 403, and nobody new in the meeting.
     let (status, error) =
         error_of(post(json!({ "code": "000000", "name": "Eve", "sdp": phone_offer() })).await.unwrap()).await;
     assert_eq!((status, error.as_str()), (403, "wrong join code"));
-    assert_eq!(b.running.sfu.participants().await.unwrap().len(), 1);
+    assert_eq!(phones(&b).await, 1);
 
     // Malformed input, each with its own clear answer.
     let cases = [
@@ -120,7 +127,7 @@ async fn garbage_on_the_media_port_harms_nobody() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let health = crate::daemon::health_of(&http, &format!("https://{}", b.https)).await;
     assert_eq!(health.status, confcam::web::Overall::Ok);
-    assert_eq!(b.running.sfu.participants().await.unwrap().len(), 1, "the participant is still there");
+    assert_eq!(phones(&b).await, 1, "the participant is still there");
     let again = http.post(&url).json(&json!({ "code": "135790", "name": "Bob", "sdp": phone_offer() })).send().await;
     assert_eq!(again.unwrap().status(), 200, "and others can still join");
     b.running.shutdown().await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, MediaKind};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
@@ -44,6 +44,52 @@ pub enum JoinError {
     Full(usize),
 }
 
+/// The box itself, as a participant (its camera and microphone).
+pub const ROOM_ID: u64 = 0;
+const ROOM_AUDIO: TrackId = TrackId { owner: ROOM_ID, mid: Mid::from_array(*b"room-audio      ") };
+const ROOM_VIDEO: TrackId = TrackId { owner: ROOM_ID, mid: Mid::from_array(*b"room-video      ") };
+
+/// A packet of the room's own media, made by the box's encoders.
+#[derive(Debug, Clone)]
+pub struct LocalPacket {
+    pub kind: MediaKind,
+    /// RTP payload (an H.264 NAL unit or fragment, an Opus frame).
+    pub payload: Vec<u8>,
+    pub seq: u64,
+    /// RTP time (90 kHz video, 48 kHz audio).
+    pub time: u32,
+    pub marker: bool,
+    /// The first packet of an H.264 IDR picture (with its SPS).
+    pub keyframe: bool,
+    /// RFC 6464 level of audio, `-dBov`.
+    pub dbov: Option<u8>,
+    pub captured: Instant,
+}
+
+/// How to find the payload type a subscriber uses for a packet.
+#[derive(Clone, Copy)]
+enum Format {
+    /// As the publisher negotiated it.
+    Params(str0m::format::PayloadParams),
+    /// Our own encoders' codec.
+    Codec(Codec),
+}
+
+/// One packet of a track, on its way to the track's subscribers.
+struct Outgoing<'a> {
+    track: TrackId,
+    kind: MediaKind,
+    format: Format,
+    seq: u64,
+    time: u32,
+    marker: bool,
+    keyframe: bool,
+    level: Option<u8>,
+    voice: Option<bool>,
+    wallclock: Instant,
+    payload: &'a std::sync::Arc<[u8]>,
+}
+
 /// A datagram to send.
 #[derive(Debug, Clone)]
 pub struct Datagram {
@@ -70,6 +116,9 @@ pub struct Sfu {
     transmits: VecDeque<Datagram>,
     work: VecDeque<Work>,
     keyframe_asked: HashMap<TrackId, Instant>,
+    /// The box's own participant, once added.
+    room: Option<ParticipantInfo>,
+    room_keyframe: bool,
 }
 
 impl Sfu {
@@ -83,6 +132,8 @@ impl Sfu {
             transmits: VecDeque::new(),
             work: VecDeque::new(),
             keyframe_asked: HashMap::new(),
+            room: None,
+            room_keyframe: false,
         }
     }
 
@@ -113,6 +164,10 @@ impl Sfu {
         self.next_id += 1;
         let info = ParticipantInfo { id, name: name.to_string(), kind, audio_muted: false, video_muted: false };
         let mut peer = Peer::new(info.clone(), rtc, now);
+        if self.room.is_some() {
+            peer.subscribe(ROOM_AUDIO, MediaKind::Audio);
+            peer.subscribe(ROOM_VIDEO, MediaKind::Video);
+        }
         for other in &self.peers {
             for p in &other.published {
                 peer.subscribe(TrackId { owner: other.id(), mid: p.mid }, p.kind);
@@ -194,7 +249,7 @@ impl Sfu {
     }
 
     pub fn participants(&self) -> Vec<ParticipantInfo> {
-        self.peers.iter().map(|p| p.info.clone()).collect()
+        self.room.iter().cloned().chain(self.peers.iter().map(|p| p.info.clone())).collect()
     }
 
     pub fn active_speaker(&self) -> Option<u64> {
@@ -309,49 +364,136 @@ impl Sfu {
             return Vec::new();
         };
         let Some(kind) = source.published.iter().find(|p| p.mid == mid).map(|p| p.kind) else { return Vec::new() };
-        let track = TrackId { owner: from, mid };
         let codec = match params.spec().codec {
             Codec::H264 => Some(VideoCodec::H264),
             Codec::Vp8 => Some(VideoCodec::Vp8),
             _ => None,
         };
-        let keyframe = codec.is_some_and(|c| starts_keyframe(c, &packet.payload));
         let ext = &packet.header.ext_vals;
-        if kind == MediaKind::Audio
-            && let Some(level) = ext.audio_level
-        {
-            self.speaker.handle_level(&from, level.unsigned_abs().min(127), now);
-        }
-        let mut out_ext = ExtensionValues::default();
-        if kind == MediaKind::Audio {
-            out_ext.audio_level = ext.audio_level;
-            out_ext.voice_activity = Some(ext.voice_activity.unwrap_or(false));
-        }
+        let level = ext.audio_level.map(|l| l.unsigned_abs().min(127));
+        self.fan_out(
+            Outgoing {
+                track: TrackId { owner: from, mid },
+                kind,
+                format: Format::Params(params),
+                seq: *packet.seq_no,
+                time: packet.header.timestamp,
+                marker: packet.header.marker,
+                keyframe: codec.is_some_and(|c| starts_keyframe(c, &packet.payload)),
+                level,
+                voice: ext.voice_activity,
+                wallclock: packet.timestamp,
+                payload: &packet.payload,
+            },
+            now,
+        )
+    }
 
+    /// Sends one packet of a track to every peer that receives the track.
+    fn fan_out(&mut self, p: Outgoing, now: Instant) -> Vec<u64> {
+        if let Some(level) = p.level {
+            self.speaker.handle_level(&p.track.owner, level, now);
+        }
+        let mut ext = ExtensionValues::default();
+        if p.kind == MediaKind::Audio {
+            ext.audio_level = p.level.map(|l| -(l as i8));
+            ext.voice_activity = Some(p.voice.unwrap_or(false));
+        }
         let mut touched = Vec::new();
         let mut want_keyframe = false;
-        for peer in self.peers.iter_mut().filter(|p| p.id() != from) {
-            let Some(pt) = peer.rtc.codec_config().match_params(params).map(|p| p.pt()) else { continue };
-            let Some(s) = peer.subscriptions.iter_mut().find(|s| s.source == track) else { continue };
+        for peer in self.peers.iter_mut().filter(|peer| peer.id() != p.track.owner) {
+            let Some(s) = peer.subscriptions.iter_mut().find(|s| s.source == p.track) else { continue };
             let Some(out_mid) = s.open_mid() else { continue };
-            let Some(out) = s.stream.rewrite(*packet.seq_no, packet.header.timestamp, keyframe) else {
+            // The payload type this peer knows the codec by, if it negotiated
+            // it on that m-line (one that cannot decode it gets nothing).
+            let pt = match p.format {
+                Format::Params(params) => peer.rtc.codec_config().match_params(params).map(|c| c.pt()),
+                Format::Codec(codec) => peer.rtc.codec_config().find(|c| c.spec().codec == codec).map(|c| c.pt()),
+            };
+            let Some(pt) = pt.filter(|pt| peer.rtc.media(out_mid).is_some_and(|m| m.remote_pts().contains(pt))) else {
+                continue;
+            };
+            let Some(out) = s.stream.rewrite(p.seq, p.time, p.keyframe) else {
                 want_keyframe |= s.stream.waiting_for_keyframe();
                 continue;
             };
             let mut api = peer.rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(out_mid, None) else { continue };
-            let write =
-                str0m::rtp::RtpWrite::new(pt, out.seq.into(), out.time, packet.timestamp, packet.payload.clone())
-                    .marker(packet.header.marker)
-                    .ext_vals(out_ext.clone())
-                    .nackable(kind == MediaKind::Video);
+            let write = str0m::rtp::RtpWrite::new(pt, out.seq.into(), out.time, p.wallclock, p.payload.clone())
+                .marker(p.marker)
+                .ext_vals(ext.clone())
+                .nackable(p.kind == MediaKind::Video);
             tx.write_rtp(write);
             touched.push(peer.info.id);
         }
         if want_keyframe {
-            touched.extend(self.ask_keyframe(track, now));
+            touched.extend(self.ask_keyframe(p.track, now));
         }
         touched
+    }
+
+    /// The box's own participant (the room's camera and microphone) joins
+    /// the meeting; its media comes in through [`Self::handle_local`].
+    pub fn add_room(&mut self, name: &str, now: Instant) {
+        let info = ParticipantInfo {
+            id: ROOM_ID,
+            name: name.to_string(),
+            kind: ParticipantKind::Room,
+            audio_muted: false,
+            video_muted: false,
+        };
+        for p in &mut self.peers {
+            p.send(ServerMessage::ParticipantJoined { participant: info.clone() });
+            p.subscribe(ROOM_AUDIO, MediaKind::Audio);
+            p.subscribe(ROOM_VIDEO, MediaKind::Video);
+            p.negotiate();
+        }
+        self.speaker.add(ROOM_ID, now);
+        self.room = Some(info);
+        self.settle(now);
+    }
+
+    /// A packet of the room's own media.
+    pub fn handle_local(&mut self, packet: LocalPacket, now: Instant) {
+        if self.room.is_none() {
+            return;
+        }
+        let (track, format) = match packet.kind {
+            MediaKind::Audio => (ROOM_AUDIO, Format::Codec(Codec::Opus)),
+            MediaKind::Video => (ROOM_VIDEO, Format::Codec(Codec::H264)),
+        };
+        let payload: std::sync::Arc<[u8]> = packet.payload.into();
+        let touched = self.fan_out(
+            Outgoing {
+                track,
+                kind: packet.kind,
+                format,
+                seq: packet.seq,
+                time: packet.time,
+                marker: packet.marker,
+                keyframe: packet.keyframe,
+                level: packet.dbov,
+                voice: packet.dbov.map(|l| l < 50),
+                wallclock: packet.captured,
+                payload: &payload,
+            },
+            now,
+        );
+        for id in touched {
+            self.kick(id, now);
+        }
+        self.settle(now);
+    }
+
+    /// Whether someone receives the room's video (no viewer: no need to
+    /// spend a CPU core encoding it).
+    pub fn room_has_viewers(&self) -> bool {
+        self.peers.iter().flat_map(|p| &p.subscriptions).any(|s| s.source == ROOM_VIDEO && s.open_mid().is_some())
+    }
+
+    /// True once after a viewer asked for a keyframe of the room's video.
+    pub fn take_room_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.room_keyframe)
     }
 
     /// Asks a publisher for a keyframe on `track`, at most every 500 ms.
@@ -359,11 +501,15 @@ impl Sfu {
         if self.keyframe_asked.get(&track).is_some_and(|&at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
             return Vec::new();
         }
+        self.keyframe_asked.insert(track, now);
+        if track.owner == ROOM_ID {
+            self.room_keyframe = true;
+            return Vec::new();
+        }
         let Some(owner) = self.peer_mut(track.owner) else { return Vec::new() };
         let mut api = owner.rtc.direct_api();
         let Some(rx) = api.stream_rx_by_mid(track.mid, None) else { return Vec::new() };
         rx.request_keyframe(KeyframeRequestKind::Pli);
-        self.keyframe_asked.insert(track, now);
         vec![track.owner]
     }
 

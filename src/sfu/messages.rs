@@ -21,6 +21,8 @@ pub enum ParticipantKind {
     Phone,
     /// A screen in the room: receives only.
     Display,
+    /// The box itself: the room's camera and microphone.
+    Room,
 }
 
 /// Box → page.

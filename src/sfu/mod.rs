@@ -11,8 +11,8 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Datagram, JoinError, Sfu, SfuConfig};
+pub use engine::{Datagram, JoinError, LocalPacket, ROOM_ID, Sfu, SfuConfig};
 pub use forward::{OutStream, Rewritten, VideoCodec, starts_keyframe};
 pub use join_code::{JOIN_CODE_DIGITS, JoinCode};
 pub use socket::MediaSocket;
-pub use task::{SfuError, SfuHandle, spawn_sfu};
+pub use task::{RoomControl, SfuError, SfuHandle, spawn_sfu};

@@ -1,13 +1,16 @@
 //! The tokio task that owns the SFU: it moves datagrams between the socket
-//! and [`Sfu`], keeps its timers, and answers commands from the web handlers.
+//! and [`Sfu`], keeps its timers, takes the room's own media from the
+//! encoders, and answers commands from the web handlers.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::engine::{JoinError, Sfu};
+use super::engine::{JoinError, LocalPacket, Sfu};
 use super::messages::{ParticipantInfo, ParticipantKind};
 use super::socket::MediaSocket;
 
@@ -52,16 +55,28 @@ impl SfuHandle {
     }
 }
 
+/// What the SFU tells the box's encoders.
+#[derive(Debug, Default)]
+pub struct RoomControl {
+    /// Someone receives the room's video (else encoding it is wasted).
+    pub viewers: AtomicBool,
+    /// A viewer needs a keyframe.
+    pub keyframe: AtomicBool,
+}
+
 /// Starts the SFU task on `socket`. `addresses` are the box's addresses
 /// (its ICE candidates are these with the socket's port); the task follows
-/// changes. It ends when every handle is dropped.
+/// changes. `local` brings the room's own media. The task ends when every
+/// handle is dropped.
 pub fn spawn_sfu(
     sfu: Sfu,
     socket: MediaSocket,
-    addresses: watch::Receiver<Vec<std::net::IpAddr>>,
+    addresses: watch::Receiver<Vec<IpAddr>>,
+    local: mpsc::Receiver<LocalPacket>,
+    control: Arc<RoomControl>,
 ) -> (SfuHandle, JoinHandle<()>) {
     let (commands, rx) = mpsc::channel(64);
-    let task = tokio::spawn(run(sfu, socket, rx, addresses));
+    let task = tokio::spawn(run(sfu, socket, rx, addresses, local, control));
     (SfuHandle { commands }, task)
 }
 
@@ -69,13 +84,15 @@ async fn run(
     mut sfu: Sfu,
     socket: MediaSocket,
     mut commands: mpsc::Receiver<Command>,
-    mut addresses: watch::Receiver<Vec<std::net::IpAddr>>,
+    mut addresses: watch::Receiver<Vec<IpAddr>>,
+    mut local: mpsc::Receiver<LocalPacket>,
+    control: Arc<RoomControl>,
 ) {
     let port = socket.port();
-    let candidates =
-        |ips: &[std::net::IpAddr]| -> Vec<SocketAddr> { ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect() };
+    let candidates = |ips: &[IpAddr]| -> Vec<SocketAddr> { ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect() };
     sfu.set_local_addresses(&candidates(&addresses.borrow_and_update()));
     let mut buf = vec![0u8; 2048];
+    let mut local_open = true;
     loop {
         let deadline = sfu.poll_timeout(Instant::now());
         tokio::select! {
@@ -94,10 +111,18 @@ async fn run(
                 }
                 None => break,
             },
+            packet = local.recv(), if local_open => match packet {
+                Some(packet) => sfu.handle_local(packet, Instant::now()),
+                None => local_open = false,
+            },
             Ok(()) = addresses.changed() => {
                 sfu.set_local_addresses(&candidates(&addresses.borrow_and_update()));
             }
             () = tokio::time::sleep_until(deadline.into()) => sfu.handle_timeout(Instant::now()),
+        }
+        control.viewers.store(sfu.room_has_viewers(), Ordering::Relaxed);
+        if sfu.take_room_keyframe_request() {
+            control.keyframe.store(true, Ordering::Relaxed);
         }
         while let Some(d) = sfu.poll_transmit() {
             if let Err(e) = socket.send_to(&d.data, d.destination).await {

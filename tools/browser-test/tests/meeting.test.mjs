@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import { startBox, launchChromium, joinAs, until } from './box.mjs';
 
+const ROOM = 0;
+
 /// In the page: true once audio and video from each of `ids` play here.
 function receivesFrom(ids) {
   return ids.every((id) => {
@@ -20,8 +22,10 @@ test('three phones and a display receive everyone; a phone that leaves is gone a
     const display = await joinAs(browser.context, box, 'Room display', { display: true });
     pages.push(...phones, display);
 
+    // Everyone gets everyone else's phone, and the room itself (id 0: the
+    // box's camera and microphone array).
     for (const viewer of [...phones, display]) {
-      const others = phones.filter((p) => p !== viewer).map((p) => p.id);
+      const others = [ROOM, ...phones.filter((p) => p !== viewer).map((p) => p.id)];
       await until(viewer.page, receivesFrom, others, 45_000);
     }
 
@@ -35,7 +39,7 @@ test('three phones and a display receive everyone; a phone that leaves is gone a
     // Cy comes back: media flows both ways again.
     const cyAgain = await joinAs(browser.context, box, 'Cy');
     for (const viewer of [ada, bob, display]) await until(viewer.page, receivesFrom, [cyAgain.id], 45_000);
-    await until(cyAgain.page, receivesFrom, [ada.id, bob.id], 45_000);
+    await until(cyAgain.page, receivesFrom, [ROOM, ada.id, bob.id], 45_000);
   } catch (e) {
     for (const p of pages) {
       if (p.page.isClosed()) continue;
