@@ -15,6 +15,8 @@ const state = {
   participants: new Map(), // id → { name, kind, audio_muted, video_muted }
   streams: new Map(), // participant id → MediaStream
   activeSpeaker: null,
+  speakerLog: [], // { at, id }: every change, for the curious and for tests
+
   stats: { up: 0, down: 0, rtt: null, jitter: null, loss: null, byParticipant: {} },
   lastBytes: null,
   leaving: false,
@@ -168,6 +170,8 @@ async function onMessage(m) {
     }
     case 'active_speaker':
       state.activeSpeaker = m.id;
+      state.speakerLog.push({ at: Date.now(), id: m.id });
+
       renderAll();
       break;
     case 'error':
