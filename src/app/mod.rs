@@ -320,7 +320,8 @@ async fn start_parts(
         }
     });
 
-    let state = WebState { status: status.clone(), admission: admission.clone(), sfu: sfu.clone() };
+    let sessions = Arc::new(web::whip::Sessions::default());
+    let state = WebState { status: status.clone(), admission: admission.clone(), sfu: sfu.clone(), sessions };
     let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
         .map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");

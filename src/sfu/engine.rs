@@ -164,13 +164,15 @@ impl Sfu {
         self.next_id += 1;
         let info = ParticipantInfo { id, name: name.to_string(), kind, audio_muted: false, video_muted: false };
         let mut peer = Peer::new(info.clone(), rtc, now);
-        if self.room.is_some() {
-            peer.subscribe(ROOM_AUDIO, MediaKind::Audio);
-            peer.subscribe(ROOM_VIDEO, MediaKind::Video);
-        }
-        for other in &self.peers {
-            for p in &other.published {
-                peer.subscribe(TrackId { owner: other.id(), mid: p.mid }, p.kind);
+        if kind.receives_everyone() {
+            if self.room.is_some() {
+                peer.subscribe(ROOM_AUDIO, MediaKind::Audio);
+                peer.subscribe(ROOM_VIDEO, MediaKind::Video);
+            }
+            for other in &self.peers {
+                for p in &other.published {
+                    peer.subscribe(TrackId { owner: other.id(), mid: p.mid }, p.kind);
+                }
             }
         }
         for other in &mut self.peers {
@@ -347,7 +349,7 @@ impl Sfu {
             self.speaker.add(track.owner, now);
         }
         let mut touched = Vec::new();
-        for p in self.peers.iter_mut().filter(|p| p.id() != track.owner) {
+        for p in self.peers.iter_mut().filter(|p| p.id() != track.owner && p.info.kind.receives_everyone()) {
             p.subscribe(track, kind);
             p.negotiate();
             touched.push(p.id());
@@ -442,7 +444,7 @@ impl Sfu {
             audio_muted: false,
             video_muted: false,
         };
-        for p in &mut self.peers {
+        for p in self.peers.iter_mut().filter(|p| p.info.kind.receives_everyone()) {
             p.send(ServerMessage::ParticipantJoined { participant: info.clone() });
             p.subscribe(ROOM_AUDIO, MediaKind::Audio);
             p.subscribe(ROOM_VIDEO, MediaKind::Video);
@@ -605,6 +607,12 @@ fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
         Event::MediaAdded(added) if added.direction.is_receiving() => {
             peer.published.push(Published { mid: added.mid, kind: added.kind });
             work.push_back(Work::Published(TrackId { owner: id, mid: added.mid }, added.kind));
+        }
+        // A WHEP player's m-lines carry the room, with no renegotiation.
+        Event::MediaAdded(added) if added.direction.is_sending() && peer.info.kind == ParticipantKind::Viewer => {
+            let source = if added.kind == MediaKind::Audio { ROOM_AUDIO } else { ROOM_VIDEO };
+            peer.bind(source, added.kind, added.mid);
+            work.push_back(Work::Keyframe(ROOM_VIDEO));
         }
 
         Event::RtpPacket(packet) => work.push_back(Work::Rtp(id, Box::new(packet))),

@@ -23,6 +23,17 @@ pub enum ParticipantKind {
     Display,
     /// The box itself: the room's camera and microphone.
     Room,
+    /// A WHIP publisher (OBS, an encoder): publishes, receives nothing.
+    Ingest,
+    /// A WHEP player: receives the room's camera and microphone.
+    Viewer,
+}
+
+impl ParticipantKind {
+    /// Pages with a data channel, which get every track by renegotiation.
+    pub fn receives_everyone(self) -> bool {
+        matches!(self, ParticipantKind::Phone | ParticipantKind::Display)
+    }
 }
 
 /// Box → page.

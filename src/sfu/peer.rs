@@ -141,6 +141,13 @@ impl Peer {
         self.subscriptions.push(Subscription { source, kind, state: Negotiation::ToOpen, stream });
     }
 
+    /// Receives `source` on an m-line the peer offered itself (a WHEP
+    /// player), so nothing needs negotiating.
+    pub fn bind(&mut self, source: TrackId, kind: MediaKind, mid: Mid) {
+        let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
+        self.subscriptions.push(Subscription { source, kind, state: Negotiation::Open(mid), stream });
+    }
+
     /// Stops receiving every track `owner` published.
     pub fn unsubscribe_owner(&mut self, owner: u64) {
         self.subscriptions.retain_mut(|s| {

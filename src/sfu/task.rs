@@ -24,6 +24,9 @@ enum Command {
     Participants {
         reply: oneshot::Sender<Vec<ParticipantInfo>>,
     },
+    Leave {
+        id: u64,
+    },
 }
 
 /// Talks to the SFU task; cheap to clone.
@@ -46,6 +49,11 @@ impl SfuHandle {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Join { name, kind, offer, reply }).await.map_err(|_| SfuError::Stopped)?;
         Ok(answer.await.map_err(|_| SfuError::Stopped)??)
+    }
+
+    /// Ends a participant's session (a WHIP or WHEP client said so).
+    pub async fn leave(&self, id: u64) -> Result<(), SfuError> {
+        self.commands.send(Command::Leave { id }).await.map_err(|_| SfuError::Stopped)
     }
 
     pub async fn participants(&self) -> Result<Vec<ParticipantInfo>, SfuError> {
@@ -109,6 +117,8 @@ async fn run(
                 Some(Command::Participants { reply }) => {
                     let _ = reply.send(sfu.participants());
                 }
+                Some(Command::Leave { id }) => sfu.leave(id, Instant::now()),
+
                 None => break,
             },
             packet = local.recv(), if local_open => match packet {

@@ -37,7 +37,7 @@ impl Admission {
     }
 
     /// Checks `attempt` from `ip`.
-    fn admit(&self, ip: std::net::IpAddr, attempt: &str, now: Instant) -> Result<(), Refusal> {
+    pub(super) fn admit(&self, ip: std::net::IpAddr, attempt: &str, now: Instant) -> Result<(), Refusal> {
         let mut throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(wait) = throttle.check(ip, now) {
             return Err(Refusal::Throttled(wait.as_secs().max(1)));
@@ -51,7 +51,7 @@ impl Admission {
     }
 }
 
-enum Refusal {
+pub(super) enum Refusal {
     WrongCode,
     /// Seconds to wait.
     Throttled(u64),

@@ -9,6 +9,7 @@ pub mod join;
 mod redirect;
 mod server;
 pub mod throttle;
+pub mod whip;
 
 pub use health::{BoxStatus, Health, Overall};
 pub use server::{WebServer, renew_certificate, spawn_web};
@@ -26,6 +27,7 @@ pub struct WebState {
     pub status: Arc<BoxStatus>,
     pub admission: Arc<join::Admission>,
     pub sfu: crate::sfu::SfuHandle,
+    pub sessions: Arc<whip::Sessions>,
 }
 
 /// The HTTPS router.
@@ -40,10 +42,15 @@ pub fn router(state: WebState) -> Router {
         ),
         (HeaderName::from_static("permissions-policy"), "camera=(self), microphone=(self), display-capture=()"),
     ];
-    let join = axum::routing::post(join::join).layer(axum::extract::DefaultBodyLimit::max(join::MAX_JOIN_BODY));
+    let limit = || axum::extract::DefaultBodyLimit::max(join::MAX_JOIN_BODY);
+    let join = axum::routing::post(join::join).layer(limit());
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/join", join)
+        .route("/whip", axum::routing::post(whip::whip).options(whip::options).layer(limit()))
+        .route("/whep", axum::routing::post(whip::whep).options(whip::options).layer(limit()))
+        .route("/whip/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
+        .route("/whep/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
         .fallback(assets::serve)
         .with_state(state);
 

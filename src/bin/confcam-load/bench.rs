@@ -1,0 +1,137 @@
+//! N publishers × M subscribers through the box's SFU, measured from the
+//! outside: the daemon's CPU time and memory come from /proc, forwarded
+//! packets and their trip times from the subscribers.
+
+use std::time::{Duration, Instant};
+
+use crate::session::{Role, Session};
+use crate::{http, local_ip, run_sessions, whip_session};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The daemon's process id (for its CPU time and memory).
+    #[arg(long)]
+    pid: u32,
+    #[arg(long, default_value_t = 8)]
+    publishers: usize,
+    #[arg(long, default_value_t = 8)]
+    subscribers: usize,
+    /// Each publisher's video bitrate (720p-like).
+    #[arg(long, default_value_t = 1500)]
+    video_kbps: u32,
+    /// Seconds of traffic before measuring.
+    #[arg(long, default_value_t = 4)]
+    warmup: u64,
+}
+
+pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result<(), String> {
+    let rss_before = rss_kb(args.pid)?;
+    let mut sessions = Vec::new();
+    let mut resources = Vec::new();
+    for _ in 0..args.publishers {
+        let (s, resource) = whip_session(url, code, Role::Publisher).await?;
+        sessions.push(s);
+        resources.push(resource);
+    }
+    for i in 0..args.subscribers {
+        sessions.push(subscriber(url, code, i).await?);
+    }
+    let participants = args.publishers + args.subscribers;
+
+    run_sessions(&mut sessions, args.publishers, args.video_kbps, Instant::now() + Duration::from_secs(args.warmup));
+    let connected = sessions.iter().filter(|s| s.connected).count();
+    if connected < participants {
+        return Err(format!("only {connected} of {participants} sessions connected"));
+    }
+    for s in &mut sessions[args.publishers..] {
+        s.received = Default::default();
+    }
+
+    let cpu_before = cpu_us(args.pid)?;
+    let started = Instant::now();
+    run_sessions(&mut sessions, args.publishers, args.video_kbps, started + Duration::from_secs(seconds));
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_us(args.pid)? - cpu_before;
+    let rss_after = rss_kb(args.pid)?;
+
+    // Packets made by our publishers that reached a subscriber (the room's
+    // own media, also received, carries no stamp and is not counted).
+    let mut latencies: Vec<u64> =
+        sessions[args.publishers..].iter().flat_map(|s| s.received.latencies_us.iter().copied()).collect();
+    let forwarded = latencies.len() as u64;
+    if forwarded == 0 {
+        return Err("nothing was forwarded".into());
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    let expected_per_sub = args.publishers as f64 * elapsed * (30.0 * packets_per_frame(args.video_kbps) + 50.0);
+    let delivered = forwarded as f64 / (expected_per_sub * args.subscribers as f64);
+    let cpu_per_packet = cpu as f64 / forwarded as f64;
+    let rss_per_participant = (rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / participants as f64;
+
+    for r in &resources {
+        let _ = http().delete(r).bearer_auth(code).send().await;
+    }
+    println!("SFU benchmark: {} publishers × {} subscribers, {elapsed:.1} s", args.publishers, args.subscribers);
+    println!(
+        "  forwarded packets       {forwarded} ({:.0}/s, {:.1} % of those sent)",
+        forwarded as f64 / elapsed,
+        delivered * 100.0
+    );
+    println!("  daemon CPU              {:.1} % of a core", cpu as f64 / 1e4 / elapsed);
+    println!("  CPU per forwarded pkt   {cpu_per_packet:.2} µs");
+    println!(
+        "  RSS                     {:.1} MB before, {:.1} MB with traffic",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0
+    );
+    println!("  RSS per participant     {rss_per_participant:.2} MB");
+    println!("  added latency           p50 {:.2} ms, p99 {:.2} ms", pct(0.5), pct(0.99));
+    println!("METRIC sfu_forwarded_packets_per_s={:.0}", forwarded as f64 / elapsed);
+    println!("METRIC sfu_cpu_us_per_forwarded_packet={cpu_per_packet:.2}");
+    println!("METRIC sfu_rss_mb_per_participant={rss_per_participant:.3}");
+    println!("METRIC sfu_added_latency_p50_ms={:.3}", pct(0.5));
+    println!("METRIC sfu_added_latency_p99_ms={:.3}", pct(0.99));
+    Ok(())
+}
+
+fn packets_per_frame(video_kbps: u32) -> f64 {
+    let frame = video_kbps as f64 * 1000.0 / 8.0 / 30.0;
+    // Every 60th frame is a keyframe four times the size.
+    (frame / crate::media::PACKET as f64).ceil() * (59.0 + 4.0) / 60.0
+}
+
+/// A receive-only participant like the room display: every track arrives
+/// by renegotiation over its data channel.
+async fn subscriber(url: &str, code: &str, i: usize) -> Result<Session, String> {
+    let (mut session, offer) = Session::offer(&Role::Subscriber, local_ip(url)).map_err(|e| e.to_string())?;
+    let body = serde_json::json!({ "code": code, "name": format!("Viewer {i}"), "sdp": offer, "kind": "display" });
+    let r = http().post(format!("{url}/api/join")).json(&body).send().await.map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("join: {} {}", r.status(), r.text().await.unwrap_or_default()));
+    }
+    let answer: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+    session.accept_answer(answer["sdp"].as_str().unwrap_or_default())?;
+    Ok(session)
+}
+
+/// User + system CPU time of a process, in microseconds.
+fn cpu_us(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    // Fields after the command name (which may contain spaces).
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0)).sum();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64;
+    Ok(ticks * 1_000_000 / hz)
+}
+
+fn rss_kb(pid: u32) -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS".into())
+}

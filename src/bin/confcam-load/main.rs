@@ -1,0 +1,206 @@
+//! `confcam-load`: WebRTC clients for testing and measuring the box, built on
+//! str0m like the box itself.
+//!
+//! - `whip`: publish synthetic audio and video into the meeting (WHIP).
+//! - `whep`: pull the room's camera and microphone (WHEP) and report.
+//! - `bench`: N WHIP publishers × M subscribers through the SFU, measuring
+//!   the daemon's CPU per forwarded packet, memory per participant and the
+//!   added latency; ends with `METRIC name=value` lines.
+
+mod bench;
+mod media;
+mod session;
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use session::{Role, Session};
+
+#[derive(Parser)]
+#[command(name = "confcam-load", about = "WebRTC load and test client for confcam")]
+struct Cli {
+    /// The box's HTTPS address, e.g. https://127.0.0.1:8443.
+    #[arg(long, global = true, default_value = "https://127.0.0.1:8443")]
+    url: String,
+    /// The meeting's join code.
+    #[arg(long, global = true, default_value = "")]
+    code: String,
+    /// How long to run.
+    #[arg(long, global = true, default_value_t = 10)]
+    seconds: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publish the test scene (H.264) and a tone (Opus) by WHIP.
+    Whip {
+        /// Video bitrate.
+        #[arg(long, default_value_t = 300)]
+        video_kbps: u32,
+    },
+    /// Pull the room by WHEP; fails unless audio and video arrive.
+    Whep,
+    /// Publishers × subscribers through the SFU, with figures.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let result = match cli.command {
+        Command::Whip { video_kbps } => runtime.block_on(whip(&cli.url, &cli.code, cli.seconds, video_kbps)),
+        Command::Whep => runtime.block_on(whep(&cli.url, &cli.code, cli.seconds)),
+        Command::Bench(args) => runtime.block_on(bench::run(&cli.url, &cli.code, cli.seconds, args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("confcam-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    // The box's certificate is self-signed; this is a test tool on the LAN.
+    reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("an HTTP client")
+}
+
+/// The IP to bind sessions on: the box's host if it is an address, else any.
+pub fn local_ip(url: &str) -> IpAddr {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
+    match host.parse::<IpAddr>() {
+        Ok(ip) if ip.is_loopback() => ip,
+        _ => IpAddr::from([0, 0, 0, 0]),
+    }
+}
+
+/// Starts a WHIP or WHEP session; returns it with its resource URL.
+pub async fn whip_session(url: &str, code: &str, role: Role) -> Result<(Session, String), String> {
+    let endpoint = if matches!(role, Role::Viewer) { "whep" } else { "whip" };
+    let (mut session, offer) = Session::offer(&role, local_ip(url)).map_err(|e| e.to_string())?;
+    let r = http()
+        .post(format!("{url}/{endpoint}"))
+        .header("content-type", "application/sdp")
+        .bearer_auth(code)
+        .body(offer)
+        .send()
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    if r.status() != 201 {
+        return Err(format!("{endpoint}: {} {}", r.status(), r.text().await.unwrap_or_default()));
+    }
+    let location = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+    let answer = r.text().await.map_err(|e| e.to_string())?;
+    session.accept_answer(&answer)?;
+    Ok((session, format!("{url}{location}")))
+}
+
+/// Drives `sessions` until `until`, publishing on those in `publishing`.
+pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32, until: Instant) {
+    let start = Instant::now();
+    let frame_bytes = (video_kbps as usize * 1000 / 8) / 30;
+    let (mut next_video, mut next_audio, mut frame) = (start, start, 0u64);
+    while Instant::now() < until {
+        let now = Instant::now();
+        if now >= next_video {
+            let keyframe = frame.is_multiple_of(60);
+            let bytes = if keyframe { frame_bytes * 4 } else { frame_bytes };
+            for s in sessions.iter_mut().take(publishing).filter(|s| s.connected) {
+                let Some(mid) = s.video else { continue };
+                for (payload, marker) in media::video_frame(bytes, keyframe, now) {
+                    s.send(mid, payload, (frame * 3000) as u32, marker, None, now);
+                }
+            }
+            frame += 1;
+            next_video += Duration::from_secs(1) / 30;
+        }
+        if now >= next_audio {
+            for s in sessions.iter_mut().take(publishing).filter(|s| s.connected) {
+                let Some(mid) = s.audio else { continue };
+                let time = (now - start).as_millis() as u32 * 48;
+                s.send(mid, media::audio_packet(now), time, false, Some(-30), now);
+            }
+            next_audio += Duration::from_millis(20);
+        }
+        let mut wake = next_video.min(next_audio);
+        for s in sessions.iter_mut() {
+            wake = wake.min(s.drive(now));
+        }
+        let pause = wake.saturating_duration_since(Instant::now()).min(Duration::from_millis(2));
+        std::thread::sleep(pause.max(Duration::from_micros(200)));
+    }
+}
+
+/// Publishes real media: the test scene encoded as H.264 and a 440 Hz tone
+/// as Opus, so a phone can show and play it.
+async fn whip(url: &str, code: &str, seconds: u64, video_kbps: u32) -> Result<(), String> {
+    use confcam::capture::sim::TestScene;
+    use confcam::capture::{Frame, PixelFormat};
+    use confcam::codec::{H264Encoder, OPUS_FRAME, OpusEncoder, packetize_h264};
+
+    let (mut session, resource) = whip_session(url, code, Role::Publisher).await?;
+    let (w, h, fps) = (320u32, 180u32, 15u32);
+    let scene = TestScene::new(w, h);
+    let mut encoder = H264Encoder::new(w, h, fps, video_kbps * 1000).map_err(|e| e.to_string())?;
+    let mut opus = OpusEncoder::new(32_000).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut frame =
+        Frame { seq: 0, captured_at: start, width: w, height: h, format: PixelFormat::I420, data: Vec::new() };
+    let (mut next_video, mut next_audio, mut n, mut samples) = (start, start, 0u64, 0u64);
+    let until = start + Duration::from_secs(seconds);
+    while Instant::now() < until {
+        let now = Instant::now();
+        if now >= next_video && session.connected {
+            scene.render(n, std::time::SystemTime::now(), &mut frame.data);
+            let nals = encoder.encode(&frame, n.is_multiple_of(u64::from(fps) * 2)).map_err(|e| e.to_string())?;
+            let time = ((now - start).as_micros() * 9 / 100) as u32;
+            if let Some(mid) = session.video {
+                for (payload, marker) in packetize_h264(&nals, 1100) {
+                    session.send(mid, payload, time, marker, None, now);
+                }
+            }
+            n += 1;
+            next_video += Duration::from_secs(1) / fps;
+        }
+        if now >= next_audio && session.connected {
+            let tone: Vec<i16> = (0..OPUS_FRAME as u64)
+                .map(|i| ((2.0 * std::f32::consts::PI * 440.0 * (samples + i) as f32 / 48_000.0).sin() * 6000.0) as i16)
+                .collect();
+            samples += OPUS_FRAME as u64;
+            if let (Some(mid), Ok(packet)) = (session.audio, opus.encode(&tone)) {
+                session.send(mid, packet, samples as u32, false, Some(-25), now);
+            }
+            next_audio += Duration::from_millis(20);
+        }
+        let wake = session.drive(now).min(next_video).min(next_audio);
+        std::thread::sleep(
+            wake.saturating_duration_since(Instant::now()).clamp(Duration::from_micros(200), Duration::from_millis(5)),
+        );
+    }
+    let _ = http().delete(&resource).bearer_auth(code).send().await;
+    if !session.connected {
+        return Err("never connected".into());
+    }
+    println!("published {n} frames in {seconds} s");
+    Ok(())
+}
+
+async fn whep(url: &str, code: &str, seconds: u64) -> Result<(), String> {
+    let (session, resource) = whip_session(url, code, Role::Viewer).await?;
+    let mut sessions = [session];
+    let until = Instant::now() + Duration::from_secs(seconds);
+    run_sessions(&mut sessions, 0, 0, until);
+    let _ = http().delete(&resource).bearer_auth(code).send().await;
+    let r = &sessions[0].received;
+    println!("received {} video and {} audio packets ({} bytes)", r.video_packets, r.audio_packets, r.bytes);
+    if r.video_packets == 0 || r.audio_packets == 0 {
+        return Err("no room media arrived".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! One WebRTC session of the load client: a str0m `Rtc` (RTP mode) with its
+//! own UDP socket, driven without blocking by the client's loop.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use crate::media::{Received, read_stamp};
+
+pub struct Session {
+    pub rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    pub audio: Option<Mid>,
+    pub video: Option<Mid>,
+    channel: Option<ChannelId>,
+    pending: Option<SdpPendingOffer>,
+    pub connected: bool,
+    pub received: Received,
+    /// Sequence numbers this session sends on, per m-line.
+    seq: HashMap<Mid, u64>,
+}
+
+/// What a session sends and receives.
+pub enum Role {
+    /// Publishes audio and video (WHIP).
+    Publisher,
+    /// Receives the room's audio and video (WHEP).
+    Viewer,
+    /// Joins like a display page: a data channel, and every track by
+    /// renegotiation.
+    Subscriber,
+}
+
+impl Session {
+    /// A session with its SDP offer, sockets bound on `ip`.
+    pub fn offer(role: &Role, ip: std::net::IpAddr) -> std::io::Result<(Session, String)> {
+        let socket = UdpSocket::bind((ip, 0))?;
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
+        let mut change = rtc.sdp_api();
+        let (audio, video) = match role {
+            Role::Publisher => (
+                Some(change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None)),
+                Some(change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None)),
+            ),
+            Role::Viewer => (
+                Some(change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)),
+                Some(change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)),
+            ),
+            Role::Subscriber => {
+                change.add_channel("room".into());
+                (None, None)
+            }
+        };
+        // An offer always results from a change made just above.
+        let (offer, pending) = change.apply().expect("the offer has changes");
+        let session = Session {
+            rtc,
+            socket,
+            local,
+            audio,
+            video,
+            channel: None,
+            pending: Some(pending),
+            connected: false,
+            received: Received::default(),
+            seq: HashMap::new(),
+        };
+        Ok((session, offer.to_sdp_string()))
+    }
+
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
+        let pending = self.pending.take().ok_or("no offer outstanding")?;
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
+        self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| e.to_string())
+    }
+
+    /// Reads what arrived, lets str0m run, sends what it wants sent.
+    /// Returns when str0m next needs attention.
+    pub fn drive(&mut self, now: Instant) -> Instant {
+        let mut buf = [0u8; 2000];
+        while let Ok((n, source)) = self.socket.recv_from(&mut buf) {
+            let Ok(contents) = (&buf[..n]).try_into() else { continue };
+            let input =
+                Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
+            let _ = self.rtc.handle_input(input);
+            self.poll(now);
+        }
+        let _ = self.rtc.handle_input(Input::Timeout(now));
+        self.poll(now)
+    }
+
+    fn poll(&mut self, now: Instant) -> Instant {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return t,
+                Ok(Output::Transmit(t)) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(e)) => self.on_event(e, now),
+                Err(_) => return now + Duration::from_millis(50),
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::Connected => self.connected = true,
+            Event::ChannelOpen(id, _) => self.channel = Some(id),
+            Event::ChannelData(d) => self.on_message(&d.data),
+            Event::RtpPacket(p) => {
+                let mid = self.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
+                let kind = mid.and_then(|m| self.rtc.media(m)).map(|m| m.kind());
+                self.received.record(kind == Some(MediaKind::Video), p.payload.len(), read_stamp(&p.payload), now);
+            }
+
+            _ => {}
+        }
+    }
+
+    /// The box's messages to a subscriber: answer its renegotiation offers.
+    fn on_message(&mut self, data: &[u8]) {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+        if message["type"] != "offer" {
+            return;
+        }
+        let Some(sdp) = message["sdp"].as_str() else { return };
+        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else { return };
+        let Ok(answer) = self.rtc.sdp_api().accept_offer(offer) else { return };
+        let reply = serde_json::json!({ "type": "answer", "sdp": answer.to_sdp_string() }).to_string();
+        if let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) {
+            let _ = channel.write(false, reply.as_bytes());
+        }
+    }
+
+    /// Sends one RTP payload on `mid`.
+    pub fn send(&mut self, mid: Mid, payload: Vec<u8>, time: u32, marker: bool, level: Option<i8>, now: Instant) {
+        let Some(pt) = self.rtc.media(mid).and_then(|m| m.remote_pts().first().copied()) else { return };
+        let seq = self.seq.entry(mid).or_insert(1000);
+        *seq += 1;
+        let mut ext = ExtensionValues::default();
+        if level.is_some() {
+            ext.audio_level = level;
+            ext.voice_activity = Some(true);
+        }
+        let mut api = self.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else { return };
+        tx.write_rtp(RtpWrite::new(pt, (*seq).into(), time, now, payload).marker(marker).ext_vals(ext).nackable(true));
+    }
+}

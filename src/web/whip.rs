@@ -1,0 +1,131 @@
+//! WHIP (RFC 9725) and WHEP: standard WebRTC ingest and playback over plain
+//! HTTPS, so OBS, hardware encoders, players and other SFUs can publish into
+//! the meeting (`POST /whip`) or pull the room's camera and microphone
+//! (`POST /whep`). The bearer token is the join code.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::WebState;
+use super::join::error;
+use crate::sfu::messages::ParticipantKind;
+use crate::sfu::{JoinError, SfuError};
+
+/// Live WHIP/WHEP sessions by their resource token (the unguessable last
+/// part of the `Location` URL, which is what `DELETE` needs).
+#[derive(Default)]
+pub struct Sessions {
+    by_token: Mutex<HashMap<String, u64>>,
+}
+
+impl Sessions {
+    fn insert(&self, id: u64) -> String {
+        let mut bytes = [0u8; 16];
+        // The OS random source only fails on a broken system.
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("OS randomness");
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.by_token.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), id);
+        token
+    }
+
+    fn remove(&self, token: &str) -> Option<u64> {
+        self.by_token.lock().unwrap_or_else(|p| p.into_inner()).remove(token)
+    }
+}
+
+pub async fn whip(
+    state: State<WebState>,
+    client: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    start(state, client, headers, body, ParticipantKind::Ingest, "whip").await
+}
+
+pub async fn whep(
+    state: State<WebState>,
+    client: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    start(state, client, headers, body, ParticipantKind::Viewer, "whep").await
+}
+
+async fn start(
+    State(state): State<WebState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+    kind: ParticipantKind,
+    path: &str,
+) -> Response {
+    if !headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/sdp")) {
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be an SDP offer (application/sdp)");
+    }
+    let token =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if let Err(refused) = state.admission.admit(client.ip(), token.unwrap_or_default(), Instant::now()) {
+        let mut r = refused.into_response();
+        if r.status() == StatusCode::FORBIDDEN {
+            // RFC 9725: a missing or wrong token is 401 with a challenge.
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        return r;
+    }
+    let Ok(offer) = String::from_utf8(body.to_vec()) else {
+        return error(StatusCode::BAD_REQUEST, "the SDP offer is not UTF-8");
+    };
+    let name = if kind == ParticipantKind::Ingest { "WHIP stream" } else { "WHEP player" };
+    match state.sfu.join(name.to_string(), kind, offer).await {
+        Ok((id, answer)) => {
+            let token = state.sessions.insert(id);
+            let location = format!("/{path}/{token}");
+            let mut r = (StatusCode::CREATED, answer).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                h.insert(header::LOCATION, v);
+            }
+            r
+        }
+        Err(SfuError::Join(e @ (JoinError::MalformedOffer(_) | JoinError::UnacceptableOffer(_)))) => {
+            error(StatusCode::BAD_REQUEST, &e.to_string())
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+/// `DELETE /whip/{token}` (or `/whep/…`): the client ends its session.
+pub async fn stop(State(state): State<WebState>, Path(token): Path<String>) -> Response {
+    match state.sessions.remove(&token) {
+        Some(id) => match state.sfu.leave(id).await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        },
+        None => error(StatusCode::NOT_FOUND, "no such session"),
+    }
+}
+
+/// Trickle ICE and ICE restarts are not offered (RFC 9725 §4.3: 405).
+pub async fn no_patch() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "DELETE")]).into_response()
+}
+
+/// `OPTIONS /whip`: what a client may post.
+pub async fn options() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::ALLOW, "POST, OPTIONS"), (HeaderName::from_static("accept-post"), "application/sdp")],
+    )
+        .into_response()
+}
+
+use axum::http::HeaderName;
