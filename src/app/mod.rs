@@ -203,6 +203,8 @@ pub struct RunningBox {
     microphone: Feed<AudioBlock>,
     pumps: Vec<Pump>,
     room_media: RoomMedia,
+    /// Ends once every [`SfuHandle`] is gone.
+    sfu_thread: std::thread::JoinHandle<std::io::Result<()>>,
     gpio: gpio::GpioThread,
     tasks: Vec<JoinHandle<()>>,
     notifier: Notifier,
@@ -311,7 +313,8 @@ async fn start_parts(
             .map_err(AppError::Thread)?;
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
-    let (sfu, sfu_task) = spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, control);
+    let (sfu, sfu_thread) =
+        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, control).map_err(AppError::Thread)?;
     let mut served_now = served_rx.clone();
     let follow_addresses = tokio::spawn(async move {
         while served_now.changed().await.is_ok() {
@@ -328,7 +331,6 @@ async fn start_parts(
 
     let mut tasks = vec![
         tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
-        sfu_task,
         follow_addresses,
     ];
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
@@ -345,6 +347,7 @@ async fn start_parts(
         microphone,
         pumps,
         room_media,
+        sfu_thread,
         gpio,
         tasks,
         notifier,
@@ -367,7 +370,21 @@ impl RunningBox {
     /// Tells systemd, stops serving (letting requests finish), stops capture
     /// and GPIO, and records a clean stop.
     pub async fn shutdown(self) {
-        let RunningBox { web, pumps, gpio, tasks, notifier, store, run_id, cameras, microphone, room_media, .. } = self;
+        let RunningBox {
+            web,
+            pumps,
+            gpio,
+            tasks,
+            notifier,
+            store,
+            run_id,
+            cameras,
+            microphone,
+            room_media,
+            sfu,
+            sfu_thread,
+            ..
+        } = self;
         tracing::info!("shutting down");
         notifier.send(&[NotifyState::Stopping]);
         for t in &tasks {
@@ -387,6 +404,10 @@ impl RunningBox {
             store.end_run(run_id, unix_now())
         });
         let ((), stopped) = tokio::join!(web.shutdown(SHUTDOWN_GRACE), threads);
+        // The web server has let go of its handle; with ours gone, the SFU
+        // thread ends (its sessions simply stop; phones see them close).
+        drop(sfu);
+        let _ = tokio::task::spawn_blocking(move || sfu_thread.join()).await;
 
         if let Err(e) = stopped {
             tracing::error!(error = %e, "cannot record the clean stop");

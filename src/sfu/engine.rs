@@ -180,7 +180,7 @@ impl Sfu {
         }
         tracing::info!(participant = id, name, ?kind, "joined");
         self.peers.push(peer);
-        self.drain(id);
+        self.drain(id, now);
         self.settle(now);
         Ok((id, answer.to_sdp_string()))
     }
@@ -204,7 +204,7 @@ impl Sfu {
             tracing::info!(participant = id, error = %e, "session failed");
             peer.rtc.disconnect();
         }
-        self.drain(id);
+        self.drain(id, now);
         self.settle(now);
         true
     }
@@ -271,17 +271,29 @@ impl Sfu {
             tracing::info!(participant = id, error = %e, "session failed");
             p.rtc.disconnect();
         }
-        self.drain(id);
+        self.drain(id, now);
     }
 
-    /// Takes everything a peer's session has to say.
-    fn drain(&mut self, id: u64) {
+    /// Takes everything a peer's session has to say. str0m releases one
+    /// queued packet per round when not pacing, so a session whose next
+    /// timeout is already due is run again at once (a burst goes out now,
+    /// not one packet per turn of the event loop).
+    fn drain(&mut self, id: u64, now: Instant) {
         let Some(peer) = self.peers.iter_mut().find(|p| p.id() == id) else { return };
+        let mut rounds = 0;
         loop {
             if !peer.rtc.is_alive() {
                 return;
             }
             match peer.rtc.poll_output() {
+                Ok(Output::Timeout(t)) if t <= now && rounds < 64 => {
+                    rounds += 1;
+                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                        tracing::info!(participant = id, error = %e, "session failed");
+                        peer.rtc.disconnect();
+                        return;
+                    }
+                }
                 Ok(Output::Timeout(t)) => {
                     peer.next_timeout = t;
                     break;

@@ -5,17 +5,32 @@
 //! addresses each datagram was sent to (it matches them to its ICE
 //! candidates), so the socket asks the kernel for that with IP_PKTINFO.
 
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
 
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmsg, sendmmsg, setsockopt,
+    sockopt,
+};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use super::engine::Datagram;
+
+/// The bound socket, before a runtime takes it (the SFU's own thread does).
 pub struct MediaSocket {
+    socket: std::net::UdpSocket,
+    port: u16,
+    v6: bool,
+}
+
+/// The socket in use by a runtime.
+pub struct ActiveSocket {
     inner: UdpSocket,
     port: u16,
+    /// Dual-stack: IPv4 peers are addressed as IPv4-mapped IPv6.
+    v6: bool,
 }
 
 impl MediaSocket {
@@ -43,11 +58,22 @@ impl MediaSocket {
         let _ = socket.set_recv_buffer_size(4 << 20);
         let _ = socket.set_send_buffer_size(4 << 20);
         socket.set_nonblocking(true)?;
-        let inner = UdpSocket::from_std(socket.into())?;
-        let port = inner.local_addr()?.port();
-        Ok(MediaSocket { inner, port })
+        let socket: std::net::UdpSocket = socket.into();
+        let local = socket.local_addr()?;
+        Ok(MediaSocket { socket, port: local.port(), v6: local.is_ipv6() })
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Hands the socket to the current runtime.
+    pub fn activate(self) -> io::Result<ActiveSocket> {
+        Ok(ActiveSocket { inner: UdpSocket::from_std(self.socket)?, port: self.port, v6: self.v6 })
+    }
+}
+
+impl ActiveSocket {
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -86,11 +112,42 @@ impl MediaSocket {
     }
 
     pub async fn send_to(&self, data: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        let destination = match (destination, self.inner.local_addr()?.is_ipv6()) {
+        self.inner.send_to(data, self.target(destination)).await
+    }
+
+    /// Sends many datagrams with few system calls (`sendmmsg`): forwarding
+    /// one packet to every subscriber makes a burst of them.
+    pub async fn send_batch(&self, datagrams: &[Datagram]) -> io::Result<()> {
+        const MAX: usize = 64;
+        for chunk in datagrams.chunks(MAX) {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner);
+            let sent = self
+                .inner
+                .async_io(Interest::WRITABLE, || {
+                    let addrs: Vec<Option<SockaddrStorage>> =
+                        chunk.iter().map(|d| Some(SockaddrStorage::from(self.target(d.destination)))).collect();
+                    let iovs: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|d| [IoSlice::new(&d.data)]).collect();
+                    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), None);
+                    let no_cmsgs: [ControlMessage<'_>; 0] = [];
+                    sendmmsg(fd, &mut headers, &iovs, &addrs, no_cmsgs, MsgFlags::empty())
+                        .map(|results| results.count())
+                        .map_err(io::Error::from)
+                })
+                .await?;
+            // The kernel may take fewer than offered; send the rest one by one.
+            for d in &chunk[sent.min(chunk.len())..] {
+                self.send_to(&d.data, d.destination).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// IPv4 peers on the dual-stack socket are addressed IPv4-mapped.
+    fn target(&self, destination: SocketAddr) -> SocketAddr {
+        match (destination, self.v6) {
             (SocketAddr::V4(v4), true) => SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()),
             (other, _) => other,
-        };
-        self.inner.send_to(data, destination).await
+        }
     }
 }
 
@@ -116,10 +173,10 @@ mod tests {
 
     #[tokio::test]
     async fn learns_which_local_address_a_datagram_was_sent_to() {
-        let socket = MediaSocket::bind(0).unwrap();
+        let socket = MediaSocket::bind(0).unwrap().activate().unwrap();
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(b"hello", ("127.0.0.1", socket.port())).unwrap();
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 256];
         let (n, from, to) = socket.recv(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"hello");
         assert_eq!(from, peer.local_addr().unwrap());
@@ -127,5 +184,12 @@ mod tests {
         socket.send_to(b"back", from).await.unwrap();
         let n = peer.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"back");
+        let batch: Vec<Datagram> =
+            (0..100u8).map(|i| Datagram { source: to, destination: from, data: vec![i; 10 + i as usize] }).collect();
+        socket.send_batch(&batch).await.unwrap();
+        for i in 0..100u8 {
+            let n = peer.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &vec![i; 10 + i as usize][..], "in order, whole");
+        }
     }
 }

@@ -8,11 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 
 use super::engine::{JoinError, LocalPacket, Sfu};
 use super::messages::{ParticipantInfo, ParticipantKind};
-use super::socket::MediaSocket;
+use super::socket::{ActiveSocket, MediaSocket};
 
 enum Command {
     Join {
@@ -74,23 +73,33 @@ pub struct RoomControl {
 
 /// Starts the SFU task on `socket`. `addresses` are the box's addresses
 /// (its ICE candidates are these with the socket's port); the task follows
-/// changes. `local` brings the room's own media. The task ends when every
-/// handle is dropped.
+/// changes. `local` brings the room's own media. It runs until every handle
+/// is dropped. `socket` must be registered with no runtime yet: it moves to
+/// the SFU's own.
 pub fn spawn_sfu(
     sfu: Sfu,
     socket: MediaSocket,
     addresses: watch::Receiver<Vec<IpAddr>>,
     local: mpsc::Receiver<LocalPacket>,
     control: Arc<RoomControl>,
-) -> (SfuHandle, JoinHandle<()>) {
+) -> std::io::Result<(SfuHandle, std::thread::JoinHandle<std::io::Result<()>>)> {
     let (commands, rx) = mpsc::channel(64);
-    let task = tokio::spawn(run(sfu, socket, rx, addresses, local, control));
-    (SfuHandle { commands }, task)
+    // Its own thread and runtime: every datagram and timer is handled where
+    // it arrives, without hopping between worker threads.
+    let thread = std::thread::Builder::new().name("sfu".into()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async move {
+            let socket = socket.activate()?;
+            run(sfu, socket, rx, addresses, local, control).await;
+            Ok(())
+        })
+    })?;
+    Ok((SfuHandle { commands }, thread))
 }
 
 async fn run(
     mut sfu: Sfu,
-    socket: MediaSocket,
+    socket: ActiveSocket,
     mut commands: mpsc::Receiver<Command>,
     mut addresses: watch::Receiver<Vec<IpAddr>>,
     mut local: mpsc::Receiver<LocalPacket>,
@@ -101,6 +110,7 @@ async fn run(
     sfu.set_local_addresses(&candidates(&addresses.borrow_and_update()));
     let mut buf = vec![0u8; 2048];
     let mut local_open = true;
+    let mut outgoing = Vec::new();
     loop {
         let deadline = sfu.poll_timeout(Instant::now());
         tokio::select! {
@@ -134,10 +144,10 @@ async fn run(
         if sfu.take_room_keyframe_request() {
             control.keyframe.store(true, Ordering::Relaxed);
         }
-        while let Some(d) = sfu.poll_transmit() {
-            if let Err(e) = socket.send_to(&d.data, d.destination).await {
-                tracing::debug!(to = %d.destination, error = %e, "media send failed");
-            }
+        outgoing.clear();
+        outgoing.extend(std::iter::from_fn(|| sfu.poll_transmit()));
+        if let Err(e) = socket.send_batch(&outgoing).await {
+            tracing::debug!(error = %e, "media send failed");
         }
     }
 }

@@ -26,38 +26,50 @@ pub struct BenchArgs {
 
 pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result<(), String> {
     let rss_before = rss_kb(args.pid)?;
-    let mut sessions = Vec::new();
+    let mut publishers = Vec::new();
     let mut resources = Vec::new();
     for _ in 0..args.publishers {
         let (s, resource) = whip_session(url, code, Role::Publisher).await?;
-        sessions.push(s);
+        publishers.push(s);
         resources.push(resource);
     }
+    let mut subscribers = Vec::new();
     for i in 0..args.subscribers {
-        sessions.push(subscriber(url, code, i).await?);
+        subscribers.push(subscriber(url, code, i).await?);
     }
     let participants = args.publishers + args.subscribers;
 
-    run_sessions(&mut sessions, args.publishers, args.video_kbps, Instant::now() + Duration::from_secs(args.warmup));
-    let connected = sessions.iter().filter(|s| s.connected).count();
-    if connected < participants {
-        return Err(format!("only {connected} of {participants} sessions connected"));
+    // Publishers send from their own thread, so a payload leaves as soon as
+    // it is stamped, however busy receiving keeps the subscribers' thread.
+    let kbps = args.video_kbps;
+    let warm_until = Instant::now() + Duration::from_secs(args.warmup);
+    let measure = Duration::from_secs(seconds);
+    let publishing = std::thread::spawn(move || {
+        let n = publishers.len();
+        run_sessions(&mut publishers, n, kbps, warm_until + measure + Duration::from_millis(500));
+        publishers
+    });
+    run_sessions(&mut subscribers, 0, 0, warm_until);
+    let connected = subscribers.iter().filter(|s| s.connected).count();
+    if connected < args.subscribers {
+        return Err(format!("only {connected} of {} subscribers connected", args.subscribers));
     }
-    for s in &mut sessions[args.publishers..] {
+    for s in &mut subscribers {
         s.received = Default::default();
     }
 
-    let cpu_before = cpu_us(args.pid)?;
+    let (user_before, system_before) = cpu_us(args.pid)?;
     let started = Instant::now();
-    run_sessions(&mut sessions, args.publishers, args.video_kbps, started + Duration::from_secs(seconds));
+    run_sessions(&mut subscribers, 0, 0, started + measure);
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_us(args.pid)? - cpu_before;
+    let (user_after, system_after) = cpu_us(args.pid)?;
+    let (user, system) = (user_after - user_before, system_after - system_before);
+    let cpu = user + system;
     let rss_after = rss_kb(args.pid)?;
 
     // Packets made by our publishers that reached a subscriber (the room's
     // own media, also received, carries no stamp and is not counted).
-    let mut latencies: Vec<u64> =
-        sessions[args.publishers..].iter().flat_map(|s| s.received.latencies_us.iter().copied()).collect();
+    let mut latencies: Vec<u64> = subscribers.iter().flat_map(|s| s.received.latencies_us.iter().copied()).collect();
     let forwarded = latencies.len() as u64;
     if forwarded == 0 {
         return Err("nothing was forwarded".into());
@@ -69,6 +81,10 @@ pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result
     let cpu_per_packet = cpu as f64 / forwarded as f64;
     let rss_per_participant = (rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / participants as f64;
 
+    let publishers = publishing.join().map_err(|_| "the publishers' thread failed".to_string())?;
+    if publishers.iter().any(|p| !p.connected) {
+        return Err("a publisher never connected".into());
+    }
     for r in &resources {
         let _ = http().delete(r).bearer_auth(code).send().await;
     }
@@ -79,14 +95,22 @@ pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result
         delivered * 100.0
     );
     println!("  daemon CPU              {:.1} % of a core", cpu as f64 / 1e4 / elapsed);
-    println!("  CPU per forwarded pkt   {cpu_per_packet:.2} µs");
+    println!(
+        "  CPU per forwarded pkt   {cpu_per_packet:.2} µs ({:.2} user, {:.2} system incl. loopback delivery)",
+        user as f64 / forwarded as f64,
+        system as f64 / forwarded as f64
+    );
     println!(
         "  RSS                     {:.1} MB before, {:.1} MB with traffic",
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0
     );
     println!("  RSS per participant     {rss_per_participant:.2} MB");
-    println!("  added latency           p50 {:.2} ms, p99 {:.2} ms", pct(0.5), pct(0.99));
+    println!(
+        "  added latency           p50 {:.2} ms, p99 {:.2} ms (publisher stamp → arrival at the subscriber's socket)",
+        pct(0.5),
+        pct(0.99)
+    );
     println!("METRIC sfu_forwarded_packets_per_s={:.0}", forwarded as f64 / elapsed);
     println!("METRIC sfu_cpu_us_per_forwarded_packet={cpu_per_packet:.2}");
     println!("METRIC sfu_rss_mb_per_participant={rss_per_participant:.3}");
@@ -115,15 +139,15 @@ async fn subscriber(url: &str, code: &str, i: usize) -> Result<Session, String> 
     Ok(session)
 }
 
-/// User + system CPU time of a process, in microseconds.
-fn cpu_us(pid: u32) -> Result<u64, String> {
+/// User and system CPU time of a process, in microseconds.
+fn cpu_us(pid: u32) -> Result<(u64, u64), String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
     // Fields after the command name (which may contain spaces).
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = [11, 12].iter().map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0)).sum();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64;
-    Ok(ticks * 1_000_000 / hz)
+    Ok((ticks(11) * 1_000_000 / hz, ticks(12) * 1_000_000 / hz))
 }
 
 fn rss_kb(pid: u32) -> Result<u64, String> {

@@ -132,8 +132,7 @@ pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32
         for s in sessions.iter_mut() {
             wake = wake.min(s.drive(now));
         }
-        let pause = wake.saturating_duration_since(Instant::now()).min(Duration::from_millis(2));
-        std::thread::sleep(pause.max(Duration::from_micros(200)));
+        wait_readable(sessions, wake.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -189,6 +188,17 @@ async fn whip(url: &str, code: &str, seconds: u64, video_kbps: u32) -> Result<()
     }
     println!("published {n} frames in {seconds} s");
     Ok(())
+}
+
+/// Sleeps until a datagram arrives for any session, or `timeout` (so receive
+/// times, and the latencies measured from them, are not rounded up).
+fn wait_readable(sessions: &[Session], timeout: Duration) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds: Vec<PollFd<'_>> =
+        sessions.iter().map(|s| PollFd::new(s.socket().as_fd(), PollFlags::POLLIN)).collect();
+    let ms = PollTimeout::try_from(timeout.as_millis().min(5) as u16).unwrap_or(PollTimeout::ZERO);
+    let _ = poll(&mut fds, ms);
 }
 
 async fn whep(url: &str, code: &str, seconds: u64) -> Result<(), String> {

@@ -3,30 +3,29 @@
 //! carries the time it was made, so a receiver in the same process measures
 //! how long the trip through the box took.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Where the send time sits in each payload (after the NAL/FU header bytes).
 const STAMP_AT: usize = 2;
 pub const PACKET: usize = 1100;
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+/// Wall-clock nanoseconds: the clock the kernel stamps arrivals with.
+pub fn wall_nanos() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64
 }
 
-fn stamped(mut payload: Vec<u8>, now: Instant) -> Vec<u8> {
-    let nanos = now.duration_since(epoch()).as_nanos() as u64;
-    payload[STAMP_AT..STAMP_AT + 8].copy_from_slice(&nanos.to_be_bytes());
+fn stamped(mut payload: Vec<u8>, _now: Instant) -> Vec<u8> {
+    payload[STAMP_AT..STAMP_AT + 8].copy_from_slice(&wall_nanos().to_be_bytes());
     payload
 }
 
-/// The send time in a payload made by this process, if it has one.
-pub fn read_stamp(payload: &[u8]) -> Option<Instant> {
+/// The send time (wall-clock nanoseconds) in a payload made by this
+/// process, if it has one.
+pub fn read_stamp(payload: &[u8]) -> Option<u64> {
     let bytes: [u8; 8] = payload.get(STAMP_AT..STAMP_AT + 8)?.try_into().ok()?;
     let nanos = u64::from_be_bytes(bytes);
-    let at = epoch() + Duration::from_nanos(nanos);
-    (at <= Instant::now() && nanos > 0).then_some(at)
+    // Synthetic payloads only: anything far from now is not a stamp.
+    (nanos > 0 && wall_nanos().abs_diff(nanos) < 60_000_000_000).then_some(nanos)
 }
 
 /// One video frame's RTP payloads (`(payload, marker)`): `bytes` in
@@ -56,12 +55,13 @@ pub struct Received {
     pub video_packets: u64,
     pub audio_packets: u64,
     pub bytes: u64,
-    /// Trip times in microseconds (send in this process → receive here).
+    /// Trip times in microseconds: from the sender's stamp to the kernel's
+    /// arrival time at this socket (the client's own processing excluded).
     pub latencies_us: Vec<u64>,
 }
 
 impl Received {
-    pub fn record(&mut self, video: bool, len: usize, sent: Option<Instant>, now: Instant) {
+    pub fn record(&mut self, video: bool, len: usize, sent: Option<u64>, arrived: u64) {
         if video {
             self.video_packets += 1;
         } else {
@@ -69,7 +69,7 @@ impl Received {
         }
         self.bytes += len as u64;
         if let Some(sent) = sent {
-            self.latencies_us.push(now.saturating_duration_since(sent).as_micros() as u64);
+            self.latencies_us.push(arrived.saturating_sub(sent) / 1000);
         }
     }
 

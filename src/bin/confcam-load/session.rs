@@ -12,7 +12,30 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
-use crate::media::{Received, read_stamp};
+use crate::media::{Received, read_stamp, wall_nanos};
+
+/// Reads a datagram with the kernel's arrival time (wall-clock ns).
+fn recv_stamped(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr, u64)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+    use std::os::fd::AsRawFd;
+    let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut control), MsgFlags::empty()).ok()?;
+    let mut arrived = wall_nanos();
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmTimestampns(t) = c {
+                arrived = t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64;
+            }
+        }
+    }
+    let source = msg.address.and_then(|a| {
+        a.as_sockaddr_in()
+            .map(|v4| SocketAddr::from((v4.ip(), v4.port())))
+            .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port()))))
+    })?;
+    Some((msg.bytes, source, arrived))
+}
 
 pub struct Session {
     pub rtc: Rtc,
@@ -26,6 +49,8 @@ pub struct Session {
     pub received: Received,
     /// Sequence numbers this session sends on, per m-line.
     seq: HashMap<Mid, u64>,
+    /// Kernel arrival time (wall-clock ns) of the datagram being handled.
+    arrived: u64,
 }
 
 /// What a session sends and receives.
@@ -44,6 +69,8 @@ impl Session {
     pub fn offer(role: &Role, ip: std::net::IpAddr) -> std::io::Result<(Session, String)> {
         let socket = UdpSocket::bind((ip, 0))?;
         socket.set_nonblocking(true)?;
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+            .map_err(std::io::Error::from)?;
         let local = socket.local_addr()?;
         let mut rtc = Rtc::builder().set_rtp_mode(true).build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
@@ -75,8 +102,13 @@ impl Session {
             connected: false,
             received: Received::default(),
             seq: HashMap::new(),
+            arrived: 0,
         };
         Ok((session, offer.to_sdp_string()))
+    }
+
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
     }
 
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
@@ -89,7 +121,8 @@ impl Session {
     /// Returns when str0m next needs attention.
     pub fn drive(&mut self, now: Instant) -> Instant {
         let mut buf = [0u8; 2000];
-        while let Ok((n, source)) = self.socket.recv_from(&mut buf) {
+        while let Some((n, source, arrived)) = recv_stamped(&self.socket, &mut buf) {
+            self.arrived = arrived;
             let Ok(contents) = (&buf[..n]).try_into() else { continue };
             let input =
                 Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
@@ -100,9 +133,16 @@ impl Session {
         self.poll(now)
     }
 
+    /// Takes str0m's output; runs it again while its timeout is due (it
+    /// releases one queued packet per round when not pacing).
     fn poll(&mut self, now: Instant) -> Instant {
+        let mut rounds = 0;
         loop {
             match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) if t <= now && rounds < 64 => {
+                    rounds += 1;
+                    let _ = self.rtc.handle_input(Input::Timeout(now));
+                }
                 Ok(Output::Timeout(t)) => return t,
                 Ok(Output::Transmit(t)) => {
                     let _ = self.socket.send_to(&t.contents, t.destination);
@@ -113,7 +153,7 @@ impl Session {
         }
     }
 
-    fn on_event(&mut self, event: Event, now: Instant) {
+    fn on_event(&mut self, event: Event, _now: Instant) {
         match event {
             Event::Connected => self.connected = true,
             Event::ChannelOpen(id, _) => self.channel = Some(id),
@@ -121,7 +161,12 @@ impl Session {
             Event::RtpPacket(p) => {
                 let mid = self.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
                 let kind = mid.and_then(|m| self.rtc.media(m)).map(|m| m.kind());
-                self.received.record(kind == Some(MediaKind::Video), p.payload.len(), read_stamp(&p.payload), now);
+                self.received.record(
+                    kind == Some(MediaKind::Video),
+                    p.payload.len(),
+                    read_stamp(&p.payload),
+                    self.arrived,
+                );
             }
 
             _ => {}
