@@ -197,7 +197,7 @@ fn wait_readable(sessions: &[Session], timeout: Duration) {
     use std::os::fd::AsFd;
     let mut fds: Vec<PollFd<'_>> =
         sessions.iter().map(|s| PollFd::new(s.socket().as_fd(), PollFlags::POLLIN)).collect();
-    let ms = PollTimeout::try_from(timeout.as_millis().min(5) as u16).unwrap_or(PollTimeout::ZERO);
+    let ms = PollTimeout::from(timeout.as_millis().min(5) as u16);
     let _ = poll(&mut fds, ms);
 }
 
