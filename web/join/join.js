@@ -265,8 +265,8 @@ async function rejoin() {
   }
 }
 
-// A lost connection (Wi-Fi dropped, network changed): try an ICE restart
-// first; if the connection does not come back, join again from scratch.
+// A lost connection (Wi-Fi dropped, network changed): ICE often recovers by
+// itself within seconds; if it does not, join again from scratch.
 let reconnectTimer = null;
 function onConnectionState(pc) {
   if (pc !== state.pc || state.leaving) return;
@@ -276,8 +276,8 @@ function onConnectionState(pc) {
     showStatus(null);
   } else if (['disconnected', 'failed'].includes(pc.connectionState) && !reconnectTimer) {
     showStatus('Connection lost; reconnecting…');
-    pc.restartIce();
     reconnectTimer = setTimeout(async () => {
+
       reconnectTimer = null;
       if (pc.connectionState === 'connected') return;
       pc.close();
