@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::forward::{VideoCodec, starts_keyframe};
+use super::layers::{View, choose_layer};
 use super::messages::{ClientMessage, ParticipantInfo, ParticipantKind, ServerMessage};
 use super::peer::{Peer, Published, TrackId};
 use crate::speaker::{DominantSpeaker, SpeakerConfig};
@@ -23,6 +24,8 @@ use crate::speaker::{DominantSpeaker, SpeakerConfig};
 /// A keyframe is asked of a publisher at most this often per track; a
 /// subscriber's decoder may ask many times a second.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+/// How often simulcast layers are re-ranked and viewers retargeted.
+const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
 /// A participant whose connection is not up this long after joining is
 /// dropped (a page that went away mid-join; a join made just to fill seats).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -84,10 +87,21 @@ struct Outgoing<'a> {
     time: u32,
     marker: bool,
     keyframe: bool,
+    /// For simulcast: the packet's layer, and which layers fit a large and a
+    /// small view.
+    layer: Option<Layer>,
     level: Option<u8>,
     voice: Option<bool>,
     wallclock: Instant,
     payload: &'a std::sync::Arc<[u8]>,
+}
+
+/// A simulcast packet's layer and the layers a viewer should get.
+#[derive(Clone, Copy)]
+struct Layer {
+    rid: Rid,
+    large: Option<Rid>,
+    small: Option<Rid>,
 }
 
 /// A datagram to send.
@@ -116,6 +130,8 @@ pub struct Sfu {
     transmits: VecDeque<Datagram>,
     work: VecDeque<Work>,
     keyframe_asked: HashMap<TrackId, Instant>,
+    layer_keyframe_asked: HashMap<(TrackId, Rid), Instant>,
+    next_reselect: Instant,
     /// The box's own participant, once added.
     room: Option<ParticipantInfo>,
     room_keyframe: bool,
@@ -132,6 +148,8 @@ impl Sfu {
             transmits: VecDeque::new(),
             work: VecDeque::new(),
             keyframe_asked: HashMap::new(),
+            layer_keyframe_asked: HashMap::new(),
+            next_reselect: Instant::now(),
             room: None,
             room_keyframe: false,
         }
@@ -231,6 +249,10 @@ impl Sfu {
             self.ask_keyframe(track, now);
         }
         self.speaker.handle_timeout(now);
+        if now >= self.next_reselect {
+            self.reselect_layers(now);
+            self.next_reselect = now + RESELECT_INTERVAL;
+        }
         if let Some(active) = self.speaker.poll_change() {
             tracing::debug!(?active, "active speaker");
             self.broadcast(ServerMessage::ActiveSpeaker { id: active });
@@ -373,11 +395,19 @@ impl Sfu {
     fn forward(&mut self, from: u64, packet: &RtpPacket, now: Instant) -> Vec<u64> {
         let Some(source) = self.peer_mut(from) else { return Vec::new() };
         let mut api = source.rtc.direct_api();
-        let Some(mid) = api.stream_rx(&packet.header.ssrc).map(|rx| rx.mid()) else { return Vec::new() };
+        let Some((mid, rid)) = api.stream_rx(&packet.header.ssrc).map(|rx| (rx.mid(), rx.rid())) else {
+            return Vec::new();
+        };
         let Some(params) = source.rtc.codec_config().find(|p| p.pt() == packet.header.payload_type).copied() else {
             return Vec::new();
         };
-        let Some(kind) = source.published.iter().find(|p| p.mid == mid).map(|p| p.kind) else { return Vec::new() };
+        let Some(published) = source.published.iter_mut().find(|p| p.mid == mid) else { return Vec::new() };
+        let kind = published.kind;
+        if let Some(rid) = rid {
+            published.rates.record(rid, packet.payload.len(), now);
+        }
+        let large = choose_layer(&published.ranked, View::Large);
+        let small = choose_layer(&published.ranked, View::Small);
         let codec = match params.spec().codec {
             Codec::H264 => Some(VideoCodec::H264),
             Codec::Vp8 => Some(VideoCodec::Vp8),
@@ -394,6 +424,7 @@ impl Sfu {
                 time: packet.header.timestamp,
                 marker: packet.header.marker,
                 keyframe: codec.is_some_and(|c| starts_keyframe(c, &packet.payload)),
+                layer: rid.map(|rid| Layer { rid, large, small }),
                 level,
                 voice: ext.voice_activity,
                 wallclock: packet.timestamp,
@@ -415,9 +446,28 @@ impl Sfu {
         }
         let mut touched = Vec::new();
         let mut want_keyframe = false;
+        let mut want_layers: Vec<Rid> = Vec::new();
+        let speaker = self.speaker.dominant().copied();
         for peer in self.peers.iter_mut().filter(|peer| peer.id() != p.track.owner) {
+            let videos = peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count();
             let Some(s) = peer.subscriptions.iter_mut().find(|s| s.source == p.track) else { continue };
             let Some(out_mid) = s.open_mid() else { continue };
+            if let Some(layer) = p.layer {
+                // One layer per viewer; a new one starts at its keyframe.
+                if s.layer.is_none() && s.target.is_none() {
+                    let view = view_of(p.track.owner, speaker, videos);
+                    s.target = layer.pick(view).or(Some(layer.rid));
+                }
+                if s.layer != Some(layer.rid) {
+                    if s.target == Some(layer.rid) && p.keyframe {
+                        s.stream.restart();
+                        s.layer = s.target.take();
+                    } else {
+                        want_layers.extend(s.target);
+                        continue;
+                    }
+                }
+            }
             // The payload type this peer knows the codec by, if it negotiated
             // it on that m-line (one that cannot decode it gets nothing).
             let pt = match p.format {
@@ -443,7 +493,54 @@ impl Sfu {
         if want_keyframe {
             touched.extend(self.ask_keyframe(p.track, now));
         }
+        want_layers.sort_by_key(|r| r.to_string());
+        want_layers.dedup();
+        for rid in want_layers {
+            touched.extend(self.ask_layer_keyframe(p.track, rid, now));
+        }
         touched
+    }
+
+    /// Asks for a keyframe on one simulcast layer (a viewer switches to it).
+    fn ask_layer_keyframe(&mut self, track: TrackId, rid: Rid, now: Instant) -> Vec<u64> {
+        let key = (track, rid);
+        if self.layer_keyframe_asked.get(&key).is_some_and(|&at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL)
+        {
+            return Vec::new();
+        }
+        self.layer_keyframe_asked.insert(key, now);
+        let Some(owner) = self.peer_mut(track.owner) else { return Vec::new() };
+        let mut api = owner.rtc.direct_api();
+        let Some(rx) = api.stream_rx_by_mid(track.mid, Some(rid)) else { return Vec::new() };
+        rx.request_keyframe(KeyframeRequestKind::Pli);
+        vec![track.owner]
+    }
+
+    /// Re-ranks every simulcast track's layers and retargets viewers whose
+    /// layer no longer fits (the active speaker changed; a layer stopped).
+    fn reselect_layers(&mut self, now: Instant) {
+        let speaker = self.speaker.dominant().copied();
+        let mut ranks: Vec<(TrackId, Vec<Rid>)> = Vec::new();
+        for peer in &mut self.peers {
+            for p in peer.published.iter_mut().filter(|p| p.kind == MediaKind::Video) {
+                p.ranked = p.rates.ranked(now);
+                if !p.ranked.is_empty() {
+                    ranks.push((TrackId { owner: peer.info.id, mid: p.mid }, p.ranked.clone()));
+                }
+            }
+        }
+        for peer in &mut self.peers {
+            let videos = peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count();
+            for s in &mut peer.subscriptions {
+                let Some((_, ranked)) = ranks.iter().find(|(t, _)| *t == s.source) else { continue };
+                let want = choose_layer(ranked, view_of(s.source.owner, speaker, videos));
+                if want.is_some() && want != s.layer {
+                    s.target = want;
+                } else if want == s.layer {
+                    s.target = None;
+                }
+            }
+        }
     }
 
     /// The box's own participant (the room's camera and microphone) joins
@@ -486,6 +583,7 @@ impl Sfu {
                 time: packet.time,
                 marker: packet.marker,
                 keyframe: packet.keyframe,
+                layer: None,
                 level: packet.dbov,
                 voice: packet.dbov.map(|l| l < 50),
                 wallclock: packet.captured,
@@ -591,6 +689,7 @@ impl Sfu {
             tracing::info!(participant = id, name = %gone.info.name, "removed");
             self.speaker.remove(&id, now);
             self.keyframe_asked.retain(|t, _| t.owner != id);
+            self.layer_keyframe_asked.retain(|(t, _), _| t.owner != id);
             for p in &mut self.peers {
                 p.unsubscribe_owner(id);
                 p.send(ServerMessage::ParticipantLeft { id });
@@ -600,6 +699,21 @@ impl Sfu {
             for other in others {
                 self.kick(other, now);
             }
+        }
+    }
+}
+
+/// Large for the active speaker, and for everyone in a small call (a
+/// phone showing one or two others); small otherwise.
+fn view_of(owner: u64, speaker: Option<u64>, videos: usize) -> View {
+    if Some(owner) == speaker || videos <= 2 { View::Large } else { View::Small }
+}
+
+impl Layer {
+    fn pick(&self, view: View) -> Option<Rid> {
+        match view {
+            View::Large => self.large,
+            View::Small => self.small,
         }
     }
 }
@@ -617,7 +731,7 @@ fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
         }
 
         Event::MediaAdded(added) if added.direction.is_receiving() => {
-            peer.published.push(Published { mid: added.mid, kind: added.kind });
+            peer.published.push(Published::new(added.mid, added.kind));
             work.push_back(Work::Published(TrackId { owner: id, mid: added.mid }, added.kind));
         }
         // A WHEP player's m-lines carry the room, with no renegotiation.

@@ -4,6 +4,7 @@
 mod engine;
 mod forward;
 mod join_code;
+mod layers;
 pub mod messages;
 mod peer;
 mod socket;

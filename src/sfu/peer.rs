@@ -8,9 +8,10 @@ use std::time::Instant;
 use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Rid};
 
 use super::forward::OutStream;
+use super::layers::LayerRates;
 use super::messages::{ParticipantInfo, ServerMessage};
 
 /// A published track: which participant, which m-line of its session.
@@ -21,10 +22,20 @@ pub struct TrackId {
 }
 
 /// A track this peer publishes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Published {
     pub mid: Mid,
     pub kind: MediaKind,
+    /// Simulcast layers seen, by what they carry.
+    pub rates: LayerRates,
+    /// Layers smallest first, as of the last reselection.
+    pub ranked: Vec<Rid>,
+}
+
+impl Published {
+    pub fn new(mid: Mid, kind: MediaKind) -> Self {
+        Published { mid, kind, rates: LayerRates::default(), ranked: Vec::new() }
+    }
 }
 
 /// A track this peer receives, and where its m-line is in negotiation.
@@ -34,6 +45,10 @@ pub struct Subscription {
     pub kind: MediaKind,
     pub state: Negotiation,
     pub stream: OutStream,
+    /// The simulcast layer forwarded now, and one to switch to at its next
+    /// keyframe.
+    pub layer: Option<Rid>,
+    pub target: Option<Rid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,14 +153,28 @@ impl Peer {
             return;
         }
         let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
-        self.subscriptions.push(Subscription { source, kind, state: Negotiation::ToOpen, stream });
+        self.subscriptions.push(Subscription {
+            source,
+            kind,
+            state: Negotiation::ToOpen,
+            stream,
+            layer: None,
+            target: None,
+        });
     }
 
     /// Receives `source` on an m-line the peer offered itself (a WHEP
     /// player), so nothing needs negotiating.
     pub fn bind(&mut self, source: TrackId, kind: MediaKind, mid: Mid) {
         let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
-        self.subscriptions.push(Subscription { source, kind, state: Negotiation::Open(mid), stream });
+        self.subscriptions.push(Subscription {
+            source,
+            kind,
+            state: Negotiation::Open(mid),
+            stream,
+            layer: None,
+            target: None,
+        });
     }
 
     /// Stops receiving every track `owner` published.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -33,6 +33,7 @@ struct Phone {
     received: Vec<RtpPacket>,
     keyframe_requests: usize,
     inbox: VecDeque<Vec<u8>>,
+    layer_seq: std::collections::HashMap<String, u64>,
 }
 
 struct Net {
@@ -51,12 +52,24 @@ impl Net {
 
     /// A phone offers audio + video + the data channel and joins.
     fn join(&mut self, name: &str) -> usize {
+        self.join_with(name, None)
+    }
+
+    /// Like [`Self::join`], the video in simulcast layers `rids`.
+    fn join_with(&mut self, name: &str, rids: Option<&[&str]>) -> usize {
         let addr: SocketAddr = format!("10.0.0.{}:4000", 10 + self.phones.len()).parse().unwrap();
         let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let simulcast = rids.map(|rids| {
+            let mut s = Simulcast::new();
+            for r in rids {
+                s.add_send_layer(SimulcastLayer::new(r));
+            }
+            s
+        });
+        let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
         change.add_channel("room".into());
         let (offer, pending) = change.apply().unwrap();
         let (id, answer) = self.sfu.join(name, ParticipantKind::Phone, &offer.to_sdp_string(), self.now).unwrap();
@@ -74,6 +87,7 @@ impl Net {
             received: Vec::new(),
             keyframe_requests: 0,
             inbox: VecDeque::new(),
+            layer_seq: Default::default(),
         });
         self.phones.len() - 1
     }
@@ -141,6 +155,24 @@ impl Net {
         api.stream_tx_by_mid(p.video, None)
             .unwrap()
             .write_rtp(RtpWrite::new(pt, p.seq.into(), time, now, payload.to_vec()).marker(true));
+        let _ = p.rtc.handle_input(Input::Timeout(now));
+        self.exchange();
+    }
+
+    /// One packet of one simulcast layer; its third byte names the layer.
+    fn send_layer(&mut self, i: usize, rid: &str, keyframe: bool, size: usize) {
+        let now = self.now;
+        let p = &mut self.phones[i];
+        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
+        // Each layer is its own RTP stream with its own numbering.
+        let seq = p.layer_seq.entry(rid.to_string()).or_insert(5000);
+        *seq += 1;
+        let seq = *seq;
+        let mut payload = vec![if keyframe { 0x67 } else { 0x41 }; size];
+        payload[2] = rid.as_bytes()[0];
+        let mut api = p.rtc.direct_api();
+        let tx = api.stream_tx_by_mid(p.video, Some(rid.into())).unwrap();
+        tx.write_rtp(RtpWrite::new(pt, seq.into(), (seq * 3000) as u32, now, payload).marker(true));
         let _ = p.rtc.handle_input(Input::Timeout(now));
         self.exchange();
     }
@@ -321,4 +353,27 @@ fn a_participant_that_never_connects_is_dropped() {
     assert_eq!(net.sfu.participants().len(), 1);
     net.sfu.handle_timeout(net.now + CONNECT_TIMEOUT + Duration::from_secs(1));
     assert!(net.sfu.participants().is_empty());
+}
+
+#[test]
+fn a_viewer_gets_one_simulcast_layer_the_largest_in_a_small_call() {
+    let mut net = Net::new();
+    net.join_with("Ada", Some(&["l", "m", "h"]));
+    net.join("Bob");
+    net.run(Duration::from_secs(3));
+    for frame in 0..60 {
+        let keyframe = frame % 10 == 0;
+        for (rid, size) in [("l", 200), ("m", 500), ("h", 1000)] {
+            net.send_layer(0, rid, keyframe, size);
+        }
+        net.run(Duration::from_millis(33));
+    }
+    let bob = &net.phones[1];
+    let layers: Vec<u8> = bob.received.iter().filter(|p| p.payload.len() >= 200).map(|p| p.payload[2]).collect();
+    assert!(layers.len() > 30, "{} packets", layers.len());
+    let switches = layers.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(switches <= 1, "one layer at a time, at most one switch: {layers:?}");
+    assert_eq!(*layers.last().unwrap(), b'h', "the largest layer in a two-person call");
+    let seqs: Vec<u64> = bob.received.iter().filter(|p| p.payload.len() >= 200).map(|p| *p.seq_no).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "continuous across the switch: {seqs:?}");
 }

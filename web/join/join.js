@@ -88,10 +88,24 @@ async function join(name, code) {
   state.channel = channel;
   channel.onmessage = (e) => onMessage(JSON.parse(e.data));
   if (state.local && !asDisplay) {
-    for (const track of state.local.getTracks()) {
+    for (const track of state.local.getAudioTracks()) {
       pc.addTransceiver(track, { direction: 'sendonly', streams: [state.local] });
     }
+    // The camera in three sizes: viewers get the large one for the active
+    // speaker and a smaller one for thumbnails, without the box re-encoding.
+    for (const track of state.local.getVideoTracks()) {
+      pc.addTransceiver(track, {
+        direction: 'sendonly',
+        streams: [state.local],
+        sendEncodings: [
+          { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+          { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+          { rid: 'h', maxBitrate: 1_500_000 },
+        ],
+      });
+    }
   }
+
   pc.ontrack = (e) => {
     const id = Number(e.streams[0]?.id);
     if (!Number.isFinite(id)) return;
@@ -305,8 +319,10 @@ async function updateStats() {
   for (const [id, stream] of state.streams) for (const t of stream.getTracks()) owner.set(t.id, id);
   let sent = 0, received = 0, lost = 0, got = 0, jitter = [], rtt = null;
   const byParticipant = {};
+  let layers = 0;
   report.forEach((s) => {
     if (s.type === 'outbound-rtp') sent += s.bytesSent || 0;
+    if (s.type === 'outbound-rtp' && s.kind === 'video' && s.bytesSent > 0) layers += 1;
     if (s.type === 'inbound-rtp') {
       received += s.bytesReceived || 0;
       lost += Math.max(0, s.packetsLost || 0);
@@ -339,6 +355,8 @@ async function updateStats() {
   state.stats.jitter = jitter.length ? Math.max(...jitter) : null;
   state.stats.loss = got + lost ? (100 * lost) / (got + lost) : null;
   state.stats.byParticipant = byParticipant;
+  state.stats.sentVideoLayers = layers;
+
   const ms = (v) => (v === null ? '–' : `${Math.round(v * 1000)} ms`);
   const rate = (kbps) => (kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${Math.round(kbps)} kbps`);
   $('quality').textContent = `↑ ${rate(state.stats.up)} ↓ ${rate(state.stats.down)} · RTT ${ms(rtt)} · jitter ${ms(state.stats.jitter)} · loss ${

@@ -29,7 +29,11 @@ test('three phones and a display receive everyone; a phone that leaves is gone a
       await until(viewer.page, receivesFrom, others, 45_000);
     }
 
+    // Each phone publishes its camera in simulcast layers.
+    for (const phone of phones) await until(phone.page, () => window.confcam.stats.sentVideoLayers >= 2, null, 15_000);
+
     // Cy closes the tab: the others see Cy leave within 15 s.
+
     const [ada, bob, cy] = phones;
     await cy.page.close();
     for (const viewer of [ada, bob, display]) {
