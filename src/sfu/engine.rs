@@ -323,7 +323,7 @@ impl Sfu {
                 Ok(Output::Transmit(t)) => self.transmits.push_back(Datagram {
                     source: t.source,
                     destination: t.destination,
-                    data: t.contents.to_vec(),
+                    data: t.contents.into(),
                 }),
                 Ok(Output::Event(event)) => on_event(peer, event, &mut self.work),
                 Err(e) => {
@@ -449,7 +449,11 @@ impl Sfu {
         let mut want_layers: Vec<Rid> = Vec::new();
         let speaker = self.speaker.dominant().copied();
         for peer in self.peers.iter_mut().filter(|peer| peer.id() != p.track.owner) {
-            let videos = peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count();
+            // Only simulcast needs to know how busy the viewer's screen is.
+            let videos = match p.layer {
+                Some(_) => peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count(),
+                None => 0,
+            };
             let Some(s) = peer.subscriptions.iter_mut().find(|s| s.source == p.track) else { continue };
             let Some(out_mid) = s.open_mid() else { continue };
             if let Some(layer) = p.layer {
