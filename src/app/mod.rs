@@ -27,7 +27,7 @@ use crate::capture::{AudioBlock, Feed, Frame, Pump, SourceHealth, spawn_pump};
 use crate::config::{Config, ServerConfig, apply_settings};
 use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
-use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, stalled_sources};
+use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, Worker, stalled_sources};
 use crate::web::join::Admission;
 use crate::web::{self, BoxStatus, WebServer, WebState, certificate};
 
@@ -205,7 +205,7 @@ pub struct RunningBox {
     room_media: RoomMedia,
     /// Ends once every [`SfuHandle`] is gone.
     sfu_thread: std::thread::JoinHandle<std::io::Result<()>>,
-    gpio: gpio::GpioThread,
+    gpio: Worker,
     tasks: Vec<JoinHandle<()>>,
     notifier: Notifier,
     store: Store,
@@ -277,7 +277,7 @@ async fn start_parts(
     pumps.push(pump.map_err(AppError::Thread)?);
 
     let (muted, muted_rx) = watch::channel(false);
-    let gpio = gpio::GpioThread::spawn(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
+    let gpio = gpio::spawn_gpio(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
 
     let (served, served_rx) = watch::channel(cert);
     let status = Arc::new(BoxStatus {

@@ -1,42 +1,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
 use super::{CaptureError, SourceHealth};
+use crate::system::Worker;
 
 /// The receiving end of a source: subscribe to get every new item; a slow
 /// subscriber gets `Lagged(n)` and skips the oldest `n`.
 pub type Feed<T> = broadcast::Sender<Arc<T>>;
 
-/// A running capture thread.
-pub struct Pump {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Pump {
-    /// Asks the thread to stop; it does within one device timeout.
-    pub fn request_stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    /// Stops the thread and waits for it.
-    pub fn join(mut self) {
-        self.request_stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Pump {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
+/// A running capture thread (stops within one device timeout).
+pub type Pump = Worker;
 
 /// Runs `next` on a dedicated OS thread until stopped, broadcasting what it
 /// yields and recording progress in `health`. Errors are counted and retried
@@ -46,9 +22,7 @@ where
     T: Send + Sync + 'static,
     F: FnMut() -> Result<T, CaptureError> + Send + 'static,
 {
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = stop.clone();
-    let thread = std::thread::Builder::new().name(format!("capture-{name}")).spawn(move || {
+    Worker::spawn(&format!("capture-{name}"), move |stopping| {
         let mut backoff = Backoff::default();
         let mut failing = false;
         while !stopping.load(Ordering::Relaxed) {
@@ -70,12 +44,11 @@ where
                         failing = true;
                     }
                     health.record_error(e.to_string());
-                    sleep_unless_stopped(backoff.next_delay(), &stopping);
+                    sleep_unless_stopped(backoff.next_delay(), stopping);
                 }
             }
         }
-    })?;
-    Ok(Pump { stop, thread: Some(thread) })
+    })
 }
 
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {

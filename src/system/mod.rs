@@ -6,7 +6,9 @@ pub mod logging;
 mod net;
 mod notify;
 mod watchdog;
+mod worker;
 
 pub use net::HostIdentity;
 pub use notify::{Notifier, NotifyState};
 pub use watchdog::{Watchdog, stalled_sources};
+pub use worker::Worker;
