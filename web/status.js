@@ -36,7 +36,11 @@ function render(h) {
   const facts = [
     ['Version', h.version],
     ['Up for', duration(h.uptime_s)],
+    ['Meeting', h.subsystems.meeting.state === 'ok'
+      ? `${h.subsystems.meeting.participants} joined · media on UDP ${h.subsystems.meeting.media_port}`
+      : 'media server not running'],
     ['Database', h.subsystems.store.state === 'ok'
+
       ? `ok (schema ${h.subsystems.store.schema_version})` : h.subsystems.store.error],
     ['Certificate SHA-256', h.subsystems.web.certificate_sha256],
   ];

@@ -288,6 +288,7 @@ async fn start_parts(
         stall_timeout: Duration::from_millis(config.system.stall_timeout_ms.get() as u64),
         store: store.clone(),
         muted: muted_rx.clone(),
+        media_port: listeners.media.port(),
         certificate: served_rx.clone(),
     });
     // Validated with the config, so a fixed code always parses.

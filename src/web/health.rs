@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::WebState;
 use crate::capture::{SourceHealth, SourceState, SourceStatus};
+use crate::sfu::messages::ParticipantKind;
 use crate::store::Store;
 
 /// Live facts about the box, shared by `/healthz`, the watchdog and (later)
@@ -20,6 +21,8 @@ pub struct BoxStatus {
     pub stall_timeout: Duration,
     pub store: Store,
     pub muted: watch::Receiver<bool>,
+    /// The UDP port WebRTC media uses.
+    pub media_port: u16,
     /// The certificate being served.
     pub certificate: watch::Receiver<crate::web::certificate::Certificate>,
 }
@@ -56,9 +59,19 @@ pub enum Overall {
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Subsystems {
     pub store: StoreHealth,
+    pub meeting: MeetingHealth,
     pub cameras: Vec<SourceReport>,
     pub microphone: SourceReport,
     pub web: WebHealth,
+}
+
+/// The media server: running, and who is in the meeting.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct MeetingHealth {
+    pub state: Overall,
+    /// People and clients in the meeting (the room itself not counted).
+    pub participants: usize,
+    pub media_port: u16,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -111,12 +124,21 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
         Ok(Err(e)) => StoreHealth { state: Overall::Error, schema_version: None, error: Some(e.to_string()) },
         Err(e) => StoreHealth { state: Overall::Error, schema_version: None, error: Some(e.to_string()) },
     };
+    let meeting = match state.sfu.participants().await {
+        Ok(list) => MeetingHealth {
+            state: Overall::Ok,
+            participants: list.iter().filter(|p| p.kind != ParticipantKind::Room).count(),
+            media_port: status.media_port,
+        },
+        Err(_) => MeetingHealth { state: Overall::Error, participants: 0, media_port: status.media_port },
+    };
     let now = Instant::now();
     let report = |h: &Arc<SourceHealth>| SourceReport::from(h.status(now, status.stall_timeout));
     let cameras: Vec<SourceReport> = status.cameras.iter().map(report).collect();
     let microphone = report(&status.microphone);
-    let healthy =
-        store.state == Overall::Ok && cameras.iter().chain([&microphone]).all(|s| s.state != SourceState::Stalled);
+    let healthy = store.state == Overall::Ok
+        && meeting.state == Overall::Ok
+        && cameras.iter().chain([&microphone]).all(|s| s.state != SourceState::Stalled);
     Json(Health {
         status: if healthy { Overall::Ok } else { Overall::Degraded },
         version: env!("CARGO_PKG_VERSION").into(),
@@ -125,6 +147,7 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
         muted: *status.muted.borrow(),
         subsystems: Subsystems {
             store,
+            meeting,
             cameras,
             microphone,
             web: WebHealth { state: Overall::Ok, certificate_sha256: status.certificate.borrow().sha256.clone() },
