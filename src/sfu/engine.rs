@@ -454,12 +454,13 @@ impl Sfu {
                 Some(_) => peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count(),
                 None => 0,
             };
+            let large = peer.large.as_deref();
             let Some(s) = peer.subscriptions.iter_mut().find(|s| s.source == p.track) else { continue };
             let Some(out_mid) = s.open_mid() else { continue };
             if let Some(layer) = p.layer {
                 // One layer per viewer; a new one starts at its keyframe.
                 if s.layer.is_none() && s.target.is_none() {
-                    let view = view_of(p.track.owner, speaker, videos);
+                    let view = view_of(p.track.owner, speaker, videos, large);
                     s.target = layer.pick(view).or(Some(layer.rid));
                 }
                 if s.layer != Some(layer.rid) {
@@ -535,9 +536,10 @@ impl Sfu {
         }
         for peer in &mut self.peers {
             let videos = peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count();
+            let large = peer.large.as_deref();
             for s in &mut peer.subscriptions {
                 let Some((_, ranked)) = ranks.iter().find(|(t, _)| *t == s.source) else { continue };
-                let want = choose_layer(ranked, view_of(s.source.owner, speaker, videos));
+                let want = choose_layer(ranked, view_of(s.source.owner, speaker, videos, large));
                 if want.is_some() && want != s.layer {
                     s.target = want;
                 } else if want == s.layer {
@@ -671,6 +673,15 @@ impl Sfu {
                 self.broadcast(ServerMessage::Muted { id: from, audio, video });
                 self.peers.iter().map(Peer::id).collect()
             }
+            ClientMessage::Layout { large } => {
+                // A page shows a handful of videos large; more is nonsense.
+                peer.large = large.map(|mut l| {
+                    l.truncate(16);
+                    l
+                });
+                self.reselect_layers(now);
+                vec![from]
+            }
             ClientMessage::Leave => {
                 tracing::info!(participant = from, "left");
                 peer.rtc.disconnect();
@@ -707,10 +718,14 @@ impl Sfu {
     }
 }
 
-/// Large for the active speaker, and for everyone in a small call (a
-/// phone showing one or two others); small otherwise.
-fn view_of(owner: u64, speaker: Option<u64>, videos: usize) -> View {
-    if Some(owner) == speaker || videos <= 2 { View::Large } else { View::Small }
+/// What the page asked for; else large for the active speaker and for
+/// everyone in a small call (a phone showing one or two others).
+fn view_of(owner: u64, speaker: Option<u64>, videos: usize, large: Option<&[u64]>) -> View {
+    let is_large = match large {
+        Some(large) => large.contains(&owner),
+        None => Some(owner) == speaker || videos <= 2,
+    };
+    if is_large { View::Large } else { View::Small }
 }
 
 impl Layer {

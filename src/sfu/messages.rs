@@ -91,6 +91,11 @@ pub enum ClientMessage {
         audio: bool,
         video: bool,
     },
+    /// Which participants this page shows large (the rest as thumbnails);
+    /// `null` goes back to the box's choice (the active speaker large).
+    Layout {
+        large: Option<Vec<u64>>,
+    },
     Leave,
 }
 

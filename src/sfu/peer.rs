@@ -87,6 +87,8 @@ pub struct Peer {
     pub joined_at: Instant,
     /// ICE connected at least once.
     pub connected: bool,
+    /// Participants the page shows large, if it said (else the box decides).
+    pub large: Option<Vec<u64>>,
 }
 
 impl Peer {
@@ -103,6 +105,7 @@ impl Peer {
             next_timeout: now,
             joined_at: now,
             connected: false,
+            large: None,
         }
     }
 

@@ -377,3 +377,27 @@ fn a_viewer_gets_one_simulcast_layer_the_largest_in_a_small_call() {
     let seqs: Vec<u64> = bob.received.iter().filter(|p| p.payload.len() >= 200).map(|p| *p.seq_no).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "continuous across the switch: {seqs:?}");
 }
+
+#[test]
+fn a_page_can_ask_for_a_video_small() {
+    let mut net = Net::new();
+    net.join_with("Ada", Some(&["l", "m", "h"]));
+    net.join("Bob");
+    net.run(Duration::from_secs(3));
+    let send_frames = |net: &mut Net, n: usize| {
+        for frame in 0..n {
+            for (rid, size) in [("l", 200), ("m", 500), ("h", 1000)] {
+                net.send_layer(0, rid, frame % 10 == 0, size);
+            }
+            net.run(Duration::from_millis(33));
+        }
+    };
+    send_frames(&mut net, 30);
+    // Bob's page shows nobody large: Ada's video becomes a thumbnail.
+    net.say(1, &ClientMessage::Layout { large: Some(vec![]) });
+    let before = net.phones[1].received.len();
+    send_frames(&mut net, 40);
+    let later: Vec<u8> =
+        net.phones[1].received[before..].iter().filter(|p| p.payload.len() >= 200).map(|p| p.payload[2]).collect();
+    assert_eq!(*later.last().unwrap(), b'm', "the middle layer for a thumbnail: {later:?}");
+}
