@@ -324,7 +324,7 @@ async fn start_parts(
         }
     });
 
-    let sessions = Arc::new(web::whip::Sessions::default());
+    let sessions = Arc::new(web::sessions::Sessions::default());
     let state = WebState { status: status.clone(), admission: admission.clone(), sfu: sfu.clone(), sessions };
     let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
         .map_err(AppError::Web)?;

@@ -51,6 +51,18 @@ async fn joining_needs_the_right_code_and_bad_requests_get_clear_errors() {
     assert!(joined["sdp"].as_str().unwrap().starts_with("v=0"));
     assert_eq!(phones(&b).await, 1);
 
+    // The session token renegotiates (an ICE restart); anything else is refused.
+    let session = format!("https://{}/api/session/{}", b.https, joined["session"].as_str().unwrap());
+    let r = http.post(&session).json(&json!({ "sdp": phone_offer() })).send().await.unwrap();
+    assert_eq!(r.status(), 400, "an offer from another session does not fit this one");
+    let r = http
+        .post(format!("https://{}/api/session/nonsense", b.https))
+        .json(&json!({ "sdp": "v=0" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
     // A wrong code: 403, and nobody new in the meeting.
     let (status, error) =
         error_of(post(json!({ "code": "000000", "name": "Eve", "sdp": phone_offer() })).await.unwrap()).await;

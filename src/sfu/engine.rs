@@ -45,6 +45,8 @@ pub enum JoinError {
     UnacceptableOffer(String),
     #[error("the meeting is full ({0} participants)")]
     Full(usize),
+    #[error("participant {0} is not in the meeting")]
+    Unknown(u64),
 }
 
 /// The box itself, as a participant (its camera and microphone).
@@ -201,6 +203,16 @@ impl Sfu {
         self.drain(id, now);
         self.settle(now);
         Ok((id, answer.to_sdp_string()))
+    }
+
+    /// A participant's page renegotiates outside the data channel (an ICE
+    /// restart after a network change, when the channel is down too).
+    pub fn renegotiate(&mut self, id: u64, offer: &str, now: Instant) -> Result<String, JoinError> {
+        let peer = self.peer_mut(id).ok_or(JoinError::Unknown(id))?;
+        let answer = peer.accept_offer(offer).map_err(JoinError::UnacceptableOffer)?;
+        self.drain(id, now);
+        self.settle(now);
+        Ok(answer)
     }
 
     /// A participant leaves (its page said so, or its session ended).

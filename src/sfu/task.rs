@@ -26,6 +26,11 @@ enum Command {
     Leave {
         id: u64,
     },
+    Renegotiate {
+        id: u64,
+        offer: String,
+        reply: oneshot::Sender<Result<String, JoinError>>,
+    },
 }
 
 /// Talks to the SFU task; cheap to clone.
@@ -47,6 +52,13 @@ impl SfuHandle {
     pub async fn join(&self, name: String, kind: ParticipantKind, offer: String) -> Result<(u64, String), SfuError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Join { name, kind, offer, reply }).await.map_err(|_| SfuError::Stopped)?;
+        Ok(answer.await.map_err(|_| SfuError::Stopped)??)
+    }
+
+    /// A participant's page renegotiates (ICE restart); returns the answer.
+    pub async fn renegotiate(&self, id: u64, offer: String) -> Result<String, SfuError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Renegotiate { id, offer, reply }).await.map_err(|_| SfuError::Stopped)?;
         Ok(answer.await.map_err(|_| SfuError::Stopped)??)
     }
 
@@ -128,6 +140,9 @@ async fn run(
                     let _ = reply.send(sfu.participants());
                 }
                 Some(Command::Leave { id }) => sfu.leave(id, Instant::now()),
+                Some(Command::Renegotiate { id, offer, reply }) => {
+                    let _ = reply.send(sfu.renegotiate(id, &offer, Instant::now()));
+                }
 
                 None => break,
             },

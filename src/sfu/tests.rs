@@ -401,3 +401,35 @@ fn a_page_can_ask_for_a_video_small() {
         net.phones[1].received[before..].iter().filter(|p| p.payload.len() >= 200).map(|p| p.payload[2]).collect();
     assert_eq!(*later.last().unwrap(), b'm', "the middle layer for a thumbnail: {later:?}");
 }
+
+#[test]
+fn after_a_network_change_an_ice_restart_brings_the_media_back() {
+    let mut net = two_phones();
+    net.send_video(0, true);
+    net.run(Duration::from_millis(100));
+    assert_eq!(net.phones[1].video_received().len(), 1);
+
+    // Bob's phone moves to another network: new address, old path dead.
+    let new_addr: SocketAddr = "10.0.1.77:4100".parse().unwrap();
+    let now = net.now;
+    let bob = &mut net.phones[1];
+    bob.addr = new_addr;
+    let mut change = bob.rtc.sdp_api();
+    change.ice_restart(false);
+    let (offer, pending) = change.apply().unwrap();
+    let answer = net.sfu.renegotiate(bob.id, &offer.to_sdp_string(), now).unwrap();
+    let bob = &mut net.phones[1];
+    bob.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+    // The restart cleared Bob's old candidates; his new address is the one.
+    bob.rtc.add_local_candidate(Candidate::host(new_addr, "udp").unwrap());
+    net.run(Duration::from_secs(2));
+
+    net.send_video(0, true);
+    for _ in 0..5 {
+        net.send_video(0, false);
+        net.run(Duration::from_millis(30));
+    }
+    assert!(net.phones[1].video_received().len() >= 6, "media reaches Bob at his new address");
+    assert_eq!(net.sfu.participants().len(), 2);
+    assert!(net.sfu.renegotiate(99, &offer.to_sdp_string(), net.now).is_err(), "unknown participant");
+}

@@ -91,6 +91,15 @@ pub struct JoinResponse {
     pub participant: u64,
     /// The box's SDP answer.
     pub sdp: String,
+    /// Shown back to `POST /api/session/{session}` to renegotiate (an ICE
+    /// restart after a network change).
+    pub session: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionOffer {
+    pub sdp: String,
 }
 
 pub async fn join(
@@ -111,7 +120,10 @@ pub async fn join(
         return error(StatusCode::BAD_REQUEST, "name: 1 to 40 characters, please");
     }
     match state.sfu.join(name.to_string(), request.kind, request.sdp).await {
-        Ok((participant, sdp)) => Json(JoinResponse { participant, sdp }).into_response(),
+        Ok((participant, sdp)) => {
+            let session = state.sessions.insert(participant);
+            Json(JoinResponse { participant, sdp, session }).into_response()
+        }
         Err(SfuError::Join(e @ (JoinError::MalformedOffer(_) | JoinError::UnacceptableOffer(_)))) => {
             error(StatusCode::BAD_REQUEST, &e.to_string())
         }
@@ -122,4 +134,29 @@ pub async fn join(
 /// `{"error": "..."}` with `status`.
 pub fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// `POST /api/session/{session}`: a joined page renegotiates over HTTPS when
+/// its data channel is down (an ICE restart after a network change).
+pub async fn renegotiate(
+    State(state): State<WebState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    body: Result<Json<SessionOffer>, JsonRejection>,
+) -> Response {
+    let Json(offer) = match body {
+        Ok(b) => b,
+        Err(rejection) => return error(rejection.status(), &rejection.body_text()),
+    };
+    let Some(id) = state.sessions.get(&token) else {
+        return error(StatusCode::NOT_FOUND, "no such session; join again");
+    };
+    match state.sfu.renegotiate(id, offer.sdp).await {
+        Ok(sdp) => Json(serde_json::json!({ "sdp": sdp })).into_response(),
+        Err(SfuError::Join(JoinError::Unknown(_))) => {
+            state.sessions.remove(&token);
+            error(StatusCode::NOT_FOUND, "no longer in the meeting; join again")
+        }
+        Err(SfuError::Join(e)) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
 }

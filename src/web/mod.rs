@@ -8,6 +8,7 @@ mod health;
 pub mod join;
 mod redirect;
 mod server;
+pub mod sessions;
 pub mod throttle;
 pub mod whip;
 
@@ -27,7 +28,7 @@ pub struct WebState {
     pub status: Arc<BoxStatus>,
     pub admission: Arc<join::Admission>,
     pub sfu: crate::sfu::SfuHandle,
-    pub sessions: Arc<whip::Sessions>,
+    pub sessions: Arc<sessions::Sessions>,
 }
 
 /// The HTTPS router.
@@ -47,6 +48,7 @@ pub fn router(state: WebState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/join", join)
+        .route("/api/session/{token}", axum::routing::post(join::renegotiate).layer(limit()))
         .route("/whip", axum::routing::post(whip::whip).options(whip::options).layer(limit()))
         .route("/whep", axum::routing::post(whip::whep).options(whip::options).layer(limit()))
         .route("/whip/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))

@@ -3,9 +3,7 @@
 //! the meeting (`POST /whip`) or pull the room's camera and microphone
 //! (`POST /whep`). The bearer token is the join code.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -17,28 +15,6 @@ use super::WebState;
 use super::join::error;
 use crate::sfu::messages::ParticipantKind;
 use crate::sfu::{JoinError, SfuError};
-
-/// Live WHIP/WHEP sessions by their resource token (the unguessable last
-/// part of the `Location` URL, which is what `DELETE` needs).
-#[derive(Default)]
-pub struct Sessions {
-    by_token: Mutex<HashMap<String, u64>>,
-}
-
-impl Sessions {
-    fn insert(&self, id: u64) -> String {
-        let mut bytes = [0u8; 16];
-        // The OS random source only fails on a broken system.
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("OS randomness");
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        self.by_token.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), id);
-        token
-    }
-
-    fn remove(&self, token: &str) -> Option<u64> {
-        self.by_token.lock().unwrap_or_else(|p| p.into_inner()).remove(token)
-    }
-}
 
 pub async fn whip(
     state: State<WebState>,

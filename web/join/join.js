@@ -128,6 +128,7 @@ async function join(name, code) {
     throw new Error(body.error || `The box said ${response.status}.`);
   }
   state.me = body.participant;
+  state.session = body.session;
   state.joinArgs = { name, code };
   await pc.setRemoteDescription({ type: 'answer', sdp: body.sdp });
   enterMeeting();
@@ -279,8 +280,9 @@ async function rejoin() {
   }
 }
 
-// A lost connection (Wi-Fi dropped, network changed): ICE often recovers by
-// itself within seconds; if it does not, join again from scratch.
+// A lost connection (Wi-Fi dropped, network changed): after a moment, an
+// ICE restart over HTTPS (the data channel is down too) finds the new path;
+// if that fails or does not connect, join again from scratch.
 let reconnectTimer = null;
 function onConnectionState(pc) {
   if (pc !== state.pc || state.leaving) return;
@@ -291,15 +293,35 @@ function onConnectionState(pc) {
   } else if (['disconnected', 'failed'].includes(pc.connectionState) && !reconnectTimer) {
     showStatus('Connection lost; reconnecting…');
     reconnectTimer = setTimeout(async () => {
-
-      reconnectTimer = null;
       if (pc.connectionState === 'connected') return;
-      pc.close();
-      $('grid').replaceChildren();
-      state.streams.clear();
-      await rejoin();
-    }, 5000);
+      const restarted = await restartIce(pc).catch(() => false);
+      reconnectTimer = setTimeout(async () => {
+        reconnectTimer = null;
+        if (restarted && pc.connectionState === 'connected') return;
+        pc.close();
+        $('grid').replaceChildren();
+        state.streams.clear();
+        await rejoin();
+      }, restarted ? 6000 : 0);
+    }, 2000);
   }
+}
+
+// For tests (and a support person in the console): restart ICE now.
+state.restartIce = () => restartIce(state.pc);
+
+async function restartIce(pc) {
+
+  await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+  await iceGathered(pc);
+  const r = await fetch(`/api/session/${state.session}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sdp: pc.localDescription.sdp }),
+  });
+  if (!r.ok) return false;
+  await pc.setRemoteDescription({ type: 'answer', sdp: (await r.json()).sdp });
+  return true;
 }
 
 function showStatus(text) {

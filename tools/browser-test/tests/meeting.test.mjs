@@ -1,5 +1,6 @@
 // Phones join the meeting in a real browser and see and hear each other.
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { startBox, launchChromium, joinAs, until } from './box.mjs';
 
 const ROOM = 0;
@@ -40,7 +41,15 @@ test('three phones and a display receive everyone; a phone that leaves is gone a
       await until(viewer.page, (id) => !window.confcam.participants.has(id), cy.id, 15_000);
     }
 
+    // Ada's page restarts ICE over HTTPS (what it does after a network
+    // change); her media keeps flowing to Bob, and Bob's to her.
+    assert.equal(await ada.page.evaluate(() => window.confcam.restartIce()), true);
+    const before = await bob.page.evaluate((id) => window.confcam.stats.byParticipant[id].framesDecoded, ada.id);
+    await until(bob.page, ([id, n]) => window.confcam.stats.byParticipant[id].framesDecoded > n + 20, [ada.id, before], 15_000);
+    await until(ada.page, () => window.confcam.pc.connectionState === 'connected', null, 10_000);
+
     // Cy comes back: media flows both ways again.
+
     const cyAgain = await joinAs(browser.context, box, 'Cy');
     for (const viewer of [ada, bob, display]) await until(viewer.page, receivesFrom, [cyAgain.id], 45_000);
     await until(cyAgain.page, receivesFrom, [ROOM, ada.id, bob.id], 45_000);
