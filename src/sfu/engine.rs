@@ -134,6 +134,9 @@ pub struct Sfu {
     keyframe_asked: HashMap<TrackId, Instant>,
     layer_keyframe_asked: HashMap<(TrackId, Rid), Instant>,
     next_reselect: Instant,
+    /// While receiving a burst: sessions written to, to run at the flush.
+    deferring: bool,
+    dirty: Vec<u64>,
     /// The box's own participant, once added.
     room: Option<ParticipantInfo>,
     room_keyframe: bool,
@@ -152,6 +155,8 @@ impl Sfu {
             keyframe_asked: HashMap::new(),
             layer_keyframe_asked: HashMap::new(),
             next_reselect: Instant::now(),
+            deferring: false,
+            dirty: Vec::new(),
             room: None,
             room_keyframe: false,
         }
@@ -226,6 +231,16 @@ impl Sfu {
     /// A datagram arrived on the SFU's socket. Returns false when no
     /// participant claims it (stray or garbage traffic, dropped).
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
+        let accepted = self.receive(now, source, destination, data);
+        self.flush(now);
+        accepted
+    }
+
+    /// Like [`Self::handle_datagram`], but the sessions that forwarded
+    /// packets only run at the next [`Self::flush`]: a burst of datagrams
+    /// (one video frame is several) costs each session one run, not one per
+    /// packet.
+    pub fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
         let Ok(contents) = data.try_into() else { return false };
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
         let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) else { return false };
@@ -235,8 +250,21 @@ impl Sfu {
             peer.rtc.disconnect();
         }
         self.drain(id, now);
+        self.deferring = true;
         self.settle(now);
+        self.deferring = false;
         true
+    }
+
+    /// Runs the sessions that packets were written to since the last flush.
+    pub fn flush(&mut self, now: Instant) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in dirty {
+            self.kick(id, now);
+        }
+        self.settle(now);
     }
 
     /// Time passed: run what is due (timers, retransmissions, decisions).
@@ -354,6 +382,11 @@ impl Sfu {
         loop {
             let touched = match self.work.pop_front() {
                 Some(Work::Published(track, kind)) => self.published(track, kind, now),
+                Some(Work::Rtp(from, packet)) if self.deferring => {
+                    let touched = self.forward(from, &packet, now);
+                    self.dirty.extend(touched);
+                    continue;
+                }
                 Some(Work::Rtp(from, packet)) => self.forward(from, &packet, now),
                 Some(Work::Keyframe(track)) => self.ask_keyframe(track, now),
                 Some(Work::Message(from, data)) => self.message(from, &data, now),

@@ -84,7 +84,8 @@ impl ActiveSocket {
         self.inner.async_io(Interest::READABLE, || self.try_recv(buf)).await
     }
 
-    fn try_recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, SocketAddr)> {
+    /// A datagram if one is waiting; `WouldBlock` if none.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, SocketAddr)> {
         let mut control = nix::cmsg_space!(nix::libc::in_pktinfo, nix::libc::in6_pktinfo);
         let mut iov = [IoSliceMut::new(buf)];
         let msg = recvmsg::<SockaddrStorage>(

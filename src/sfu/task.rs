@@ -128,7 +128,14 @@ async fn run(
         tokio::select! {
             received = socket.recv(&mut buf) => match received {
                 Ok((n, source, destination)) => {
-                    sfu.handle_datagram(Instant::now(), source, destination, &buf[..n]);
+                    // Take the rest of a burst too, then run each session once.
+                    let now = Instant::now();
+                    sfu.receive(now, source, destination, &buf[..n]);
+                    for _ in 0..64 {
+                        let Ok((n, source, destination)) = socket.try_recv(&mut buf) else { break };
+                        sfu.receive(now, source, destination, &buf[..n]);
+                    }
+                    sfu.flush(now);
                 }
                 Err(e) => tracing::debug!(error = %e, "media socket receive failed"),
             },
