@@ -824,7 +824,10 @@ fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
 /// re-assembled), H.264 constrained baseline first (every phone decodes it),
 /// then VP8, and Opus.
 fn new_rtc(now: Instant) -> Rtc {
-    let mut config = Rtc::builder().set_rtp_mode(true).clear_codecs();
+    // Resends come from this buffer; on a room network a NACK arrives within
+    // tens of milliseconds, so ~1.5 s of video is plenty (str0m keeps 1000
+    // packets per stream by default, which adds up over many viewers).
+    let mut config = Rtc::builder().set_rtp_mode(true).set_send_buffer_video(300).clear_codecs();
     config.codec_config().add_h264(102.into(), Some(103.into()), true, 0x42e01f);
     config.enable_vp8(true).enable_opus(true, false).build(now)
 }
