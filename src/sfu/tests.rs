@@ -177,6 +177,16 @@ impl Net {
         self.exchange();
     }
 
+    /// `frames` frames from phone 0 in three layers (a keyframe every 10th).
+    fn send_simulcast(&mut self, frames: usize) {
+        for frame in 0..frames {
+            for (rid, size) in [("l", 200), ("m", 500), ("h", 1000)] {
+                self.send_layer(0, rid, frame % 10 == 0, size);
+            }
+            self.run(Duration::from_millis(33));
+        }
+    }
+
     fn send_audio(&mut self, i: usize, dbov: i8) {
         let now = self.now;
         let p = &mut self.phones[i];
@@ -361,13 +371,7 @@ fn a_viewer_gets_one_simulcast_layer_the_largest_in_a_small_call() {
     net.join_with("Ada", Some(&["l", "m", "h"]));
     net.join("Bob");
     net.run(Duration::from_secs(3));
-    for frame in 0..60 {
-        let keyframe = frame % 10 == 0;
-        for (rid, size) in [("l", 200), ("m", 500), ("h", 1000)] {
-            net.send_layer(0, rid, keyframe, size);
-        }
-        net.run(Duration::from_millis(33));
-    }
+    net.send_simulcast(60);
     let bob = &net.phones[1];
     let layers: Vec<u8> = bob.received.iter().filter(|p| p.payload.len() >= 200).map(|p| p.payload[2]).collect();
     assert!(layers.len() > 30, "{} packets", layers.len());
@@ -384,19 +388,11 @@ fn a_page_can_ask_for_a_video_small() {
     net.join_with("Ada", Some(&["l", "m", "h"]));
     net.join("Bob");
     net.run(Duration::from_secs(3));
-    let send_frames = |net: &mut Net, n: usize| {
-        for frame in 0..n {
-            for (rid, size) in [("l", 200), ("m", 500), ("h", 1000)] {
-                net.send_layer(0, rid, frame % 10 == 0, size);
-            }
-            net.run(Duration::from_millis(33));
-        }
-    };
-    send_frames(&mut net, 30);
+    net.send_simulcast(30);
     // Bob's page shows nobody large: Ada's video becomes a thumbnail.
     net.say(1, &ClientMessage::Layout { large: Some(vec![]) });
     let before = net.phones[1].received.len();
-    send_frames(&mut net, 40);
+    net.send_simulcast(40);
     let later: Vec<u8> =
         net.phones[1].received[before..].iter().filter(|p| p.payload.len() >= 200).map(|p| p.payload[2]).collect();
     assert_eq!(*later.last().unwrap(), b'm', "the middle layer for a thumbnail: {later:?}");
