@@ -63,6 +63,11 @@ pub enum Negotiation {
 }
 
 impl Subscription {
+    fn new(source: TrackId, kind: MediaKind, state: Negotiation) -> Self {
+        let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
+        Subscription { source, kind, state, stream, layer: None, target: None }
+    }
+
     pub fn open_mid(&self) -> Option<Mid> {
         match self.state {
             Negotiation::Open(m) => Some(m),
@@ -155,29 +160,22 @@ impl Peer {
         if self.subscriptions.iter().any(|s| s.source == source) {
             return;
         }
-        let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
-        self.subscriptions.push(Subscription {
-            source,
-            kind,
-            state: Negotiation::ToOpen,
-            stream,
-            layer: None,
-            target: None,
-        });
+        self.subscriptions.push(Subscription::new(source, kind, Negotiation::ToOpen));
     }
 
     /// Receives `source` on an m-line the peer offered itself (a WHEP
     /// player), so nothing needs negotiating.
     pub fn bind(&mut self, source: TrackId, kind: MediaKind, mid: Mid) {
-        let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
-        self.subscriptions.push(Subscription {
-            source,
-            kind,
-            state: Negotiation::Open(mid),
-            stream,
-            layer: None,
-            target: None,
-        });
+        self.subscriptions.push(Subscription::new(source, kind, Negotiation::Open(mid)));
+    }
+
+    /// Tracks this peer receives whose video still waits for its first
+    /// keyframe (their publishers are asked for one).
+    pub fn awaiting_keyframes(&self) -> impl Iterator<Item = TrackId> + '_ {
+        self.subscriptions
+            .iter()
+            .filter(|s| s.open_mid().is_some() && s.stream.waiting_for_keyframe())
+            .map(|s| s.source)
     }
 
     /// Stops receiving every track `owner` published.

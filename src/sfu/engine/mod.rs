@@ -10,16 +10,24 @@ use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
+mod page;
+mod room;
+mod simulcast;
+
+pub use room::{LocalPacket, ROOM_ID};
+
 use super::forward::{VideoCodec, starts_keyframe};
 use super::layers::{View, choose_layer};
-use super::messages::{ClientMessage, ParticipantInfo, ParticipantKind, ServerMessage};
+use super::messages::{ParticipantInfo, ParticipantKind, ServerMessage};
 use super::peer::{Peer, Published, TrackId};
 use crate::speaker::{DominantSpeaker, SpeakerConfig};
+use room::{ROOM_AUDIO, ROOM_VIDEO};
+use simulcast::{Layer, view_of};
 
 /// A keyframe is asked of a publisher at most this often per track; a
 /// subscriber's decoder may ask many times a second.
@@ -49,28 +57,6 @@ pub enum JoinError {
     Unknown(u64),
 }
 
-/// The box itself, as a participant (its camera and microphone).
-pub const ROOM_ID: u64 = 0;
-const ROOM_AUDIO: TrackId = TrackId { owner: ROOM_ID, mid: Mid::from_array(*b"room-audio      ") };
-const ROOM_VIDEO: TrackId = TrackId { owner: ROOM_ID, mid: Mid::from_array(*b"room-video      ") };
-
-/// A packet of the room's own media, made by the box's encoders.
-#[derive(Debug, Clone)]
-pub struct LocalPacket {
-    pub kind: MediaKind,
-    /// RTP payload (an H.264 NAL unit or fragment, an Opus frame).
-    pub payload: Vec<u8>,
-    pub seq: u64,
-    /// RTP time (90 kHz video, 48 kHz audio).
-    pub time: u32,
-    pub marker: bool,
-    /// The first packet of an H.264 IDR picture (with its SPS).
-    pub keyframe: bool,
-    /// RFC 6464 level of audio, `-dBov`.
-    pub dbov: Option<u8>,
-    pub captured: Instant,
-}
-
 /// How to find the payload type a subscriber uses for a packet.
 #[derive(Clone, Copy)]
 enum Format {
@@ -98,14 +84,6 @@ struct Outgoing<'a> {
     payload: &'a std::sync::Arc<[u8]>,
 }
 
-/// A simulcast packet's layer and the layers a viewer should get.
-#[derive(Clone, Copy)]
-struct Layer {
-    rid: Rid,
-    large: Option<Rid>,
-    small: Option<Rid>,
-}
-
 /// A datagram to send.
 #[derive(Debug, Clone)]
 pub struct Datagram {
@@ -131,12 +109,9 @@ pub struct Sfu {
     speaker: DominantSpeaker<u64>,
     transmits: VecDeque<Datagram>,
     work: VecDeque<Work>,
-    keyframe_asked: HashMap<TrackId, Instant>,
-    layer_keyframe_asked: HashMap<(TrackId, Rid), Instant>,
+    /// When a keyframe was last asked for, per track (and layer).
+    keyframe_asked: HashMap<(TrackId, Option<Rid>), Instant>,
     next_reselect: Instant,
-    /// While receiving a burst: sessions written to, to run at the flush.
-    deferring: bool,
-    dirty: Vec<u64>,
     /// The box's own participant, once added.
     room: Option<ParticipantInfo>,
     room_keyframe: bool,
@@ -153,10 +128,7 @@ impl Sfu {
             transmits: VecDeque::new(),
             work: VecDeque::new(),
             keyframe_asked: HashMap::new(),
-            layer_keyframe_asked: HashMap::new(),
             next_reselect: Instant::now(),
-            deferring: false,
-            dirty: Vec::new(),
             room: None,
             room_keyframe: false,
         }
@@ -191,8 +163,7 @@ impl Sfu {
         let mut peer = Peer::new(info.clone(), rtc, now);
         if kind.receives_everyone() {
             if self.room.is_some() {
-                peer.subscribe(ROOM_AUDIO, MediaKind::Audio);
-                peer.subscribe(ROOM_VIDEO, MediaKind::Video);
+                room::subscribe_to_room(&mut peer);
             }
             for other in &self.peers {
                 for p in &other.published {
@@ -236,10 +207,9 @@ impl Sfu {
         accepted
     }
 
-    /// Like [`Self::handle_datagram`], but the sessions that forwarded
-    /// packets only run at the next [`Self::flush`]: a burst of datagrams
-    /// (one video frame is several) costs each session one run, not one per
-    /// packet.
+    /// Like [`Self::handle_datagram`], but what the datagram causes is only
+    /// done at the next [`Self::flush`]: a burst of datagrams (one video frame
+    /// is several) costs each session one run, not one per packet.
     pub fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
         let Ok(contents) = data.try_into() else { return false };
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
@@ -250,20 +220,11 @@ impl Sfu {
             peer.rtc.disconnect();
         }
         self.drain(id, now);
-        self.deferring = true;
-        self.settle(now);
-        self.deferring = false;
         true
     }
 
-    /// Runs the sessions that packets were written to since the last flush.
+    /// Does what the datagrams since the last flush caused.
     pub fn flush(&mut self, now: Instant) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        for id in dirty {
-            self.kick(id, now);
-        }
         self.settle(now);
     }
 
@@ -278,15 +239,9 @@ impl Sfu {
             self.kick(id, now);
         }
         // Video that still waits for its first keyframe asks again.
-        let waiting: Vec<TrackId> = self
-            .peers
-            .iter()
-            .flat_map(|p| &p.subscriptions)
-            .filter(|s| s.open_mid().is_some() && s.stream.waiting_for_keyframe())
-            .map(|s| s.source)
-            .collect();
+        let waiting: Vec<TrackId> = self.peers.iter().flat_map(Peer::awaiting_keyframes).collect();
         for track in waiting {
-            self.ask_keyframe(track, now);
+            self.ask_keyframe(track, None, now);
         }
         self.speaker.handle_timeout(now);
         if now >= self.next_reselect {
@@ -379,23 +334,29 @@ impl Sfu {
 
     /// Does queued work until none is left, then removes departed peers.
     fn settle(&mut self, now: Instant) {
+        self.settle_after(Vec::new(), now);
+    }
+
+    /// Like [`Self::settle`], also running the sessions in `touched`. Every
+    /// session that work wrote to runs once per round, however many packets
+    /// went into it.
+    fn settle_after(&mut self, mut touched: Vec<u64>, now: Instant) {
         loop {
-            let touched = match self.work.pop_front() {
-                Some(Work::Published(track, kind)) => self.published(track, kind, now),
-                Some(Work::Rtp(from, packet)) if self.deferring => {
-                    let touched = self.forward(from, &packet, now);
-                    self.dirty.extend(touched);
-                    continue;
-                }
-                Some(Work::Rtp(from, packet)) => self.forward(from, &packet, now),
-                Some(Work::Keyframe(track)) => self.ask_keyframe(track, now),
-                Some(Work::Message(from, data)) => self.message(from, &data, now),
-                None => match self.welcome_new_channels() {
-                    touched if touched.is_empty() => break,
-                    touched => touched,
-                },
-            };
-            for id in touched {
+            while let Some(work) = self.work.pop_front() {
+                touched.extend(match work {
+                    Work::Published(track, kind) => self.published(track, kind, now),
+                    Work::Rtp(from, packet) => self.forward(from, &packet, now),
+                    Work::Keyframe(track) => self.ask_keyframe(track, None, now),
+                    Work::Message(from, data) => self.message(from, &data, now),
+                });
+            }
+            touched.extend(self.welcome_new_channels());
+            if touched.is_empty() {
+                break;
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            for id in std::mem::take(&mut touched) {
                 self.kick(id, now);
             }
         }
@@ -404,6 +365,10 @@ impl Sfu {
 
     /// The first message on a page's data channel: who it is, who is here.
     fn welcome_new_channels(&mut self) -> Vec<u64> {
+        // Runs on every settle: only build the list when someone needs it.
+        if !self.peers.iter().any(|p| p.channel.is_some() && !p.welcomed) {
+            return Vec::new();
+        }
         let participants = self.participants();
         let active_speaker = self.active_speaker();
         let mut touched = Vec::new();
@@ -541,201 +506,37 @@ impl Sfu {
             touched.push(peer.info.id);
         }
         if want_keyframe {
-            touched.extend(self.ask_keyframe(p.track, now));
+            touched.extend(self.ask_keyframe(p.track, None, now));
         }
         want_layers.sort_by_key(|r| r.to_string());
         want_layers.dedup();
         for rid in want_layers {
-            touched.extend(self.ask_layer_keyframe(p.track, rid, now));
+            touched.extend(self.ask_keyframe(p.track, Some(rid), now));
         }
         touched
     }
 
-    /// Asks for a keyframe on one simulcast layer (a viewer switches to it).
-    fn ask_layer_keyframe(&mut self, track: TrackId, rid: Rid, now: Instant) -> Vec<u64> {
+    /// Asks a publisher for a keyframe on `track` (on one simulcast layer
+    /// when `rid` says, as a viewer switching to it needs), at most every
+    /// 500 ms for each.
+    fn ask_keyframe(&mut self, track: TrackId, rid: Option<Rid>, now: Instant) -> Vec<u64> {
         let key = (track, rid);
-        if self.layer_keyframe_asked.get(&key).is_some_and(|&at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL)
-        {
+        if self.keyframe_asked.get(&key).is_some_and(|&at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
             return Vec::new();
         }
-        self.layer_keyframe_asked.insert(key, now);
-        let Some(owner) = self.peer_mut(track.owner) else { return Vec::new() };
-        let mut api = owner.rtc.direct_api();
-        let Some(rx) = api.stream_rx_by_mid(track.mid, Some(rid)) else { return Vec::new() };
-        rx.request_keyframe(KeyframeRequestKind::Pli);
-        vec![track.owner]
-    }
-
-    /// Re-ranks every simulcast track's layers and retargets viewers whose
-    /// layer no longer fits (the active speaker changed; a layer stopped).
-    fn reselect_layers(&mut self, now: Instant) {
-        let speaker = self.speaker.dominant().copied();
-        let mut ranks: Vec<(TrackId, Vec<Rid>)> = Vec::new();
-        for peer in &mut self.peers {
-            for p in peer.published.iter_mut().filter(|p| p.kind == MediaKind::Video) {
-                p.ranked = p.rates.ranked(now);
-                if !p.ranked.is_empty() {
-                    ranks.push((TrackId { owner: peer.info.id, mid: p.mid }, p.ranked.clone()));
-                }
-            }
-        }
-        for peer in &mut self.peers {
-            let videos = peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count();
-            let large = peer.large.as_deref();
-            for s in &mut peer.subscriptions {
-                let Some((_, ranked)) = ranks.iter().find(|(t, _)| *t == s.source) else { continue };
-                let want = choose_layer(ranked, view_of(s.source.owner, speaker, videos, large));
-                if want.is_some() && want != s.layer {
-                    s.target = want;
-                } else if want == s.layer {
-                    s.target = None;
-                }
-            }
-        }
-    }
-
-    /// The box's own participant (the room's camera and microphone) joins
-    /// the meeting; its media comes in through [`Self::handle_local`].
-    pub fn add_room(&mut self, name: &str, now: Instant) {
-        let info = ParticipantInfo {
-            id: ROOM_ID,
-            name: name.to_string(),
-            kind: ParticipantKind::Room,
-            audio_muted: false,
-            video_muted: false,
-        };
-        for p in self.peers.iter_mut().filter(|p| p.info.kind.receives_everyone()) {
-            p.send(ServerMessage::ParticipantJoined { participant: info.clone() });
-            p.subscribe(ROOM_AUDIO, MediaKind::Audio);
-            p.subscribe(ROOM_VIDEO, MediaKind::Video);
-            p.negotiate();
-        }
-        self.speaker.add(ROOM_ID, now);
-        self.room = Some(info);
-        self.settle(now);
-    }
-
-    /// A packet of the room's own media.
-    pub fn handle_local(&mut self, packet: LocalPacket, now: Instant) {
-        if self.room.is_none() {
-            return;
-        }
-        let (track, format) = match packet.kind {
-            MediaKind::Audio => (ROOM_AUDIO, Format::Codec(Codec::Opus)),
-            MediaKind::Video => (ROOM_VIDEO, Format::Codec(Codec::H264)),
-        };
-        let payload: std::sync::Arc<[u8]> = packet.payload.into();
-        let touched = self.fan_out(
-            Outgoing {
-                track,
-                kind: packet.kind,
-                format,
-                seq: packet.seq,
-                time: packet.time,
-                marker: packet.marker,
-                keyframe: packet.keyframe,
-                layer: None,
-                level: packet.dbov,
-                voice: packet.dbov.map(|l| l < 50),
-                wallclock: packet.captured,
-                payload: &payload,
-            },
-            now,
-        );
-        for id in touched {
-            self.kick(id, now);
-        }
-        self.settle(now);
-    }
-
-    /// Whether someone receives the room's video (no viewer: no need to
-    /// spend a CPU core encoding it).
-    pub fn room_has_viewers(&self) -> bool {
-        self.peers.iter().flat_map(|p| &p.subscriptions).any(|s| s.source == ROOM_VIDEO && s.open_mid().is_some())
-    }
-
-    /// True once after a viewer asked for a keyframe of the room's video.
-    pub fn take_room_keyframe_request(&mut self) -> bool {
-        std::mem::take(&mut self.room_keyframe)
-    }
-
-    /// Asks a publisher for a keyframe on `track`, at most every 500 ms.
-    fn ask_keyframe(&mut self, track: TrackId, now: Instant) -> Vec<u64> {
-        if self.keyframe_asked.get(&track).is_some_and(|&at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
-            return Vec::new();
-        }
-        self.keyframe_asked.insert(track, now);
+        self.keyframe_asked.insert(key, now);
         if track.owner == ROOM_ID {
             self.room_keyframe = true;
             return Vec::new();
         }
         let Some(owner) = self.peer_mut(track.owner) else { return Vec::new() };
         let mut api = owner.rtc.direct_api();
-        let Some(rx) = api.stream_rx_by_mid(track.mid, None) else { return Vec::new() };
+        let Some(rx) = api.stream_rx_by_mid(track.mid, rid) else { return Vec::new() };
         rx.request_keyframe(KeyframeRequestKind::Pli);
         vec![track.owner]
     }
 
-    /// A data-channel message from a page.
-    fn message(&mut self, from: u64, data: &[u8], now: Instant) -> Vec<u64> {
-        let Some(peer) = self.peer_mut(from) else { return Vec::new() };
-        let message: ClientMessage = match serde_json::from_slice(data) {
-            Ok(m) => m,
-            Err(e) => {
-                peer.send(ServerMessage::Error { message: format!("message not understood: {e}") });
-                return vec![from];
-            }
-        };
-        match message {
-            ClientMessage::Answer { sdp } => {
-                if let Err(e) = peer.accept_answer(&sdp) {
-                    peer.send(ServerMessage::Error { message: e });
-                }
-                peer.negotiate();
-                // Newly opened video asks its publisher for a picture at once.
-                let waiting: Vec<TrackId> = peer
-                    .subscriptions
-                    .iter()
-                    .filter(|s| s.open_mid().is_some() && s.stream.waiting_for_keyframe())
-                    .map(|s| s.source)
-                    .collect();
-                let mut touched = vec![from];
-                for track in waiting {
-                    touched.extend(self.ask_keyframe(track, now));
-                }
-                touched
-            }
-            ClientMessage::Offer { sdp } => {
-                match peer.accept_offer(&sdp) {
-                    Ok(answer) => peer.send(ServerMessage::Answer { sdp: answer }),
-                    Err(e) => peer.send(ServerMessage::Error { message: e }),
-                }
-                vec![from]
-            }
-            ClientMessage::Mute { audio, video } => {
-                peer.info.audio_muted = audio;
-                peer.info.video_muted = video;
-                self.broadcast(ServerMessage::Muted { id: from, audio, video });
-                self.peers.iter().map(Peer::id).collect()
-            }
-            ClientMessage::Layout { large } => {
-                // A page shows a handful of videos large; more is nonsense.
-                peer.large = large.map(|mut l| {
-                    l.truncate(16);
-                    l
-                });
-                self.reselect_layers(now);
-                vec![from]
-            }
-            ClientMessage::Leave => {
-                tracing::info!(participant = from, "left");
-                peer.rtc.disconnect();
-                Vec::new()
-            }
-        }
-    }
-
-    fn broadcast(&mut self, message: ServerMessage) {
+    pub(super) fn broadcast(&mut self, message: ServerMessage) {
         for p in &mut self.peers {
             p.send(message.clone());
         }
@@ -748,8 +549,7 @@ impl Sfu {
             let id = gone.id();
             tracing::info!(participant = id, name = %gone.info.name, "removed");
             self.speaker.remove(&id, now);
-            self.keyframe_asked.retain(|t, _| t.owner != id);
-            self.layer_keyframe_asked.retain(|(t, _), _| t.owner != id);
+            self.keyframe_asked.retain(|(t, _), _| t.owner != id);
             for p in &mut self.peers {
                 p.unsubscribe_owner(id);
                 p.send(ServerMessage::ParticipantLeft { id });
@@ -759,25 +559,6 @@ impl Sfu {
             for other in others {
                 self.kick(other, now);
             }
-        }
-    }
-}
-
-/// What the page asked for; else large for the active speaker and for
-/// everyone in a small call (a phone showing one or two others).
-fn view_of(owner: u64, speaker: Option<u64>, videos: usize, large: Option<&[u64]>) -> View {
-    let is_large = match large {
-        Some(large) => large.contains(&owner),
-        None => Some(owner) == speaker || videos <= 2,
-    };
-    if is_large { View::Large } else { View::Small }
-}
-
-impl Layer {
-    fn pick(&self, view: View) -> Option<Rid> {
-        match view {
-            View::Large => self.large,
-            View::Small => self.small,
         }
     }
 }
