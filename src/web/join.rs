@@ -124,10 +124,19 @@ pub async fn join(
             let session = state.sessions.insert(participant);
             Json(JoinResponse { participant, sdp, session }).into_response()
         }
-        Err(SfuError::Join(e @ (JoinError::MalformedOffer(_) | JoinError::UnacceptableOffer(_)))) => {
-            error(StatusCode::BAD_REQUEST, &e.to_string())
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What the media server's refusals mean to an HTTP client.
+impl IntoResponse for SfuError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            SfuError::Join(JoinError::MalformedOffer(_) | JoinError::UnacceptableOffer(_)) => StatusCode::BAD_REQUEST,
+            SfuError::Join(JoinError::Unknown(_)) => StatusCode::NOT_FOUND,
+            SfuError::Join(JoinError::Full(_)) | SfuError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        error(status, &self.to_string())
     }
 }
 
@@ -156,7 +165,6 @@ pub async fn renegotiate(
             state.sessions.remove(&token);
             error(StatusCode::NOT_FOUND, "no longer in the meeting; join again")
         }
-        Err(SfuError::Join(e)) => error(StatusCode::BAD_REQUEST, &e.to_string()),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => e.into_response(),
     }
 }

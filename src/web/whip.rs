@@ -8,13 +8,12 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::WebState;
 use super::join::error;
 use crate::sfu::messages::ParticipantKind;
-use crate::sfu::{JoinError, SfuError};
 
 pub async fn whip(
     state: State<WebState>,
@@ -72,10 +71,7 @@ async fn start(
             }
             r
         }
-        Err(SfuError::Join(e @ (JoinError::MalformedOffer(_) | JoinError::UnacceptableOffer(_)))) => {
-            error(StatusCode::BAD_REQUEST, &e.to_string())
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -84,7 +80,7 @@ pub async fn stop(State(state): State<WebState>, Path(token): Path<String>) -> R
     match state.sessions.remove(&token) {
         Some(id) => match state.sfu.leave(id).await {
             Ok(()) => StatusCode::OK.into_response(),
-            Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+            Err(e) => e.into_response(),
         },
         None => error(StatusCode::NOT_FOUND, "no such session"),
     }
@@ -103,5 +99,3 @@ pub async fn options() -> Response {
     )
         .into_response()
 }
-
-use axum::http::HeaderName;
