@@ -279,6 +279,7 @@ async fn start_parts(
     let (muted, muted_rx) = watch::channel(false);
     let gpio = gpio::spawn_gpio(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
 
+    let media_port = listeners.media.port();
     let (served, served_rx) = watch::channel(cert);
     let status = Arc::new(BoxStatus {
         room_name: config.room.name.clone(),
@@ -288,14 +289,13 @@ async fn start_parts(
         stall_timeout: Duration::from_millis(config.system.stall_timeout_ms.get() as u64),
         store: store.clone(),
         muted: muted_rx.clone(),
-        media_port: listeners.media.port(),
+        media_port,
         certificate: served_rx.clone(),
     });
     // Validated with the config, so a fixed code always parses.
     let code = config.meeting.join_code.as_deref().and_then(JoinCode::parse).unwrap_or_else(JoinCode::generate);
     tracing::info!(join_code = code.as_str(), "meeting open; phones join with this code");
     let admission = Arc::new(Admission::new(code));
-    let media_port = listeners.media.port();
     let mut sfu = Sfu::new(SfuConfig {
         room: config.room.name.clone(),
         max_participants: config.meeting.max_participants.get() as usize,

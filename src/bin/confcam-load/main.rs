@@ -113,7 +113,7 @@ pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32
             let bytes = if keyframe { frame_bytes * 4 } else { frame_bytes };
             for s in sessions.iter_mut().take(publishing).filter(|s| s.connected) {
                 let Some(mid) = s.video else { continue };
-                for (payload, marker) in media::video_frame(bytes, keyframe, now) {
+                for (payload, marker) in media::video_frame(bytes, keyframe) {
                     s.send(mid, payload, (frame * 3000) as u32, marker, None, now);
                 }
             }
@@ -124,7 +124,7 @@ pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32
             for s in sessions.iter_mut().take(publishing).filter(|s| s.connected) {
                 let Some(mid) = s.audio else { continue };
                 let time = (now - start).as_millis() as u32 * 48;
-                s.send(mid, media::audio_packet(now), time, false, Some(-30), now);
+                s.send(mid, media::audio_packet(), time, false, Some(-30), now);
             }
             next_audio += Duration::from_millis(20);
         }

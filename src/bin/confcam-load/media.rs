@@ -3,7 +3,7 @@
 //! carries the time it was made, so a receiver in the same process measures
 //! how long the trip through the box took.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where the send time sits in each payload (after the NAL/FU header bytes).
 const STAMP_AT: usize = 2;
@@ -14,7 +14,7 @@ pub fn wall_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64
 }
 
-fn stamped(mut payload: Vec<u8>, _now: Instant) -> Vec<u8> {
+fn stamped(mut payload: Vec<u8>) -> Vec<u8> {
     payload[STAMP_AT..STAMP_AT + 8].copy_from_slice(&wall_nanos().to_be_bytes());
     payload
 }
@@ -31,22 +31,22 @@ pub fn read_stamp(payload: &[u8]) -> Option<u64> {
 /// One video frame's RTP payloads (`(payload, marker)`): `bytes` in
 /// 1100-byte packets, the first of a keyframe an SPS (what the box starts
 /// viewers on).
-pub fn video_frame(bytes: usize, keyframe: bool, now: Instant) -> Vec<(Vec<u8>, bool)> {
+pub fn video_frame(bytes: usize, keyframe: bool) -> Vec<(Vec<u8>, bool)> {
     let count = bytes.div_ceil(PACKET).max(1);
     (0..count)
         .map(|i| {
             let mut p = vec![0x5a; PACKET];
             p[0] = if keyframe && i == 0 { 0x67 } else { 0x41 };
-            (stamped(p, now), i + 1 == count)
+            (stamped(p), i + 1 == count)
         })
         .collect()
 }
 
 /// One 20 ms Opus-sized packet.
-pub fn audio_packet(now: Instant) -> Vec<u8> {
+pub fn audio_packet() -> Vec<u8> {
     let mut p = vec![0x5a; 60];
     p[0] = 0xfc;
-    stamped(p, now)
+    stamped(p)
 }
 
 /// What a session received.
