@@ -299,7 +299,9 @@ async fn start_parts(
     let mut sfu = Sfu::new(SfuConfig {
         room: config.room.name.clone(),
         max_participants: config.meeting.max_participants.get() as usize,
+        bandwidth_estimation: true,
     });
+
     // The room itself takes part: its (main) camera and microphone array.
     sfu.add_room(&config.room.name, Instant::now());
     let (local, local_rx) = tokio::sync::mpsc::channel(512);

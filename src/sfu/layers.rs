@@ -44,26 +44,90 @@ impl LayerRates {
         w.bytes += bytes as u64;
     }
 
-    /// Layers that carried something recently, smallest first.
-    pub fn ranked(&self, now: Instant) -> Vec<Rid> {
+    /// Layers that carried something recently, smallest first, with their
+    /// bitrates (bits per second).
+    pub fn ranked(&self, now: Instant) -> Vec<(Rid, u64)> {
         let mut live: Vec<(Rid, u64)> = self
             .windows
             .iter()
             .filter(|(_, w)| now.saturating_duration_since(w.started) < WINDOW * 2)
-            .map(|(rid, w)| (*rid, w.rate.max(w.bytes)))
+            .map(|(rid, w)| (*rid, w.rate.max(w.bytes) * 8))
             .collect();
         live.sort_by_key(|(rid, rate)| (*rate, rid.to_string()));
-        live.into_iter().map(|(rid, _)| rid).collect()
+        live
     }
 }
 
-/// The layer to show: the largest when large, the middle (or smallest of
-/// two) when small.
-pub fn choose_layer(ranked: &[Rid], view: View) -> Option<Rid> {
-    match view {
-        View::Large => ranked.last().copied(),
-        View::Small => ranked.get(ranked.len().saturating_sub(1) / 2).copied(),
-    }
+/// The layer a view asks for: the largest when large, the middle (or
+/// smallest of two) when small. Its index in `ranked`.
+fn ideal(ranked: &[(Rid, u64)], view: View) -> Option<usize> {
+    let last = ranked.len().checked_sub(1)?;
+    Some(match view {
+        View::Large => last,
+        View::Small => last / 2,
+    })
+}
+
+/// The layer to show, bandwidth aside.
+pub fn choose_layer(ranked: &[(Rid, u64)], view: View) -> Option<Rid> {
+    ideal(ranked, view).map(|i| ranked[i].0)
+}
+
+/// A simulcast video a viewer shows: its layers (as [`LayerRates::ranked`])
+/// and how it is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a> {
+    pub view: View,
+    pub layers: &'a [(Rid, u64)],
+}
+
+/// What a viewer gets: a layer for each video, and the bitrate the layers
+/// its views ask for would need (what its bandwidth estimate should probe
+/// towards).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub layers: Vec<Option<Rid>>,
+    pub desired: u64,
+}
+
+/// Share of the estimate that layers may fill: the rest is headroom for
+/// keyframes and for the estimate's own wobble.
+const HEADROOM_PERCENT: u64 = 90;
+
+/// Shares a viewer's bandwidth estimate (bits per second; `None`: not known
+/// yet) among the simulcast videos it shows. Every video gets its smallest
+/// layer (a thumbnail that freezes reads as a dropped call); then, large
+/// views first, each is raised towards the layer its view asks for while the
+/// total fits. Without an estimate each gets the layer its view asks for.
+pub fn allocate(estimate: Option<u64>, shown: &[Shown]) -> Allocation {
+    let ideals: Vec<Option<usize>> = shown.iter().map(|s| ideal(s.layers, s.view)).collect();
+    let rate = |i: usize, layer: Option<usize>| layer.map_or(0, |l| shown[i].layers[l].1);
+    let desired = (0..shown.len()).map(|i| rate(i, ideals[i])).sum();
+    let picks: Vec<Option<usize>> = match estimate {
+        None => ideals.clone(),
+        Some(estimate) => {
+            let budget = estimate * HEADROOM_PERCENT / 100;
+            let mut picks: Vec<Option<usize>> = ideals.iter().map(|i| i.map(|_| 0)).collect();
+            let mut total: u64 = (0..shown.len()).map(|i| rate(i, picks[i])).sum();
+            let mut order: Vec<usize> = (0..shown.len()).collect();
+            order.sort_by_key(|&i| shown[i].view != View::Large);
+            for i in order {
+                let (Some(mut at), Some(best)) = (picks[i], ideals[i]) else { continue };
+                while at < best {
+                    let more = shown[i].layers[at + 1].1.saturating_sub(shown[i].layers[at].1);
+                    if total + more > budget {
+                        break;
+                    }
+                    total += more;
+                    at += 1;
+                }
+                picks[i] = Some(at);
+            }
+            picks
+        }
+    };
+    let layers = picks.iter().zip(shown).map(|(pick, s)| pick.map(|l| s.layers[l].0)).collect();
+    Allocation { layers, desired }
 }
 
 #[cfg(test)]
@@ -81,7 +145,9 @@ mod tests {
             rates.record("h".into(), 1500, now);
         }
         let ranked = rates.ranked(t0 + Duration::from_secs(2));
-        assert_eq!(ranked, vec![Rid::from("q"), Rid::from("h"), Rid::from("f")]);
+        let rids: Vec<Rid> = ranked.iter().map(|(rid, _)| *rid).collect();
+        assert_eq!(rids, vec![Rid::from("q"), Rid::from("h"), Rid::from("f")]);
+        assert_eq!(ranked[0].1, 300 * 50 * 8, "bits per second");
         assert_eq!(choose_layer(&ranked, View::Large), Some(Rid::from("f")));
         assert_eq!(choose_layer(&ranked, View::Small), Some(Rid::from("h")));
         assert_eq!(choose_layer(&ranked[..2], View::Small), Some(Rid::from("q")));
@@ -94,6 +160,52 @@ mod tests {
         let t0 = Instant::now();
         rates.record("h".into(), 5000, t0);
         rates.record("l".into(), 500, t0 + Duration::from_secs(3));
-        assert_eq!(rates.ranked(t0 + Duration::from_secs(3)), vec![Rid::from("l")]);
+        let ranked = rates.ranked(t0 + Duration::from_secs(3));
+        assert_eq!(ranked.len(), 1);
+        assert_eq!(ranked[0].0, Rid::from("l"));
+    }
+
+    fn ladder() -> Vec<(Rid, u64)> {
+        vec![("l".into(), 150_000), ("m".into(), 500_000), ("h".into(), 1_700_000)]
+    }
+
+    fn rids(a: &Allocation) -> Vec<&str> {
+        a.layers.iter().map(|l| l.as_ref().map_or("-", |r| &**r)).collect()
+    }
+
+    #[test]
+    fn with_room_to_spare_every_view_gets_what_it_asks_for() {
+        let (a, b) = (ladder(), ladder());
+        let shown = [Shown { view: View::Small, layers: &a }, Shown { view: View::Large, layers: &b }];
+        let plenty = allocate(Some(10_000_000), &shown);
+        assert_eq!(rids(&plenty), ["m", "h"]);
+        assert_eq!(plenty.desired, 2_200_000);
+        assert_eq!(allocate(None, &shown), plenty, "no estimate yet: as asked");
+    }
+
+    #[test]
+    fn a_tight_link_serves_the_large_view_first_and_thumbnails_stay_on() {
+        let (a, b, c) = (ladder(), ladder(), ladder());
+        let shown = [
+            Shown { view: View::Small, layers: &a },
+            Shown { view: View::Large, layers: &b },
+            Shown { view: View::Small, layers: &c },
+        ];
+        // 2.2 Mbit/s: 1.98 usable; large h (1.7) + two l (0.3) = 2.0 does not
+        // fit, so the large view gets m and the thumbnails what is left.
+        assert_eq!(rids(&allocate(Some(2_200_000), &shown)), ["m", "m", "m"]);
+        // 2.6 Mbit/s: 2.34 usable: h for the large view, l for the others.
+        assert_eq!(rids(&allocate(Some(2_600_000), &shown)), ["l", "h", "l"]);
+        // 2.9 Mbit/s: 2.61 usable: one thumbnail moves up, in order.
+        assert_eq!(rids(&allocate(Some(2_900_000), &shown)), ["m", "h", "l"]);
+        // Far too little: everyone on the smallest layer, nobody dropped.
+        assert_eq!(rids(&allocate(Some(100_000), &shown)), ["l", "l", "l"]);
+    }
+
+    #[test]
+    fn a_video_with_no_live_layer_gets_none() {
+        let a = ladder();
+        let shown = [Shown { view: View::Large, layers: &[] }, Shown { view: View::Small, layers: &a }];
+        assert_eq!(rids(&allocate(Some(1_000_000), &shown)), ["-", "m"]);
     }
 }

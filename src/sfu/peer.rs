@@ -28,8 +28,9 @@ pub struct Published {
     pub kind: MediaKind,
     /// Simulcast layers seen, by what they carry.
     pub rates: LayerRates,
-    /// Layers smallest first, as of the last reselection.
-    pub ranked: Vec<Rid>,
+    /// Layers smallest first with their bitrates, as of the last
+    /// reselection.
+    pub ranked: Vec<(Rid, u64)>,
 }
 
 impl Published {
@@ -94,6 +95,11 @@ pub struct Peer {
     pub connected: bool,
     /// Participants the page shows large, if it said (else the box decides).
     pub large: Option<Vec<u64>>,
+    /// What the link towards this peer carries, in bits per second, as the
+    /// bandwidth estimate (TWCC, or the peer's REMB) last said.
+    pub estimate: Option<u64>,
+    /// The bitrate the estimate was last told to probe towards.
+    pub desired: u64,
 }
 
 impl Peer {
@@ -111,6 +117,8 @@ impl Peer {
             joined_at: now,
             connected: false,
             large: None,
+            estimate: None,
+            desired: 0,
         }
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use session::{Role, Session};
+use session::{Packet, Role, Session};
 
 #[derive(Parser)]
 #[command(name = "confcam-load", about = "WebRTC load and test client for confcam")]
@@ -101,34 +101,51 @@ pub async fn whip_session(url: &str, code: &str, role: Role) -> Result<(Session,
     Ok((session, format!("{url}{location}")))
 }
 
-/// Drives `sessions` until `until`, publishing on those in `publishing`.
+/// Drives `sessions` until `until`, publishing on the first `publishing`:
+/// 720p simulcast at 30 fps (`video_kbps` the top layer, a keyframe every
+/// 2 s) and Opus every 20 ms. Each publisher runs on its own phase, as
+/// phones with their own clocks do, rather than all at once.
 pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32, until: Instant) {
+    const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
+    const AUDIO: Duration = Duration::from_millis(20);
     let start = Instant::now();
-    let frame_bytes = (video_kbps as usize * 1000 / 8) / 30;
-    let (mut next_video, mut next_audio, mut frame) = (start, start, 0u64);
+    let n = publishing.max(1) as u32;
+    let layer_bytes = |share: u32| (video_kbps * share / 100) as usize * 1000 / 8 / 30;
+    let mut next: Vec<(Instant, Instant, u64)> =
+        (0..n).map(|i| (start + FRAME * i / n, start + AUDIO * i / n, u64::from(i) * 60 / u64::from(n))).collect();
     while Instant::now() < until {
         let now = Instant::now();
-        if now >= next_video {
-            let keyframe = frame.is_multiple_of(60);
-            let bytes = if keyframe { frame_bytes * 4 } else { frame_bytes };
-            for s in sessions.iter_mut().take(publishing).filter(|s| s.connected) {
-                let Some(mid) = s.video else { continue };
-                for (payload, marker) in media::video_frame(bytes, keyframe) {
-                    s.send(mid, payload, (frame * 3000) as u32, marker, None, now);
+        for (s, (next_video, next_audio, frame)) in sessions.iter_mut().zip(next.iter_mut()).take(publishing) {
+            if now >= *next_video {
+                let keyframe = frame.is_multiple_of(60);
+                if let Some(mid) = s.video.filter(|_| s.connected) {
+                    let time = (*frame * 3000) as u32;
+                    let layers = if s.simulcast { &media::SIMULCAST[..] } else { &[("", 100)] };
+                    for &(rid, share) in layers {
+                        let bytes = layer_bytes(share) * if keyframe { 4 } else { 1 };
+                        let rid = (!rid.is_empty()).then(|| rid.into());
+                        for (payload, marker) in media::video_frame(bytes, keyframe) {
+                            s.send(mid, rid, Packet { payload, time, marker, level: None }, now);
+                        }
+                    }
                 }
+                *frame += 1;
+                *next_video += FRAME;
             }
-            frame += 1;
-            next_video += Duration::from_secs(1) / 30;
-        }
-        if now >= next_audio {
-            for s in sessions.iter_mut().take(publishing).filter(|s| s.connected) {
-                let Some(mid) = s.audio else { continue };
-                let time = (now - start).as_millis() as u32 * 48;
-                s.send(mid, media::audio_packet(), time, false, Some(-30), now);
+            if now >= *next_audio {
+                if let Some(mid) = s.audio.filter(|_| s.connected) {
+                    let time = (now - start).as_millis() as u32 * 48;
+                    s.send(
+                        mid,
+                        None,
+                        Packet { payload: media::audio_packet(), time, marker: false, level: Some(-30) },
+                        now,
+                    );
+                }
+                *next_audio += AUDIO;
             }
-            next_audio += Duration::from_millis(20);
         }
-        let mut wake = next_video.min(next_audio);
+        let mut wake = next.iter().take(publishing).map(|(v, a, _)| *v.min(a)).min().unwrap_or(until);
         for s in sessions.iter_mut() {
             wake = wake.min(s.drive(now));
         }
@@ -161,7 +178,7 @@ async fn whip(url: &str, code: &str, seconds: u64, video_kbps: u32) -> Result<()
             let time = ((now - start).as_micros() * 9 / 100) as u32;
             if let Some(mid) = session.video {
                 for (payload, marker) in packetize_h264(&nals, 1100) {
-                    session.send(mid, payload, time, marker, None, now);
+                    session.send(mid, None, Packet { payload, time, marker, level: None }, now);
                 }
             }
             n += 1;
@@ -173,7 +190,12 @@ async fn whip(url: &str, code: &str, seconds: u64, video_kbps: u32) -> Result<()
                 .collect();
             samples += OPUS_FRAME as u64;
             if let (Some(mid), Ok(packet)) = (session.audio, opus.encode(&tone)) {
-                session.send(mid, packet, samples as u32, false, Some(-25), now);
+                session.send(
+                    mid,
+                    None,
+                    Packet { payload: packet, time: samples as u32, marker: false, level: Some(-25) },
+                    now,
+                );
             }
             next_audio += Duration::from_millis(20);
         }

@@ -5,6 +5,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A phone's 720p simulcast: each layer's name and its share (in percent)
+/// of the top layer's bitrate (Chrome's ladder: 1280×720, 640×360, 320×180).
+pub const SIMULCAST: [(&str, u32); 3] = [("l", 10), ("m", 30), ("h", 100)];
+
 /// Where the send time sits in each payload (after the NAL/FU header bytes).
 const STAMP_AT: usize = 2;
 pub const PACKET: usize = 1100;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -43,20 +43,33 @@ pub struct Session {
     local: SocketAddr,
     pub audio: Option<Mid>,
     pub video: Option<Mid>,
+    /// The video goes out in the layers `media::SIMULCAST`.
+    pub simulcast: bool,
     channel: Option<ChannelId>,
     pending: Option<SdpPendingOffer>,
     pub connected: bool,
     pub received: Received,
     /// Sequence numbers this session sends on, per m-line.
-    seq: HashMap<Mid, u64>,
+    seq: HashMap<(Mid, Option<Rid>), u64>,
     /// Kernel arrival time (wall-clock ns) of the datagram being handled.
     arrived: u64,
 }
 
+/// One RTP packet to send: its payload, RTP time, marker bit and (audio)
+/// level in -dBov.
+pub struct Packet {
+    pub payload: Vec<u8>,
+    pub time: u32,
+    pub marker: bool,
+    pub level: Option<i8>,
+}
+
 /// What a session sends and receives.
 pub enum Role {
-    /// Publishes audio and video (WHIP).
+    /// Publishes audio and video (WHIP), the video in one layer.
     Publisher,
+    /// Publishes audio and video in the simulcast layers `SIMULCAST` (WHIP).
+    SimulcastPublisher,
     /// Receives the room's audio and video (WHEP).
     Viewer,
     /// Joins like a display page: a data channel, and every track by
@@ -76,10 +89,19 @@ impl Session {
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
         let mut change = rtc.sdp_api();
         let (audio, video) = match role {
-            Role::Publisher => (
-                Some(change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None)),
-                Some(change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None)),
-            ),
+            Role::Publisher | Role::SimulcastPublisher => {
+                let simulcast = matches!(role, Role::SimulcastPublisher).then(|| {
+                    let mut s = Simulcast::new();
+                    for (rid, _) in crate::media::SIMULCAST {
+                        s.add_send_layer(SimulcastLayer::new(rid));
+                    }
+                    s
+                });
+                (
+                    Some(change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None)),
+                    Some(change.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast)),
+                )
+            }
             Role::Viewer => (
                 Some(change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)),
                 Some(change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)),
@@ -97,7 +119,9 @@ impl Session {
             local,
             audio,
             video,
+            simulcast: matches!(role, Role::SimulcastPublisher),
             channel: None,
+
             pending: Some(pending),
             connected: false,
             received: Received::default(),
@@ -188,10 +212,11 @@ impl Session {
         }
     }
 
-    /// Sends one RTP payload on `mid`.
-    pub fn send(&mut self, mid: Mid, payload: Vec<u8>, time: u32, marker: bool, level: Option<i8>, now: Instant) {
+    /// Sends one RTP packet on `mid` (in simulcast layer `rid`).
+    pub fn send(&mut self, mid: Mid, rid: Option<Rid>, packet: Packet, now: Instant) {
+        let Packet { payload, time, marker, level } = packet;
         let Some(pt) = self.rtc.media(mid).and_then(|m| m.remote_pts().first().copied()) else { return };
-        let seq = self.seq.entry(mid).or_insert(1000);
+        let seq = self.seq.entry((mid, rid)).or_insert(1000);
         *seq += 1;
         let mut ext = ExtensionValues::default();
         if level.is_some() {
@@ -199,7 +224,8 @@ impl Session {
             ext.voice_activity = Some(true);
         }
         let mut api = self.rtc.direct_api();
-        let Some(tx) = api.stream_tx_by_mid(mid, None) else { return };
+        let Some(tx) = api.stream_tx_by_mid(mid, rid) else { return };
+
         tx.write_rtp(RtpWrite::new(pt, (*seq).into(), time, now, payload).marker(marker).ext_vals(ext).nackable(true));
     }
 }

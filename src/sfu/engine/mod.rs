@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
@@ -34,6 +35,9 @@ use simulcast::{Layer, view_of};
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 /// How often simulcast layers are re-ranked and viewers retargeted.
 const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
+/// Where a peer's bandwidth estimate starts (a phone on the room's Wi-Fi),
+/// before TWCC feedback moves it.
+const INITIAL_ESTIMATE_KBPS: u64 = 1500;
 /// A participant whose connection is not up this long after joining is
 /// dropped (a page that went away mid-join; a join made just to fill seats).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -43,6 +47,8 @@ pub struct SfuConfig {
     pub room: String,
     /// Participants at most (phones and displays).
     pub max_participants: usize,
+    /// Estimate each peer's bandwidth from TWCC feedback (and pace to it).
+    pub bandwidth_estimation: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -152,7 +158,7 @@ impl Sfu {
             return Err(JoinError::Full(self.config.max_participants));
         }
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| JoinError::MalformedOffer(e.to_string()))?;
-        let mut rtc = new_rtc(now);
+        let mut rtc = new_rtc(self.config.bandwidth_estimation, now);
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());
         }
@@ -597,18 +603,30 @@ fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
             peer.channel = Some(channel);
         }
         Event::ChannelData(data) => work.push_back(Work::Message(id, data.data)),
+        // TWCC feedback drives our own estimate; a receiver that only sends
+        // REMB tells us its own. An estimate that can no longer probe has
+        // stopped learning: the layers go back to what the views ask for.
+        Event::EgressBitrateEstimate(BweKind::Twcc { estimate, can_probe }) => {
+            peer.estimate = can_probe.then(|| estimate.as_u64());
+        }
+        Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => peer.estimate = Some(estimate.as_u64()),
         _ => {}
     }
 }
 
 /// A session configured for the box: RTP mode (packets are forwarded, not
 /// re-assembled), H.264 constrained baseline first (every phone decodes it),
-/// then VP8, and Opus.
-fn new_rtc(now: Instant) -> Rtc {
+/// then VP8, and Opus; a bandwidth estimate per peer from TWCC feedback,
+/// starting where a room network usually is and probing up from there.
+fn new_rtc(bandwidth_estimation: bool, now: Instant) -> Rtc {
     // Resends come from this buffer; on a room network a NACK arrives within
     // tens of milliseconds, so ~1.5 s of video is plenty (str0m keeps 1000
     // packets per stream by default, which adds up over many viewers).
-    let mut config = Rtc::builder().set_rtp_mode(true).set_send_buffer_video(300).clear_codecs();
+    let mut config = Rtc::builder()
+        .set_rtp_mode(true)
+        .set_send_buffer_video(300)
+        .enable_bwe(bandwidth_estimation.then(|| Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
+        .clear_codecs();
     config.codec_config().add_h264(102.into(), Some(103.into()), true, 0x42e01f);
     config.enable_vp8(true).enable_opus(true, false).build(now)
 }

@@ -1,12 +1,14 @@
 //! Which simulcast layer each viewer gets, in the engine: re-ranking the
-//! layers and retargeting viewers (the choice itself is in `sfu::layers`).
+//! layers, sharing each viewer's bandwidth estimate and retargeting viewers
+//! (the choices themselves are in `sfu::layers`).
 
 use std::time::Instant;
 
+use str0m::bwe::Bitrate;
 use str0m::media::{MediaKind, Rid};
 
 use super::Sfu;
-use crate::sfu::layers::{View, choose_layer};
+use crate::sfu::layers::{Shown, View, allocate};
 use crate::sfu::peer::TrackId;
 
 /// A simulcast packet's layer and the layers a viewer should get.
@@ -17,12 +19,18 @@ pub(super) struct Layer {
     pub small: Option<Rid>,
 }
 
+/// Audio a viewer receives, per track, set aside from its estimate before
+/// video layers are shared out (Opus voice with headers).
+const AUDIO_BPS: u64 = 50_000;
+
 impl Sfu {
-    /// Re-ranks every simulcast track's layers and retargets viewers whose
-    /// layer no longer fits (the active speaker changed; a layer stopped).
+    /// Re-ranks every simulcast track's layers and shares each viewer's
+    /// bandwidth among the videos it shows: retargets viewers whose layer no
+    /// longer fits (the active speaker changed; a layer stopped; the estimate
+    /// moved) and tells each estimate what to probe towards.
     pub(super) fn reselect_layers(&mut self, now: Instant) {
         let speaker = self.speaker.dominant().copied();
-        let mut ranks: Vec<(TrackId, Vec<Rid>)> = Vec::new();
+        let mut ranks: Vec<(TrackId, Vec<(Rid, u64)>)> = Vec::new();
         for peer in &mut self.peers {
             for p in peer.published.iter_mut().filter(|p| p.kind == MediaKind::Video) {
                 p.ranked = p.rates.ranked(now);
@@ -33,16 +41,48 @@ impl Sfu {
         }
         for peer in &mut self.peers {
             let videos = peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Video).count();
+            let audio = peer.subscriptions.iter().filter(|s| s.kind == MediaKind::Audio).count() as u64;
             let large = peer.large.as_deref();
-            for s in &mut peer.subscriptions {
-                let Some((_, ranked)) = ranks.iter().find(|(t, _)| *t == s.source) else { continue };
-                let want = choose_layer(ranked, view_of(s.source.owner, speaker, videos, large));
+            let simulcast: Vec<(usize, &[(Rid, u64)])> = peer
+                .subscriptions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| ranks.iter().find(|(t, _)| *t == s.source).map(|(_, r)| (i, &r[..])))
+                .collect();
+            let shown: Vec<Shown> = simulcast
+                .iter()
+                .map(|&(i, layers)| Shown {
+                    view: view_of(peer.subscriptions[i].source.owner, speaker, videos, large),
+                    layers,
+                })
+                .collect();
+            let reserved = audio * AUDIO_BPS;
+            let plan = allocate(peer.estimate.map(|e| e.saturating_sub(reserved)), &shown);
+            for (&(i, _), want) in simulcast.iter().zip(plan.layers) {
+                let s = &mut peer.subscriptions[i];
                 if want.is_some() && want != s.layer {
                     s.target = want;
                 } else if want == s.layer {
                     s.target = None;
                 }
             }
+            // Probe for what the views ask for (not more: probing costs the
+            // link padding), and only on a real change.
+            let desired = plan.desired + reserved;
+            if desired.abs_diff(peer.desired) > peer.desired / 10 {
+                peer.desired = desired;
+                peer.rtc.bwe().set_desired_bitrate(Bitrate::bps(desired));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+impl Sfu {
+    /// Sets a peer's bandwidth estimate as a TWCC or REMB report would.
+    pub(crate) fn set_estimate(&mut self, id: u64, bps: u64) {
+        if let Some(p) = self.peers.iter_mut().find(|p| p.id() == id) {
+            p.estimate = Some(bps);
         }
     }
 }
