@@ -35,6 +35,20 @@ enum Command {
     },
     /// Check a config file; exits non-zero naming the bad key and line.
     CheckConfig { path: PathBuf },
+    /// Record the microphone array to a WAV file, one channel per
+    /// microphone exactly as captured (to bring up or check a board).
+    RecordMics {
+        /// Config file for the [microphone] section [default: as `run`].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// ALSA device [default: the config's microphone device].
+        #[arg(long)]
+        device: Option<String>,
+        /// How long to record.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        output: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -52,6 +66,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args, cli.log_to),
         Command::Devices { json } => list_devices(json),
+        Command::RecordMics { config, device, seconds, output } => record_mics(config, device, seconds, &output),
         Command::CheckConfig { path } => match config::load_file(&path) {
             Ok(_) => {
                 println!("{}: ok", path.display());
@@ -65,13 +80,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs, log_to: LogTarget) -> ExitCode {
-    let config = match &args.config {
+/// The config from `path`, else the installed one, else the defaults.
+fn load_config(path: Option<&Path>) -> Result<Config, config::ConfigError> {
+    match path {
         Some(path) => config::load_file(path),
         None if Path::new(DEFAULT_CONFIG).exists() => config::load_file(Path::new(DEFAULT_CONFIG)),
         None => Ok(Config::default()),
-    };
-    let config = match config {
+    }
+}
+
+fn run(args: RunArgs, log_to: LogTarget) -> ExitCode {
+    let config = match load_config(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("confcamd: refusing to start: {e}");
@@ -141,13 +160,91 @@ fn list_devices(json: bool) -> ExitCode {
     }
     for c in &found.cameras {
         println!("  {}  {}", c.device.display(), c.name);
+        match confcam::capture::v4l2::describe(&c.device) {
+            Ok((_, offers)) => {
+                for o in offers {
+                    let sizes: Vec<String> = o
+                        .sizes
+                        .iter()
+                        .zip(o.rates.iter().map(Some).chain(std::iter::repeat(None)))
+                        .map(|((w, h), rates)| {
+                            let fps: Vec<String> = rates.into_iter().flatten().map(|r| format!("{r:.0}")).collect();
+                            if fps.is_empty() { format!("{w}×{h}") } else { format!("{w}×{h}@{}", fps.join("/")) }
+                        })
+                        .collect();
+                    println!("      {} ({}): {}", o.fourcc, o.description, sizes.join(" "));
+                }
+            }
+            Err(e) => println!("      {e}"),
+        }
     }
     println!("Microphones (ALSA capture):");
     if found.microphones.is_empty() {
         println!("  none found");
     }
     for m in &found.microphones {
-        println!("  {}  {}", m.device, m.name);
+        let profile = m.profile.map(|p| format!("  [profile {}]", p.name())).unwrap_or_default();
+        println!("  {}  {}{profile}", m.device, m.name);
+        match confcam::capture::alsa::probe(&m.device) {
+            Ok(caps) => println!(
+                "      {}–{} channels, {}–{} Hz, {:?}",
+                caps.channels.0, caps.channels.1, caps.rates.0, caps.rates.1, caps.formats
+            ),
+            Err(e) => println!("      {e}"),
+        }
     }
+    ExitCode::SUCCESS
+}
+
+fn record_mics(config: Option<PathBuf>, device: Option<String>, seconds: f64, output: &Path) -> ExitCode {
+    use confcam::audio::wav::WavWriter;
+    use confcam::capture::AudioSource;
+    use confcam::capture::alsa::AlsaMicArray;
+    use confcam::config::DeviceChoice;
+
+    let fail = |message: String| {
+        eprintln!("confcamd record-mics: {message}");
+        ExitCode::FAILURE
+    };
+    let config = match load_config(config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mic = &config.microphone;
+    let device = match (device, &mic.device) {
+        (Some(d), _) => d,
+        (None, DeviceChoice::Named(d)) => d.clone(),
+        (None, _) => match devices::discover(Path::new("/")).microphones.first() {
+            Some(found) => found.device.clone(),
+            None => return fail("no ALSA capture device found; name one with --device".into()),
+        },
+    };
+    let mut source = match AlsaMicArray::open(mic.alsa(&device)) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let file = match std::fs::File::create(output) {
+        Ok(f) => std::io::BufWriter::new(f),
+        Err(e) => return fail(format!("{}: {e}", output.display())),
+    };
+    let channels = mic.channel_map().len() as u16;
+    let mut wav = match WavWriter::new(file, channels, mic.rate(), mic.format()) {
+        Ok(w) => w,
+        Err(e) => return fail(format!("{}: {e}", output.display())),
+    };
+    let blocks = (seconds * f64::from(mic.rate()) / f64::from(mic.block_frames())).ceil() as u64;
+    for _ in 0..blocks {
+        let written = source
+            .next_block()
+            .map_err(|e| e.to_string())
+            .and_then(|b| wav.write_block(&b).map_err(|e| format!("{}: {e}", output.display())));
+        if let Err(e) = written {
+            return fail(e);
+        }
+    }
+    if let Err(e) = wav.finish() {
+        return fail(format!("{}: {e}", output.display()));
+    }
+    eprintln!("{}: {blocks} blocks from {} ({})", output.display(), device, source.info().description);
     ExitCode::SUCCESS
 }

@@ -1,6 +1,10 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::audio::BoardProfile;
+use crate::capture::alsa::AlsaMicArray;
 use crate::capture::sim::{RoomScene, SimControl, SimulatedCamera, SimulatedMicArray};
+use crate::capture::v4l2::V4l2Camera;
 use crate::capture::{AudioSource, VideoSource};
 use crate::config::{Config, DeviceChoice, GpioChoice};
 
@@ -53,18 +57,55 @@ impl Hardware {
         (hardware, SimHandles { cameras: controls, microphone: mic_control, button: press, leds: view })
     }
 
-    /// Picks a device for each part: the real one when configured and present,
-    /// else the simulated one. Every choice is logged with its reason.
+    /// Picks a device for each part: a named device always (it is waited
+    /// for while absent, so plugging it in later works); for `auto`, the one
+    /// found, else the simulated part. Every choice is logged with its
+    /// reason.
     pub fn for_config(config: &Config, found: &FoundDevices) -> Hardware {
         let (mut hardware, _) = Hardware::simulated(config);
         for (camera, cfg) in hardware.cameras.iter_mut().zip(&config.camera) {
-            let present: Vec<String> = found.cameras.iter().map(|c| c.device.display().to_string()).collect();
-            let reason = choose(&cfg.device, &present, "V4L2 capture");
-            tracing::info!(camera = %camera.name, "simulated camera: {reason}");
+            let path = match &cfg.device {
+                DeviceChoice::Simulated => None,
+                DeviceChoice::Named(name) => Some(PathBuf::from(name)),
+                // Cameras are handed out in order, one each.
+                DeviceChoice::Auto => {
+                    let index = config.camera.iter().take_while(|c| c.name != cfg.name).count();
+                    found.cameras.get(index).map(|c| c.device.clone())
+                }
+            };
+            match path {
+                Some(path) => {
+                    tracing::info!(camera = %camera.name, device = %path.display(), "V4L2 camera");
+                    let (w, h, fps) = (cfg.width.as_u32(), cfg.height.as_u32(), cfg.fps.as_u32());
+                    camera.source = Box::new(V4l2Camera::new(&path, w, h, fps));
+                }
+                None => tracing::info!(camera = %camera.name, "simulated camera: {}", why_simulated(&cfg.device)),
+            }
         }
-        let present: Vec<String> = found.microphones.iter().map(|m| m.device.clone()).collect();
-        let reason = choose(&config.microphone.device, &present, "ALSA capture");
-        tracing::info!(profile = config.microphone.profile.name(), "simulated microphone array: {reason}");
+
+        let mic = &config.microphone;
+        let device = match &mic.device {
+            DeviceChoice::Simulated => None,
+            DeviceChoice::Named(name) => Some(name.clone()),
+            // The array the profile names, or any microphone for the generic
+            // profile.
+            DeviceChoice::Auto => found
+                .microphones
+                .iter()
+                .find(|m| m.profile == Some(mic.profile) || mic.profile == BoardProfile::GenericUsbMic)
+                .map(|m| m.device.clone()),
+        };
+        match device {
+            Some(device) => {
+                tracing::info!(profile = mic.profile.name(), %device, "ALSA microphone array");
+                hardware.microphone = Box::new(AlsaMicArray::new(mic.alsa(&device)));
+            }
+            None => tracing::info!(
+                profile = mic.profile.name(),
+                "simulated microphone array: {}",
+                why_simulated(&mic.device)
+            ),
+        }
         let reason = match config.gpio.device {
             GpioChoice::Simulated => "configured",
             GpioChoice::Auto => "this build has no GPIO support yet",
@@ -74,16 +115,10 @@ impl Hardware {
     }
 }
 
-/// Why a simulated part stands in for `choice`, given the devices present.
-fn choose(choice: &DeviceChoice, present: &[String], backend: &str) -> String {
+fn why_simulated(choice: &DeviceChoice) -> &'static str {
     match choice {
-        DeviceChoice::Simulated => "configured".into(),
-        DeviceChoice::Auto if present.is_empty() => "no device found".into(),
-        DeviceChoice::Auto => format!("found {} but this build has no {backend} yet", present.join(", ")),
-        DeviceChoice::Named(name) if present.iter().any(|p| p == name) => {
-            format!("{name} is present but this build has no {backend} yet")
-        }
-        DeviceChoice::Named(name) => format!("{name} is not present"),
+        DeviceChoice::Simulated => "configured",
+        _ => "no matching device found",
     }
 }
 

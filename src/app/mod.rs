@@ -310,9 +310,10 @@ async fn start_parts(
         .first()
         .map(|(_, feed)| feed.subscribe())
         .ok_or_else(|| AppError::Thread(std::io::Error::other("no camera configured")))?;
-    let fps = config.camera[0].fps.as_u32();
+    let main = &config.camera[0];
+    let picture = (main.width.as_u32(), main.height.as_u32(), main.fps.as_u32());
     let room_media =
-        RoomMedia::spawn(main_camera, fps, microphone.subscribe(), muted_rx.clone(), control.clone(), local)
+        RoomMedia::spawn(main_camera, picture, microphone.subscribe(), muted_rx.clone(), control.clone(), local)
             .map_err(AppError::Thread)?;
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());

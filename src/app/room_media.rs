@@ -5,13 +5,15 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::media::MediaKind;
+use tokio::runtime::Runtime;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 
+use crate::capture::slate::slate;
 use crate::capture::{AudioBlock, Frame};
 use crate::codec::{H264Encoder, RoomAudio, packetize_h264};
 use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
@@ -26,9 +28,11 @@ pub struct RoomMedia {
 }
 
 impl RoomMedia {
+    /// `picture` is the main camera's configured size and rate: the slate
+    /// takes it while the camera is away.
     pub fn spawn(
         frames: Receiver<Arc<Frame>>,
-        fps: u32,
+        picture: (u32, u32, u32),
         blocks: Receiver<Arc<AudioBlock>>,
         muted: watch::Receiver<bool>,
         control: Arc<RoomControl>,
@@ -37,7 +41,7 @@ impl RoomMedia {
         let video_out = out.clone();
         let video = std::thread::Builder::new()
             .name("room-video".into())
-            .spawn(move || encode_video(frames, fps, &control, &video_out))?;
+            .spawn(move || encode_video(frames, picture, &control, &video_out))?;
         let audio =
             std::thread::Builder::new().name("room-audio".into()).spawn(move || encode_audio(blocks, muted, &out))?;
         Ok(RoomMedia { threads: vec![video, audio] })
@@ -58,20 +62,79 @@ fn bitrate(frame: &Frame, fps: u32) -> u32 {
     bps.clamp(150_000.0, 2_500_000.0) as u32
 }
 
-fn encode_video(mut frames: Receiver<Arc<Frame>>, fps: u32, control: &RoomControl, out: &mpsc::Sender<LocalPacket>) {
+/// Without a frame this long, the camera counts as away and the slate goes
+/// out instead (at a low rate: it does not move).
+const CAMERA_AWAY: Duration = Duration::from_secs(1);
+const SLATE_INTERVAL: Duration = Duration::from_millis(200);
+/// Without a block this long, the microphone counts as away and silence goes
+/// out (phones keep a live audio track rather than a stalled one).
+const MIC_AWAY: Duration = Duration::from_millis(200);
+
+/// Waits up to `wait` for the next item of a feed: `Ok(None)` on time out,
+/// `Err(())` once the feed has closed.
+fn next_within<T: Clone>(runtime: &Runtime, feed: &mut Receiver<T>, wait: Duration) -> Result<Option<T>, ()> {
+    loop {
+        match runtime.block_on(async { tokio::time::timeout(wait, feed.recv()).await }) {
+            Err(_) => return Ok(None),
+            Ok(Ok(item)) => return Ok(Some(item)),
+            Ok(Err(RecvError::Lagged(_))) => continue,
+            Ok(Err(RecvError::Closed)) => return Err(()),
+        }
+    }
+}
+
+fn timer() -> Option<Runtime> {
+    match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(error = %e, "no timer for the room's media");
+            None
+        }
+    }
+}
+
+fn encode_video(
+    mut frames: Receiver<Arc<Frame>>,
+    (width, height, fps): (u32, u32, u32),
+    control: &RoomControl,
+    out: &mpsc::Sender<LocalPacket>,
+) {
+    let Some(runtime) = timer() else { return };
     let start = Instant::now();
     let mut encoder: Option<H264Encoder> = None;
     let mut seq = 0u64;
     let mut resume_with_keyframe = true;
+    let mut away = false;
     loop {
-        let frame = match frames.blocking_recv() {
-            Ok(f) => f,
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
+        let wait = if away { SLATE_INTERVAL } else { CAMERA_AWAY };
+        let frame = match next_within(&runtime, &mut frames, wait) {
+            Ok(Some(frame)) => {
+                if std::mem::take(&mut away) {
+                    tracing::info!("room camera back");
+                    resume_with_keyframe = true;
+                }
+                frame
+            }
+            Ok(None) => {
+                if !away {
+                    tracing::warn!("room camera away; sending the slate");
+                    away = true;
+                    resume_with_keyframe = true;
+                }
+                // The slate matches the encoder, so viewers' decoders go on.
+                let (w, h) = encoder.as_ref().map_or((width, height), H264Encoder::size);
+                Arc::new(slate(w, h, "CAMERA OFFLINE"))
+            }
+            Err(()) => return,
         };
         if !control.viewers.load(Ordering::Relaxed) {
             resume_with_keyframe = true;
             continue;
+        }
+        // A camera that came back in another size needs a new encoder.
+        if encoder.as_ref().is_some_and(|e| e.size() != (frame.width, frame.height)) {
+            encoder = None;
+            resume_with_keyframe = true;
         }
         let enc = match &mut encoder {
             Some(e) => e,
@@ -115,47 +178,153 @@ fn encode_video(mut frames: Receiver<Arc<Frame>>, fps: u32, control: &RoomContro
 }
 
 fn encode_audio(mut blocks: Receiver<Arc<AudioBlock>>, muted: watch::Receiver<bool>, out: &mpsc::Sender<LocalPacket>) {
+    let Some(runtime) = timer() else { return };
     let mut room: Option<RoomAudio> = None;
     let (mut seq, mut time) = (0u64, 0u32);
+    // The shape of the last block: silence takes it while the array is away.
+    let mut silence: Option<Arc<AudioBlock>> = None;
+    let mut away = false;
     loop {
-        let block = match blocks.blocking_recv() {
-            Ok(b) => b,
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
+        let incoming: Vec<Arc<AudioBlock>> = match next_within(&runtime, &mut blocks, MIC_AWAY) {
+            Ok(Some(block)) => {
+                if std::mem::take(&mut away) {
+                    tracing::info!("room microphone back");
+                }
+                if silence.as_ref().is_none_or(|s| s.samples.len() != block.samples.len()) {
+                    silence = Some(Arc::new(AudioBlock { samples: vec![0; block.samples.len()], ..(*block).clone() }));
+                }
+                vec![block]
+            }
+            Ok(None) => {
+                let Some(quiet) = &silence else { continue };
+                if !away {
+                    tracing::warn!("room microphone away; sending silence");
+                    away = true;
+                }
+                // As many blocks of silence as the wait lasted.
+                let count =
+                    (MIC_AWAY.as_micros() as u64 * u64::from(quiet.rate) / 1_000_000 / quiet.frames().max(1) as u64)
+                        .max(1);
+                let now = Instant::now();
+                (0..count).map(|_| Arc::new(AudioBlock { captured_at: now, ..(**quiet).clone() })).collect()
+            }
+            Err(()) => return,
         };
-        let encoder = match &mut room {
-            Some(r) => r,
-            None => match RoomAudio::new(block.rate) {
-                Ok(r) => room.insert(r),
+        for block in incoming {
+            let encoder = match &mut room {
+                Some(r) => r,
+                None => match RoomAudio::new(block.rate) {
+                    Ok(r) => room.insert(r),
+                    Err(e) => {
+                        tracing::error!(error = %e, "no room audio");
+                        return;
+                    }
+                },
+            };
+            let packets = match encoder.push(&block, *muted.borrow()) {
+                Ok(p) => p,
                 Err(e) => {
-                    tracing::error!(error = %e, "no room audio");
+                    tracing::warn!(error = %e, "room audio not encoded");
+                    continue;
+                }
+            };
+            for p in packets {
+                seq += 1;
+                time = time.wrapping_add(crate::codec::OPUS_FRAME as u32);
+                let packet = LocalPacket {
+                    kind: MediaKind::Audio,
+                    payload: p.payload,
+                    seq,
+                    time,
+                    marker: false,
+                    keyframe: false,
+                    dbov: Some(p.dbov),
+                    captured: block.captured_at,
+                };
+                if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(packet) {
                     return;
                 }
-            },
-        };
-        let packets = match encoder.push(&block, *muted.borrow()) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "room audio not encoded");
-                continue;
-            }
-        };
-        for p in packets {
-            seq += 1;
-            time = time.wrapping_add(crate::codec::OPUS_FRAME as u32);
-            let packet = LocalPacket {
-                kind: MediaKind::Audio,
-                payload: p.payload,
-                seq,
-                time,
-                marker: false,
-                keyframe: false,
-                dbov: Some(p.dbov),
-                captured: block.captured_at,
-            };
-            if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(packet) {
-                return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::sim::TestScene;
+    use crate::capture::{PixelFormat, SampleFormat};
+    use tokio::sync::broadcast;
+
+    /// Packets that arrive within `wait`.
+    fn drain(rx: &mut mpsc::Receiver<LocalPacket>, wait: Duration) -> Vec<LocalPacket> {
+        let until = Instant::now() + wait;
+        let mut got = Vec::new();
+        while Instant::now() < until {
+            match rx.try_recv() {
+                Ok(p) => got.push(p),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn while_the_camera_is_away_the_slate_goes_out_and_starts_with_a_keyframe() {
+        let (frames_tx, frames) = broadcast::channel(8);
+        let (out, mut packets) = mpsc::channel(4096);
+        let control = Arc::new(RoomControl::default());
+        control.viewers.store(true, Ordering::Relaxed);
+        let thread = {
+            let control = control.clone();
+            std::thread::spawn(move || encode_video(frames, (64, 64, 10), &control, &out))
+        };
+        let scene = TestScene::new(64, 64);
+        for seq in 0..5 {
+            let mut data = Vec::new();
+            scene.render(seq, std::time::SystemTime::now(), &mut data);
+            let frame =
+                Frame { seq, captured_at: Instant::now(), width: 64, height: 64, format: PixelFormat::I420, data };
+            frames_tx.send(Arc::new(frame)).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!drain(&mut packets, Duration::from_millis(200)).is_empty(), "the camera's frames go out");
+
+        // Unplugged: nothing arrives, yet the room's video goes on.
+        let slate = drain(&mut packets, Duration::from_millis(2000));
+        assert!(slate.len() >= 3, "slate frames go out: {}", slate.len());
+        assert!(slate.iter().any(|p| p.keyframe), "viewers can start on the slate");
+
+        drop(frames_tx);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn while_the_microphone_is_away_silence_goes_out() {
+        let (blocks_tx, blocks) = broadcast::channel(8);
+        let (out, mut packets) = mpsc::channel(4096);
+        let (_muted_tx, muted) = watch::channel(false);
+        let thread = std::thread::spawn(move || encode_audio(blocks, muted, &out));
+        let block = |seq| AudioBlock {
+            seq,
+            captured_at: Instant::now(),
+            rate: 16_000,
+            channels: 1,
+            format: SampleFormat::S16Le,
+            samples: (0..320).map(|i| ((i as f32 * 0.3).sin() * 8000.0) as i32).collect(),
+        };
+        for seq in 0..10 {
+            blocks_tx.send(Arc::new(block(seq))).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!drain(&mut packets, Duration::from_millis(100)).is_empty());
+
+        let quiet = drain(&mut packets, Duration::from_millis(1000));
+        // 50 packets a second when live; most of that while away.
+        let silent = quiet.iter().filter(|p| p.dbov.is_some_and(|d| d >= 100)).count();
+        assert!(silent >= 30, "silence keeps the track going: {silent} of {} packets", quiet.len());
+
+        drop(blocks_tx);
+        thread.join().unwrap();
     }
 }

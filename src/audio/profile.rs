@@ -1,3 +1,5 @@
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::capture::SampleFormat;
@@ -33,7 +35,44 @@ pub struct MicArray {
     pub positions: Vec<[f32; 3]>,
 }
 
+/// A board's facts, from `board/<name>/profile.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    pub description: String,
+    /// Channels the device delivers (microphones plus any processed or
+    /// loop-back channels).
+    pub channels: u16,
+    pub format: SampleFormat,
+    pub rate: u32,
+    /// Which device channel carries each microphone of `mics`.
+    pub channel_map: Vec<u16>,
+    mics: Vec<[f32; 3]>,
+    #[serde(rename = "match")]
+    pub recognise: Recognise,
+}
+
+/// How to tell the board is plugged in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recognise {
+    /// ALSA card ids (`/proc/asound/cardN/id`).
+    #[serde(default)]
+    pub alsa_card: Vec<String>,
+    /// USB `vendor:product` (`/proc/asound/cardN/usbid`).
+    #[serde(default)]
+    pub usb: Vec<String>,
+}
+
 impl BoardProfile {
+    pub const ALL: [BoardProfile; 5] = [
+        BoardProfile::Respeaker4MicHat,
+        BoardProfile::Respeaker6MicHat,
+        BoardProfile::RespeakerUsb4Mic,
+        BoardProfile::MinidspUma8,
+        BoardProfile::GenericUsbMic,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             BoardProfile::Respeaker4MicHat => "respeaker-4mic-hat",
@@ -44,81 +83,58 @@ impl BoardProfile {
         }
     }
 
+    /// The board's facts, as `board/<name>/profile.toml` gives them.
+    pub fn spec(self) -> &'static ProfileSpec {
+        static SPECS: OnceLock<Vec<ProfileSpec>> = OnceLock::new();
+        let specs = SPECS.get_or_init(|| {
+            let texts = [
+                include_str!("../../board/respeaker-4mic-hat/profile.toml"),
+                include_str!("../../board/respeaker-6mic-hat/profile.toml"),
+                include_str!("../../board/respeaker-usb-4mic/profile.toml"),
+                include_str!("../../board/minidsp-uma8/profile.toml"),
+                include_str!("../../board/generic-usb-mic/profile.toml"),
+            ];
+            // Built in and checked by the tests below: a bad file cannot ship.
+            texts.iter().map(|t| toml::from_str(t).expect("a board profile that parses")).collect()
+        });
+        &specs[self as usize]
+    }
+
     pub fn geometry(self) -> MicArray {
-        let positions = match self {
-            BoardProfile::Respeaker4MicHat => {
-                vec![[-0.0405, 0.0, 0.0], [0.0, 0.0405, 0.0], [0.0405, 0.0, 0.0], [0.0, -0.0405, 0.0]]
-            }
-            BoardProfile::Respeaker6MicHat => circle(0.0463, 6, 120.0),
-            BoardProfile::RespeakerUsb4Mic => circle(0.032, 4, 180.0),
-            BoardProfile::MinidspUma8 => {
-                let mut p = vec![[0.0, 0.0, 0.0]];
-                p.extend(circle(0.043, 6, 0.0));
-                p
-            }
-            BoardProfile::GenericUsbMic => vec![[0.0, 0.0, 0.0]],
-        };
-        MicArray { positions }
+        MicArray { positions: self.spec().mics.clone() }
     }
 
-    /// Channels the device delivers (microphones plus any processed or
-    /// loop-back channels).
     pub fn device_channels(self) -> u16 {
-        match self {
-            BoardProfile::Respeaker4MicHat => 4,
-            BoardProfile::Respeaker6MicHat | BoardProfile::MinidspUma8 => 8,
-            BoardProfile::RespeakerUsb4Mic => 6,
-            BoardProfile::GenericUsbMic => 1,
-        }
+        self.spec().channels
     }
 
-    /// Which device channel carries each microphone of [`Self::geometry`].
     pub fn channel_map(self) -> Vec<u16> {
-        match self {
-            BoardProfile::Respeaker4MicHat => vec![0, 1, 2, 3],
-            BoardProfile::Respeaker6MicHat => (0..6).collect(),
-            BoardProfile::RespeakerUsb4Mic => (1..5).collect(),
-            BoardProfile::MinidspUma8 => (0..7).collect(),
-            BoardProfile::GenericUsbMic => vec![0],
-        }
+        self.spec().channel_map.clone()
     }
 
     pub fn sample_format(self) -> SampleFormat {
-        match self {
-            BoardProfile::RespeakerUsb4Mic | BoardProfile::GenericUsbMic => SampleFormat::S16Le,
-            _ => SampleFormat::S32Le,
-        }
+        self.spec().format
     }
 
     pub fn rate(self) -> u32 {
-        match self {
-            BoardProfile::MinidspUma8 | BoardProfile::GenericUsbMic => 48_000,
-            _ => 16_000,
-        }
+        self.spec().rate
     }
-}
 
-/// `n` mics on a circle of radius `r`, the first at `start_deg`, counter-clockwise.
-fn circle(r: f32, n: usize, start_deg: f32) -> Vec<[f32; 3]> {
-    (0..n)
-        .map(|i| {
-            let a = (start_deg + 360.0 * i as f32 / n as f32).to_radians();
-            [r * a.cos(), r * a.sin(), 0.0]
+    /// The profile for a plugged-in card, by its ALSA id and (USB cards) its
+    /// `vendor:product`.
+    pub fn recognise(card_id: &str, usb_id: Option<&str>) -> Option<BoardProfile> {
+        Self::ALL.into_iter().find(|p| {
+            let r = &p.spec().recognise;
+            r.alsa_card.iter().any(|c| c == card_id) || usb_id.is_some_and(|u| r.usb.iter().any(|id| id == u))
         })
-        .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL: [BoardProfile; 5] = [
-        BoardProfile::Respeaker4MicHat,
-        BoardProfile::Respeaker6MicHat,
-        BoardProfile::RespeakerUsb4Mic,
-        BoardProfile::MinidspUma8,
-        BoardProfile::GenericUsbMic,
-    ];
+    const ALL: [BoardProfile; 5] = BoardProfile::ALL;
 
     #[test]
     fn every_mic_has_a_channel_on_the_device() {
@@ -145,5 +161,23 @@ mod tests {
             assert_eq!(text, format!("\"{}\"", p.name()));
             assert_eq!(serde_json::from_str::<BoardProfile>(&text).unwrap(), p);
         }
+    }
+
+    #[test]
+    fn every_profile_file_parses_and_the_order_matches_the_names() {
+        for (i, p) in ALL.into_iter().enumerate() {
+            assert_eq!(p as usize, i, "spec() indexes by discriminant");
+            let spec = p.spec();
+            assert!(!spec.description.is_empty(), "{}", p.name());
+            let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("board").join(p.name());
+            assert!(folder.join("asound.conf").exists(), "{} has an ALSA name", p.name());
+        }
+    }
+
+    #[test]
+    fn plugged_in_boards_are_recognised() {
+        assert_eq!(BoardProfile::recognise("seeed8micvoicec", None), Some(BoardProfile::Respeaker6MicHat));
+        assert_eq!(BoardProfile::recognise("Array", Some("2886:0018")), Some(BoardProfile::RespeakerUsb4Mic));
+        assert_eq!(BoardProfile::recognise("Headphones", None), None);
     }
 }

@@ -6,9 +6,16 @@
 //! falls behind loses the oldest items and learns how many, and capture never
 //! blocks or grows memory.
 
+pub mod alsa;
+pub mod convert;
+mod font;
 mod health;
+pub mod mjpeg;
 mod pump;
+pub mod scale;
 pub mod sim;
+pub mod slate;
+pub mod v4l2;
 
 pub use health::{SourceHealth, SourceState, SourceStatus};
 pub use pump::{Feed, Pump, spawn_pump};
@@ -46,7 +53,9 @@ impl Frame {
 /// How samples are laid out on the wire from the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SampleFormat {
+    #[serde(rename = "S16_LE")]
     S16Le,
+    #[serde(rename = "S32_LE")]
     S32Le,
 }
 

@@ -16,6 +16,11 @@ pub struct H264Encoder {
 }
 
 impl H264Encoder {
+    /// The picture size it encodes.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
     pub fn new(width: u32, height: u32, fps: u32, bitrate_bps: u32) -> Result<Self, CodecError> {
         let config = EncoderConfig::new()
             .profile(Profile::Baseline)

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::audio::BoardProfile;
+use crate::capture::SampleFormat;
 
 /// Everything the daemon reads from its configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +164,18 @@ pub struct MicrophoneConfig {
     pub profile: BoardProfile,
     /// Length of one captured block.
     pub block_ms: InRange<5, 100>,
+    /// What the device delivers, when it differs from the profile's
+    /// (firmware variants, a custom array).
+    pub channels: Option<InRange<1, 32>>,
+    pub format: Option<SampleFormat>,
+    pub rate: Option<InRange<8000, 192_000>>,
+    /// Device channel (0-based) of each microphone, in the profile's
+    /// geometry order.
+    pub channel_map: Option<Vec<u16>>,
+    /// ALSA period and ring-buffer lengths [default: half a block; eight
+    /// periods].
+    pub period_frames: Option<InRange<16, 65_536>>,
+    pub buffer_frames: Option<InRange<64, 1_048_576>>,
 }
 
 impl Default for MicrophoneConfig {
@@ -171,6 +184,50 @@ impl Default for MicrophoneConfig {
             device: DeviceChoice::Auto,
             profile: BoardProfile::Respeaker6MicHat,
             block_ms: InRange::new_const(20),
+            channels: None,
+            format: None,
+            rate: None,
+            channel_map: None,
+            period_frames: None,
+            buffer_frames: None,
+        }
+    }
+}
+
+impl MicrophoneConfig {
+    pub fn channels(&self) -> u16 {
+        self.channels.map_or(self.profile.device_channels(), |c| c.get() as u16)
+    }
+
+    pub fn format(&self) -> SampleFormat {
+        self.format.unwrap_or(self.profile.sample_format())
+    }
+
+    pub fn rate(&self) -> u32 {
+        self.rate.map_or(self.profile.rate(), InRange::as_u32)
+    }
+
+    pub fn channel_map(&self) -> Vec<u16> {
+        self.channel_map.clone().unwrap_or_else(|| self.profile.channel_map())
+    }
+
+    pub fn block_frames(&self) -> u32 {
+        self.rate() * self.block_ms.as_u32() / 1000
+    }
+
+    /// How to capture from ALSA device `device`.
+    pub fn alsa(&self, device: &str) -> crate::capture::alsa::AlsaSettings {
+        let block_frames = self.block_frames();
+        let period_frames = self.period_frames.map_or((block_frames / 2).max(16), InRange::as_u32);
+        crate::capture::alsa::AlsaSettings {
+            device: device.into(),
+            channels: self.channels(),
+            format: self.format(),
+            rate: self.rate(),
+            channel_map: self.channel_map(),
+            period_frames,
+            buffer_frames: self.buffer_frames.map_or(period_frames * 8, InRange::as_u32),
+            block_frames,
         }
     }
 }
@@ -308,6 +365,32 @@ impl Config {
             if cam.height.get() % 2 != 0 {
                 return invalid(key("height"), "must be even (4:2:0 video)");
             }
+        }
+        let mic = &self.microphone;
+        let channels = mic.channels();
+        if mic.channel_map.is_some() || mic.channels.is_some() {
+            let map = mic.channel_map();
+            if let Some(c) = map.iter().find(|&&c| c >= channels) {
+                return invalid(
+                    "microphone.channel_map".into(),
+                    &format!("names channel {c}, but the device has {channels} (channels count from 0)"),
+                );
+            }
+            if map.len() != mic.profile.geometry().positions.len() {
+                return invalid(
+                    "microphone.channel_map".into(),
+                    &format!(
+                        "must name one channel per microphone of {} ({})",
+                        mic.profile.name(),
+                        mic.profile.geometry().positions.len()
+                    ),
+                );
+            }
+        }
+        if let (Some(period), Some(buffer)) = (mic.period_frames, mic.buffer_frames)
+            && buffer.get() < 2 * period.get()
+        {
+            return invalid("microphone.buffer_frames".into(), "must hold at least two periods");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.system.log).is_err() {
             return invalid("system.log".into(), "is not a valid log filter (e.g. `info`, `confcam=debug`)");

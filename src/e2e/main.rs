@@ -2,6 +2,7 @@
 //! talking real HTTPS, real SQLite and real datagrams; and the `confcamd`
 //! binary itself for the command line.
 
+mod alsa;
 mod cli;
 mod common;
 mod daemon;

@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::audio::BoardProfile;
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FoundCamera {
     /// `/dev/videoN`.
@@ -16,6 +18,8 @@ pub struct FoundMicrophone {
     /// ALSA name, `hw:CARD=<id>,DEV=<n>`.
     pub device: String,
     pub name: String,
+    /// The board profile this device is, when the box knows it.
+    pub profile: Option<BoardProfile>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -72,10 +76,12 @@ fn microphones(root: &Path) -> Vec<FoundMicrophone> {
             let (ids, rest) = line.split_once(':')?;
             let (card, dev) = ids.trim().split_once('-')?;
             let (card, dev): (u32, u32) = (card.parse().ok()?, dev.parse().ok()?);
-            let id = fs::read_to_string(asound.join(format!("card{card}/id"))).map(|s| s.trim().to_string());
-            let id = id.unwrap_or_else(|_| card.to_string());
+            let read =
+                |f: &str| fs::read_to_string(asound.join(format!("card{card}/{f}"))).map(|s| s.trim().to_string());
+            let id = read("id").unwrap_or_else(|_| card.to_string());
+            let profile = BoardProfile::recognise(&id, read("usbid").ok().as_deref());
             let name = rest.split(':').next().unwrap_or_default().trim().to_string();
-            Some(FoundMicrophone { device: format!("hw:CARD={id},DEV={dev}"), name })
+            Some(FoundMicrophone { device: format!("hw:CARD={id},DEV={dev}"), name, profile })
         })
         .collect()
 }
@@ -106,13 +112,18 @@ mod tests {
             "00-00: bcm2835 Headphones : bcm2835 Headphones : playback 8\n01-00: USB Audio : USB Audio : playback 1 : capture 1\n",
         );
         write(r, "proc/asound/card1/id", "ArrayUAC10\n");
+        write(r, "proc/asound/card1/usbid", "2886:0018\n");
         let found = discover(r);
         let cams: Vec<_> =
             found.cameras.iter().map(|c| (c.device.to_string_lossy().into_owned(), c.name.as_str())).collect();
         assert_eq!(cams, [("/dev/video0".into(), "HD Pro Webcam C920"), ("/dev/video2".to_string(), "vivid")]);
         assert_eq!(
             found.microphones,
-            [FoundMicrophone { device: "hw:CARD=ArrayUAC10,DEV=0".into(), name: "USB Audio".into() }]
+            [FoundMicrophone {
+                device: "hw:CARD=ArrayUAC10,DEV=0".into(),
+                name: "USB Audio".into(),
+                profile: Some(BoardProfile::RespeakerUsb4Mic)
+            }]
         );
     }
 

@@ -5,7 +5,6 @@
 
 mod camera;
 mod control;
-mod font;
 mod mic_array;
 mod pacer;
 mod scene;

@@ -1,6 +1,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::font::{GLYPH_HEIGHT, GLYPH_WIDTH, glyph};
+use crate::capture::font::{GLYPH_HEIGHT, GLYPH_WIDTH, glyph};
 
 /// BT.601 limited-range (Y, U, V) of 75 % colour bars, left to right.
 const BARS: [(u8, u8, u8); 8] = [

@@ -1,0 +1,576 @@
+//! MJPEG camera frames (one JPEG each) to I420.
+//!
+//! `zune-jpeg` does the JPEG work and hands out full-resolution YCbCr (no RGB
+//! round trip); this module averages the chroma down to 4:2:0 and maps JFIF's
+//! full-range samples to the limited (BT.601 "TV") range the box's I420
+//! carries everywhere else, so the encoder and the face pipeline see the same
+//! levels whatever the camera sends.
+//!
+//! Camera quirks handled here: frames without Huffman tables (many UVC cameras
+//! leave out the DHT segment and rely on the standard tables of JPEG Annex
+//! K.3; `zune-jpeg` only fills them in for frames tagged `AVI1`), and stale or
+//! partial first buffers (no end-of-image marker), which are errors, never a
+//! grey picture.
+
+use zune_jpeg::JpegDecoder;
+use zune_jpeg::errors::DecodeErrors;
+use zune_jpeg::zune_core::bytestream::ZCursor;
+use zune_jpeg::zune_core::colorspace::ColorSpace;
+use zune_jpeg::zune_core::options::DecoderOptions;
+
+use super::convert::{PictureSize, i420_planes_mut};
+
+/// Largest width or height decoded; a corrupt header can claim 65535×65535,
+/// and DCI 4K (4096×2160) is the largest camera the box may meet.
+pub const MAX_SIDE: u32 = 4096;
+
+const SOI: [u8; 2] = [0xFF, 0xD8];
+const EOI: [u8; 2] = [0xFF, 0xD9];
+const DHT: u8 = 0xC4;
+const SOS: u8 = 0xDA;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MjpegError {
+    #[error("not a JPEG frame (no start-of-image marker)")]
+    NotJpeg,
+    /// Typically the first, stale buffer of a camera, or a frame cut short.
+    #[error("truncated JPEG frame: {0}")]
+    Truncated(&'static str),
+    #[error("corrupt JPEG frame: {0}")]
+    Corrupt(String),
+    #[error("unsupported JPEG frame: {0}")]
+    Unsupported(String),
+    #[error("JPEG frame of {width}×{height} is larger than {MAX_SIDE}×{MAX_SIDE}")]
+    TooLarge { width: u32, height: u32 },
+}
+
+/// Decodes MJPEG frames to I420, one after another, keeping its working
+/// buffers between frames so a steady stream allocates nothing of frame size.
+#[derive(Debug, Default)]
+pub struct MjpegDecoder {
+    /// The frame with the standard Huffman tables put in, when it has none.
+    with_tables: Vec<u8>,
+    /// Full-resolution interleaved YCbCr (or just Y for a grey frame) as
+    /// `zune-jpeg` hands it out.
+    decoded: Vec<u8>,
+}
+
+impl MjpegDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one JPEG frame into `out` as limited-range I420 (resized to
+    /// fit: it only grows when the picture size does) and returns its size.
+    /// Baseline and progressive, 4:4:4, 4:2:2, 4:2:0 (and other sampling
+    /// factors), grey, any size up to [`MAX_SIDE`].
+    pub fn decode(&mut self, jpeg: &[u8], out: &mut Vec<u8>) -> Result<PictureSize, MjpegError> {
+        if !jpeg.starts_with(&SOI) {
+            return Err(MjpegError::NotJpeg);
+        }
+        // The decoder itself forgives a missing end (it fills the rest with
+        // grey); a camera's partial buffer must be dropped instead.
+        if !ends_with_eoi(jpeg) {
+            return Err(MjpegError::Truncated("no end-of-image marker"));
+        }
+        let stream: &[u8] = if has_huffman_tables(jpeg)? {
+            jpeg
+        } else {
+            self.with_tables.clear();
+            self.with_tables.extend_from_slice(&SOI);
+            self.with_tables.extend_from_slice(&STANDARD_HUFFMAN_TABLES);
+            self.with_tables.extend_from_slice(&jpeg[SOI.len()..]);
+            &self.with_tables
+        };
+
+        // Strict: a corrupt entropy-coded stream is an error to drop the
+        // frame on, not a smeared picture.
+        let options = DecoderOptions::default()
+            .set_strict_mode(true)
+            .set_max_width(MAX_SIDE as usize)
+            .set_max_height(MAX_SIDE as usize)
+            .jpeg_set_out_colorspace(ColorSpace::YCbCr);
+        let mut decoder = JpegDecoder::new_with_options(ZCursor::new(stream), options);
+        decoder.decode_headers().map_err(from_zune)?;
+        let (width, height) = decoder.dimensions().ok_or_else(|| MjpegError::Corrupt("no frame header".into()))?;
+        let size = PictureSize::new(width as u32, height as u32);
+        if size.width > MAX_SIDE || size.height > MAX_SIDE {
+            return Err(MjpegError::TooLarge { width: size.width, height: size.height });
+        }
+        let grey = match decoder.input_colorspace() {
+            Some(ColorSpace::YCbCr) => false,
+            Some(ColorSpace::Luma) => {
+                decoder.set_options(options.jpeg_set_out_colorspace(ColorSpace::Luma));
+                true
+            }
+            other => return Err(MjpegError::Unsupported(format!("colour space {other:?}"))),
+        };
+        let len = decoder.output_buffer_size().ok_or_else(|| MjpegError::Corrupt("picture size overflows".into()))?;
+        self.decoded.resize(len, 0);
+        decoder.decode_into(&mut self.decoded).map_err(from_zune)?;
+
+        out.resize(size.i420_len(), 0);
+        if grey {
+            grey_to_i420(&self.decoded, size, out);
+        } else {
+            full_range_ycbcr_to_i420(&self.decoded, size, out);
+        }
+        Ok(size)
+    }
+}
+
+fn from_zune(error: DecodeErrors) -> MjpegError {
+    match error {
+        DecodeErrors::ExhaustedData | DecodeErrors::IoErrors(_) => MjpegError::Truncated("data ends inside a segment"),
+        DecodeErrors::Unsupported(scheme) => MjpegError::Unsupported(format!("{scheme:?}")),
+        other => MjpegError::Corrupt(other.to_string()),
+    }
+}
+
+/// Whether the frame ends with EOI, allowing for the zero padding some
+/// drivers count into the buffer.
+fn ends_with_eoi(jpeg: &[u8]) -> bool {
+    let end = jpeg.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+    jpeg[..end].ends_with(&EOI)
+}
+
+/// Whether a DHT segment comes before the first scan. Walks the header
+/// segments by their lengths, as far as the first SOS.
+fn has_huffman_tables(jpeg: &[u8]) -> Result<bool, MjpegError> {
+    let mut at = SOI.len();
+    loop {
+        // Decoders skip stray bytes and 0xFF fill before a marker; so do we.
+        while jpeg.get(at).is_some_and(|&b| b != 0xFF) {
+            at += 1;
+        }
+        while jpeg.get(at) == Some(&0xFF) {
+            at += 1;
+        }
+        let Some(&marker) = jpeg.get(at) else {
+            return Err(MjpegError::Truncated("headers end before the first scan"));
+        };
+        at += 1;
+        match marker {
+            DHT => return Ok(true),
+            SOS => return Ok(false),
+            // Markers without a length: TEM, RSTn, a repeated SOI.
+            0x01 | 0xD0..=0xD8 => {}
+            0xD9 => return Err(MjpegError::Corrupt("end of image before any scan".into())),
+            _ => {
+                let Some(&[hi, lo]) = jpeg.get(at..at + 2) else {
+                    return Err(MjpegError::Truncated("headers end inside a segment"));
+                };
+                let len = usize::from(u16::from_be_bytes([hi, lo]));
+                if len < 2 {
+                    return Err(MjpegError::Corrupt(format!("segment 0xFF{marker:02X} of length {len}")));
+                }
+                at += len;
+            }
+        }
+    }
+}
+
+/// Full-range (JFIF) luma to limited range: `16 + 219 × y / 255`, rounded.
+#[inline(always)]
+fn limited_luma(y: u8) -> u8 {
+    ((4207 + 219 * u32::from(y)) / 255) as u8
+}
+
+/// The mean of four full-range chroma samples (given as their sum), in
+/// limited range: `128 + 224 × (sum / 4 − 128) / 255`, rounded.
+#[inline(always)]
+fn limited_chroma_of_four(sum: u32) -> u8 {
+    ((4095 + 56 * sum) / 255) as u8
+}
+
+/// Interleaved full-resolution full-range YCbCr to limited-range I420. Each
+/// chroma sample is the mean of its 2×2 block (for a 4:2:2 frame that undoes
+/// the decoder's horizontal upsampling and averages vertical pairs); at an
+/// odd right or bottom edge the lone column or row pairs with itself.
+fn full_range_ycbcr_to_i420(ycbcr: &[u8], size: PictureSize, out: &mut [u8]) {
+    let (w, h) = (size.width as usize, size.height as usize);
+    let cw = size.chroma().width as usize;
+    let (y_plane, u_plane, v_plane) = i420_planes_mut(out, size);
+    let line = 3 * w;
+
+    for (y_line, src) in y_plane.chunks_exact_mut(w).zip(ycbcr.chunks_exact(line)) {
+        for (y, px) in y_line.iter_mut().zip(src.chunks_exact(3)) {
+            *y = limited_luma(px[0]);
+        }
+    }
+    for (crow, (u_line, v_line)) in u_plane.chunks_exact_mut(cw).zip(v_plane.chunks_exact_mut(cw)).enumerate() {
+        let top = &ycbcr[2 * crow * line..][..line];
+        let bottom = &ycbcr[(2 * crow + 1).min(h - 1) * line..][..line];
+        let pairs = w / 2;
+        for (((u, v), t), b) in
+            u_line.iter_mut().zip(v_line.iter_mut()).zip(top.chunks_exact(6)).zip(bottom.chunks_exact(6))
+        {
+            let cb = u32::from(t[1]) + u32::from(t[4]) + u32::from(b[1]) + u32::from(b[4]);
+            let cr = u32::from(t[2]) + u32::from(t[5]) + u32::from(b[2]) + u32::from(b[5]);
+            *u = limited_chroma_of_four(cb);
+            *v = limited_chroma_of_four(cr);
+        }
+        if w % 2 == 1 {
+            let (t, b) = (&top[line - 3..], &bottom[line - 3..]);
+            u_line[pairs] = limited_chroma_of_four(2 * (u32::from(t[1]) + u32::from(b[1])));
+            v_line[pairs] = limited_chroma_of_four(2 * (u32::from(t[2]) + u32::from(b[2])));
+        }
+    }
+}
+
+/// A grey frame: its luma, and neutral chroma.
+fn grey_to_i420(luma: &[u8], size: PictureSize, out: &mut [u8]) {
+    let (y_plane, u_plane, v_plane) = i420_planes_mut(out, size);
+    for (y, &src) in y_plane.iter_mut().zip(luma) {
+        *y = limited_luma(src);
+    }
+    u_plane.fill(128);
+    v_plane.fill(128);
+}
+
+/// A DHT segment with the four tables of JPEG Annex K.3 (Tables K.3–K.6),
+/// which MJPEG cameras that leave out DHT encode with.
+const STANDARD_HUFFMAN_TABLES: [u8; 420] = standard_huffman_tables();
+
+const fn standard_huffman_tables() -> [u8; 420] {
+    // (class << 4 | id, code counts for lengths 1..=16, symbols)
+    const LUMA_DC_COUNTS: [u8; 16] = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
+    const CHROMA_DC_COUNTS: [u8; 16] = [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0];
+    const DC_SYMBOLS: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    const LUMA_AC_COUNTS: [u8; 16] = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D];
+    #[rustfmt::skip]
+    const LUMA_AC_SYMBOLS: [u8; 162] = [
+        0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07,
+        0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52, 0xD1, 0xF0,
+        0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25, 0x26, 0x27, 0x28,
+        0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49,
+        0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
+        0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+        0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
+        0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5,
+        0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2,
+        0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
+        0xF9, 0xFA,
+    ];
+    const CHROMA_AC_COUNTS: [u8; 16] = [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77];
+    #[rustfmt::skip]
+    const CHROMA_AC_SYMBOLS: [u8; 162] = [
+        0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61, 0x71,
+        0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33, 0x52, 0xF0,
+        0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18, 0x19, 0x1A, 0x26,
+        0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
+        0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+        0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
+        0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5,
+        0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3,
+        0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA,
+        0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
+        0xF9, 0xFA,
+    ];
+    const TABLES: [(u8, &[u8; 16], &[u8]); 4] = [
+        (0x00, &LUMA_DC_COUNTS, &DC_SYMBOLS),
+        (0x01, &CHROMA_DC_COUNTS, &DC_SYMBOLS),
+        (0x10, &LUMA_AC_COUNTS, &LUMA_AC_SYMBOLS),
+        (0x11, &CHROMA_AC_COUNTS, &CHROMA_AC_SYMBOLS),
+    ];
+
+    let mut seg = [0u8; 420];
+    seg[0] = 0xFF;
+    seg[1] = DHT;
+    // Length counts itself but not the marker.
+    let len = (420 - 2) as u16;
+    seg[2] = (len >> 8) as u8;
+    seg[3] = len as u8;
+    let mut at = 4;
+    let mut t = 0;
+    while t < TABLES.len() {
+        let (class_id, counts, symbols) = TABLES[t];
+        seg[at] = class_id;
+        at += 1;
+        let mut i = 0;
+        while i < 16 {
+            seg[at] = counts[i];
+            at += 1;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < symbols.len() {
+            seg[at] = symbols[i];
+            at += 1;
+            i += 1;
+        }
+        t += 1;
+    }
+    assert!(at == 420, "the DHT segment is exactly filled");
+    seg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::convert::i420_planes;
+    use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, Encoder, SamplingFactor};
+
+    /// A smooth RGB picture with some edges: gradients across, a disc of
+    /// saturated colour and a dark band, so every plane has detail.
+    fn test_picture(size: PictureSize) -> Vec<u8> {
+        let (w, h) = (size.width as usize, size.height as usize);
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+                let (dx, dy) = (fx - 0.6, fy - 0.4);
+                let px = if dx * dx + dy * dy < 0.05 {
+                    [230.0, 60.0 + 100.0 * fy, 40.0]
+                } else if (0.75..0.85).contains(&fy) {
+                    [30.0, 30.0, 60.0 + 60.0 * fx]
+                } else {
+                    [40.0 + 180.0 * fx, 50.0 + 150.0 * fy, 200.0 - 150.0 * fx]
+                };
+                rgb.extend(px.map(|c| c as u8));
+            }
+        }
+        rgb
+    }
+
+    /// What the box should get for `rgb`: BT.601 limited-range I420, chroma
+    /// the mean of each 2×2 block.
+    fn reference_i420(rgb: &[u8], size: PictureSize) -> Vec<u8> {
+        let (w, h) = (size.width as usize, size.height as usize);
+        let c = size.chroma();
+        let mut out = vec![0u8; size.i420_len()];
+        let (ys, us, vs) = i420_planes_mut(&mut out, size);
+        let at = |x: usize, y: usize| {
+            let p = &rgb[(y * w + x) * 3..][..3];
+            let (r, g, b) = (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]));
+            (
+                16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0,
+                128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0,
+                128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0,
+            )
+        };
+        for y in 0..h {
+            for x in 0..w {
+                ys[y * w + x] = at(x, y).0.round() as u8;
+            }
+        }
+        for cy in 0..c.height as usize {
+            for cx in 0..c.width as usize {
+                let (mut u, mut v) = (0.0, 0.0);
+                for (x, y) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let px = at((2 * cx + x).min(w - 1), (2 * cy + y).min(h - 1));
+                    u += px.1 / 4.0;
+                    v += px.2 / 4.0;
+                }
+                us[cy * c.width as usize + cx] = u.round() as u8;
+                vs[cy * c.width as usize + cx] = v.round() as u8;
+            }
+        }
+        out
+    }
+
+    fn encode(rgb: &[u8], size: PictureSize, quality: u8, sampling: SamplingFactor) -> Vec<u8> {
+        let mut jpeg = Vec::new();
+        let mut encoder = Encoder::new(&mut jpeg, quality);
+        encoder.set_sampling_factor(sampling);
+        encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
+        encoder.encode(rgb, size.width as u16, size.height as u16, ColorType::Rgb).expect("the test picture encodes");
+        jpeg
+    }
+
+    /// PSNR in dB of each plane (Y, U, V) of `got` against `want`.
+    fn psnr(got: &[u8], want: &[u8], size: PictureSize) -> [f64; 3] {
+        let (gy, gu, gv) = i420_planes(got, size).expect("a whole I420 picture");
+        let (wy, wu, wv) = i420_planes(want, size).expect("a whole I420 picture");
+        [(gy, wy), (gu, wu), (gv, wv)].map(|(g, w)| {
+            let mse =
+                g.iter().zip(w).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>() / g.len() as f64;
+            10.0 * (255.0 * 255.0 / mse.max(1e-9)).log10()
+        })
+    }
+
+    /// Removes every DHT segment, as cameras that rely on the standard
+    /// tables send their frames.
+    fn strip_huffman_tables(jpeg: &[u8]) -> Vec<u8> {
+        let mut out = SOI.to_vec();
+        let mut at = 2;
+        while jpeg[at + 1] != SOS {
+            assert_eq!(jpeg[at], 0xFF, "a marker");
+            let len = usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+            if jpeg[at + 1] != DHT {
+                out.extend_from_slice(&jpeg[at..at + 2 + len]);
+            }
+            at += 2 + len;
+        }
+        out.extend_from_slice(&jpeg[at..]);
+        out
+    }
+
+    #[test]
+    fn decodes_each_chroma_sampling_close_to_the_source() {
+        let size = PictureSize::new(320, 240);
+        let rgb = test_picture(size);
+        let want = reference_i420(&rgb, size);
+        let mut decoder = MjpegDecoder::new();
+        let mut out = Vec::new();
+        // Measured at quality 95: Y 53.5 dB everywhere; chroma 55 (4:4:4),
+        // 51.5 (4:2:2), 44.6 (4:2:0: the decoder's upsampling and our
+        // averaging blur the encoder's 2×2 means a little).
+        for (name, sampling, luma_db, chroma_db) in [
+            ("4:4:4", SamplingFactor::R_4_4_4, 50.0, 50.0),
+            ("4:2:2", SamplingFactor::R_4_2_2, 50.0, 48.0),
+            ("4:2:0", SamplingFactor::R_4_2_0, 50.0, 42.0),
+        ] {
+            let jpeg = encode(&rgb, size, 95, sampling);
+            assert_eq!(decoder.decode(&jpeg, &mut out), Ok(size), "{name}");
+            assert_eq!(out.len(), size.i420_len());
+            let [y, u, v] = psnr(&out, &want, size);
+            assert!(y > luma_db && u > chroma_db && v > chroma_db, "{name}: PSNR Y {y:.1} U {u:.1} V {v:.1} dB");
+        }
+    }
+
+    #[test]
+    fn odd_sizes_decode_whole() {
+        let mut decoder = MjpegDecoder::new();
+        let mut out = Vec::new();
+        for (w, h) in [(33, 17), (1, 1), (17, 2), (2, 31)] {
+            let size = PictureSize::new(w, h);
+            let rgb = test_picture(size);
+            let want = reference_i420(&rgb, size);
+            for sampling in [SamplingFactor::R_4_2_2, SamplingFactor::R_4_2_0, SamplingFactor::R_4_4_4] {
+                let jpeg = encode(&rgb, size, 100, sampling);
+                assert_eq!(decoder.decode(&jpeg, &mut out), Ok(size));
+                assert_eq!(out.len(), size.i420_len());
+                let mean_abs = out.iter().zip(&want).map(|(&a, &b)| (i32::from(a) - i32::from(b)).abs()).sum::<i32>()
+                    as f64
+                    / out.len() as f64;
+                assert!(mean_abs < 2.0, "{w}×{h} {sampling:?}: mean difference {mean_abs:.2}");
+            }
+        }
+    }
+
+    #[test]
+    fn frames_without_huffman_tables_use_the_standard_ones() {
+        let size = PictureSize::new(160, 120);
+        let rgb = test_picture(size);
+        let jpeg = encode(&rgb, size, 90, SamplingFactor::R_4_2_2);
+        let bare = strip_huffman_tables(&jpeg);
+        assert!(bare.len() < jpeg.len(), "the fixture had tables to strip");
+        // zune-jpeg alone does not fill them in for a JFIF-tagged frame;
+        // this is why the decoder inserts them.
+        assert!(JpegDecoder::new(ZCursor::new(&bare)).decode().is_err());
+
+        let mut decoder = MjpegDecoder::new();
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        decoder.decode(&jpeg, &mut with).unwrap();
+        assert_eq!(decoder.decode(&bare, &mut without), Ok(size));
+        assert_eq!(with, without);
+    }
+
+    #[test]
+    fn restart_markers_and_grey_frames() {
+        let size = PictureSize::new(96, 64);
+        let rgb = test_picture(size);
+        let mut jpeg = Vec::new();
+        let mut encoder = Encoder::new(&mut jpeg, 95);
+        encoder.set_sampling_factor(SamplingFactor::R_4_2_2);
+        encoder.set_restart_interval(4);
+        encoder.encode(&rgb, 96, 64, ColorType::Rgb).unwrap();
+        let mut decoder = MjpegDecoder::new();
+        let mut out = Vec::new();
+        decoder.decode(&jpeg, &mut out).unwrap();
+        let [y, _, _] = psnr(&out, &reference_i420(&rgb, size), size);
+        assert!(y > 40.0, "PSNR Y {y:.1} dB");
+
+        // Black and white halves split on a block edge: flat blocks decode exactly.
+        let grey: Vec<u8> = (0..96 * 64).map(|i| if i % 96 < 48 { 0 } else { 255 }).collect();
+        let mut jpeg = Vec::new();
+        Encoder::new(&mut jpeg, 100).encode(&grey, 96, 64, ColorType::Luma).unwrap();
+        decoder.decode(&jpeg, &mut out).unwrap();
+        let (ys, us, vs) = i420_planes(&out, size).unwrap();
+        assert!(us.iter().chain(vs).all(|&c| c == 128), "neutral chroma");
+        assert_eq!((ys[0], ys[95]), (16, 235), "limited range");
+    }
+
+    #[test]
+    fn truncated_and_garbage_frames_are_errors() {
+        let size = PictureSize::new(64, 48);
+        let jpeg = encode(&test_picture(size), size, 85, SamplingFactor::R_4_2_2);
+        let mut decoder = MjpegDecoder::new();
+        let mut out = Vec::new();
+        for cut in [0, 1, 2, 3, 10, 100, jpeg.len() / 2, jpeg.len() - 3, jpeg.len() - 1] {
+            let result = decoder.decode(&jpeg[..cut], &mut out);
+            assert!(matches!(result, Err(MjpegError::NotJpeg | MjpegError::Truncated(_))), "cut at {cut}: {result:?}");
+        }
+        // A stale buffer: the start of a frame, zero-filled to full length.
+        let mut stale = jpeg[..jpeg.len() / 2].to_vec();
+        stale.resize(jpeg.len(), 0);
+        assert!(matches!(decoder.decode(&stale, &mut out), Err(MjpegError::Truncated(_))));
+
+        let mut rng = fastrand::Rng::with_seed(7);
+        let garbage: Vec<u8> = std::iter::repeat_with(|| rng.u8(..)).take(4096).collect();
+        assert_eq!(decoder.decode(&garbage, &mut out), Err(MjpegError::NotJpeg));
+        let framed = [&SOI[..], &garbage, &EOI].concat();
+        assert!(decoder.decode(&framed, &mut out).is_err());
+
+        // Zero padding after EOI is fine, and the decoder still works.
+        let mut padded = jpeg.clone();
+        padded.extend_from_slice(&[0; 64]);
+        assert_eq!(decoder.decode(&padded, &mut out), Ok(size));
+    }
+
+    #[test]
+    fn damaged_frames_never_panic() {
+        // Deterministic mutations of a valid frame: flipped bytes in the
+        // headers and the entropy-coded data. Any result but a panic is fine.
+        let size = PictureSize::new(48, 32);
+        let jpeg = encode(&test_picture(size), size, 85, SamplingFactor::R_4_2_2);
+        let mut decoder = MjpegDecoder::new();
+        let mut out = Vec::new();
+        let mut rng = fastrand::Rng::with_seed(42);
+        for _ in 0..3000 {
+            let mut damaged = jpeg.clone();
+            for _ in 0..rng.usize(1..4) {
+                let at = rng.usize(2..damaged.len() - 2);
+                damaged[at] = rng.u8(..);
+            }
+            let _ = decoder.decode(&damaged, &mut out);
+        }
+        assert_eq!(decoder.decode(&jpeg, &mut out), Ok(size), "the decoder recovers");
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_before_decoding() {
+        let size = PictureSize::new(16, 16);
+        let mut jpeg = encode(&test_picture(size), size, 85, SamplingFactor::R_4_2_0);
+        // Rewrite the frame header (SOF0: marker, length, precision, height,
+        // width) to claim 8000×16.
+        let sof = jpeg.windows(2).position(|m| m == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 7..sof + 9].copy_from_slice(&8000u16.to_be_bytes());
+        let result = MjpegDecoder::new().decode(&jpeg, &mut Vec::new());
+        assert!(matches!(result, Err(MjpegError::Corrupt(_) | MjpegError::TooLarge { .. })), "{result:?}");
+    }
+
+    #[test]
+    fn buffers_are_reused_frame_to_frame() {
+        let size = PictureSize::new(128, 96);
+        let rgb = test_picture(size);
+        let jpeg = encode(&rgb, size, 85, SamplingFactor::R_4_2_2);
+        let mut decoder = MjpegDecoder::new();
+        let mut out = Vec::new();
+        decoder.decode(&jpeg, &mut out).unwrap();
+        let (frame, scratch) = (out.as_ptr(), decoder.decoded.as_ptr());
+        for _ in 0..5 {
+            decoder.decode(&jpeg, &mut out).unwrap();
+        }
+        assert_eq!((out.as_ptr(), decoder.decoded.as_ptr()), (frame, scratch));
+    }
+
+    #[test]
+    fn range_mapping_ends() {
+        assert_eq!((limited_luma(0), limited_luma(255)), (16, 235));
+        assert_eq!(limited_chroma_of_four(0), 16);
+        assert_eq!(limited_chroma_of_four(4 * 128), 128);
+        assert_eq!(limited_chroma_of_four(4 * 255), 240);
+    }
+}
