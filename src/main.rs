@@ -35,6 +35,23 @@ enum Command {
     },
     /// Check a config file; exits non-zero naming the bad key and line.
     CheckConfig { path: PathBuf },
+    /// Record frames from a camera to a Y4M file (I420, as the box sees
+    /// them), printing each frame's sequence number (to bring up or check a
+    /// camera).
+    RecordCamera {
+        /// V4L2 device.
+        #[arg(long, default_value = "/dev/video0")]
+        device: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        frames: u32,
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        #[arg(long, default_value_t = 720)]
+        height: u32,
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        output: PathBuf,
+    },
     /// Record the microphone array to a WAV file, one channel per
     /// microphone exactly as captured (to bring up or check a board).
     RecordMics {
@@ -66,6 +83,9 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args, cli.log_to),
         Command::Devices { json } => list_devices(json),
+        Command::RecordCamera { device, frames, width, height, fps, output } => {
+            record_camera(&device, frames, (width, height, fps), &output)
+        }
         Command::RecordMics { config, device, seconds, output } => record_mics(config, device, seconds, &output),
         Command::CheckConfig { path } => match config::load_file(&path) {
             Ok(_) => {
@@ -246,5 +266,56 @@ fn record_mics(config: Option<PathBuf>, device: Option<String>, seconds: f64, ou
         return fail(format!("{}: {e}", output.display()));
     }
     eprintln!("{}: {blocks} blocks from {} ({})", output.display(), device, source.info().description);
+    ExitCode::SUCCESS
+}
+
+fn record_camera(device: &Path, frames: u32, (width, height, fps): (u32, u32, u32), output: &Path) -> ExitCode {
+    use confcam::capture::v4l2::V4l2Camera;
+    use confcam::capture::{CaptureError, VideoSource};
+    use std::io::Write;
+
+    let fail = |message: String| {
+        eprintln!("confcamd record-camera: {message}");
+        ExitCode::FAILURE
+    };
+    let mut camera = V4l2Camera::new(device, width, height, fps);
+    let mut out = match std::fs::File::create(output) {
+        Ok(f) => std::io::BufWriter::new(f),
+        Err(e) => return fail(format!("{}: {e}", output.display())),
+    };
+    let mut written = 0;
+    let mut stalls = 0;
+    while written < frames {
+        let frame = match camera.next_frame() {
+            Ok(f) => f,
+            // A dropped (partial) frame or a slow device: a few are normal.
+            Err(CaptureError::Timeout) if stalls < 20 => {
+                stalls += 1;
+                continue;
+            }
+            Err(e) => return fail(e.to_string()),
+        };
+        if written == 0 {
+            let header = format!("YUV4MPEG2 W{} H{} F{fps}:1 Ip A1:1 C420jpeg\n", frame.width, frame.height);
+            if let Err(e) = out.write_all(header.as_bytes()) {
+                return fail(format!("{}: {e}", output.display()));
+            }
+        }
+        if let Err(e) = out.write_all(b"FRAME\n").and_then(|()| out.write_all(&frame.data)) {
+            return fail(format!("{}: {e}", output.display()));
+        }
+        println!("frame seq={} {}x{} bytes={}", frame.seq, frame.width, frame.height, frame.data.len());
+        written += 1;
+    }
+    if let Err(e) = out.flush() {
+        return fail(format!("{}: {e}", output.display()));
+    }
+    eprintln!(
+        "{}: {written} frames from {} ({}), {} dropped",
+        output.display(),
+        device.display(),
+        camera.info().description,
+        camera.dropped
+    );
     ExitCode::SUCCESS
 }

@@ -5,6 +5,7 @@
 //! listeners and picks hardware for that configuration and hands all of it to
 //! [`run`] (or [`start`], which returns a handle tests can inspect).
 
+pub mod events;
 mod gpio;
 mod hardware;
 mod room_media;
@@ -193,6 +194,8 @@ pub async fn run(
 /// The running box.
 pub struct RunningBox {
     pub status: Arc<BoxStatus>,
+    /// What changes while the box runs (devices coming and going).
+    pub events: events::EventBus,
     pub web: WebServer,
     /// The join code and its guessing throttle.
     pub admission: Arc<Admission>,
@@ -333,9 +336,11 @@ async fn start_parts(
         .map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
 
+    let (events, _) = broadcast::channel(events::EVENT_RING);
     let mut tasks = vec![
         tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
         follow_addresses,
+        tokio::spawn(events::watch_devices(status.clone(), events.clone())),
     ];
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {
@@ -343,6 +348,7 @@ async fn start_parts(
     }
     Ok(RunningBox {
         status,
+        events,
         web,
         admission,
         sfu,

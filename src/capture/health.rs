@@ -1,5 +1,5 @@
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::SourceInfo;
@@ -17,6 +17,8 @@ pub struct SourceHealth {
     /// Nanoseconds after `epoch` of the last delivery, plus one (0 = never).
     last_delivery: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// The device went away and has not delivered since.
+    gone: AtomicBool,
 }
 
 /// What a source is doing, as of a given instant.
@@ -28,6 +30,8 @@ pub enum SourceState {
     Running,
     /// Nothing delivered for longer than the stall timeout.
     Stalled,
+    /// The device went away (unplugged); it is retried until it is back.
+    Offline,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,6 +55,7 @@ impl SourceHealth {
             errors: AtomicU64::new(0),
             last_delivery: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            gone: AtomicBool::new(false),
         }
     }
 
@@ -58,10 +63,13 @@ impl SourceHealth {
         self.delivered.fetch_add(1, Ordering::Relaxed);
         let nanos = at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1;
         self.last_delivery.fetch_max(nanos, Ordering::Relaxed);
+        self.gone.store(false, Ordering::Relaxed);
     }
 
-    pub fn record_error(&self, error: String) {
+    /// A failed attempt; `gone` when the device is not there at all.
+    pub fn record_error(&self, error: String, gone: bool) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        self.gone.store(gone, Ordering::Relaxed);
         // A poisoned lock only means a reader panicked; the value is still usable.
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
     }
@@ -74,6 +82,9 @@ impl SourceHealth {
     pub fn state(&self, now: Instant, stall_timeout: Duration) -> SourceState {
         let last = self.last_delivery.load(Ordering::Relaxed);
         let since = if last == 0 { self.epoch } else { self.epoch + Duration::from_nanos(last - 1) };
+        if self.gone.load(Ordering::Relaxed) {
+            return SourceState::Offline;
+        }
         match (last, now.saturating_duration_since(since) > stall_timeout) {
             (_, true) => SourceState::Stalled,
             (0, false) => SourceState::Starting,

@@ -43,7 +43,7 @@ where
                         tracing::warn!(source = %name, error = %e, "capture failed; retrying");
                         failing = true;
                     }
-                    health.record_error(e.to_string());
+                    health.record_error(e.to_string(), matches!(e, CaptureError::Gone { .. }));
                     sleep_unless_stopped(backoff.next_delay(), stopping);
                 }
             }

@@ -1,5 +1,6 @@
 use std::time::{Duration, Instant};
 
+use confcam::app::events::BoxEvent;
 use confcam::capture::SourceState;
 use confcam::web::{Health, Overall};
 use rusqlite::Connection;
@@ -152,4 +153,35 @@ impl<T> Truthy for Option<T> {
     fn get(self) -> Option<T> {
         self
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unplugged_camera_is_offline_on_the_event_bus_and_in_health_until_it_returns() {
+    let b = start_box(small_config()).await;
+    let (http, base) = (client(), format!("https://{}", b.https));
+    let mut events = b.running.events.subscribe();
+    assert_eq!(health_of(&http, &base).await.status, Overall::Ok);
+
+    b.sim.cameras[0].unplug();
+    let h = wait_for(|| async {
+        let h = health_of(&http, &base).await;
+        (h.subsystems.cameras[0].state == SourceState::Offline).then_some(h)
+    })
+    .await;
+    assert_eq!(h.status, Overall::Degraded);
+    let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
+    let BoxEvent::Device { source, state, error } = event;
+    assert_eq!((source.as_str(), state), ("camera:main", SourceState::Offline));
+    assert!(error.is_some_and(|e| e.contains("unplugged")));
+    // The rest of the box goes on serving.
+    assert_eq!(h.subsystems.microphone.state, SourceState::Running);
+
+    // Plugged back in: picked up again within the retry back-off.
+    let back = Instant::now();
+    b.sim.cameras[0].restore();
+    wait_for(|| async { health_of(&http, &base).await.status == Overall::Ok }).await;
+    assert!(back.elapsed() < Duration::from_secs(2), "resumed in {:?}", back.elapsed());
+    let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
+    assert!(matches!(event, BoxEvent::Device { state: SourceState::Running, .. }), "{event:?}");
+    b.running.shutdown().await;
 }

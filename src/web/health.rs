@@ -138,7 +138,7 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
     let microphone = report(&status.microphone);
     let healthy = store.state == Overall::Ok
         && meeting.state == Overall::Ok
-        && cameras.iter().chain([&microphone]).all(|s| s.state != SourceState::Stalled);
+        && cameras.iter().chain([&microphone]).all(|s| !matches!(s.state, SourceState::Stalled | SourceState::Offline));
     Json(Health {
         status: if healthy { Overall::Ok } else { Overall::Degraded },
         version: env!("CARGO_PKG_VERSION").into(),
