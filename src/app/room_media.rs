@@ -283,8 +283,14 @@ mod tests {
         for seq in 0..5 {
             let mut data = Vec::new();
             scene.render(seq, std::time::SystemTime::now(), &mut data);
-            let frame =
-                Frame { seq, captured_at: Instant::now(), width: 64, height: 64, format: PixelFormat::I420, data };
+            let frame = Frame {
+                seq,
+                captured_at: Instant::now(),
+                width: 64,
+                height: 64,
+                format: PixelFormat::I420,
+                data: data.into(),
+            };
             frames_tx.send(Arc::new(frame)).unwrap();
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -7,6 +7,7 @@
 //! blocks or grows memory.
 
 pub mod alsa;
+mod buffer;
 pub mod convert;
 mod font;
 mod health;
@@ -17,6 +18,7 @@ pub mod sim;
 pub mod slate;
 pub mod v4l2;
 
+pub use buffer::{BufferPool, FrameBuf};
 pub use health::{SourceHealth, SourceState, SourceStatus};
 pub use pump::{Feed, Pump, spawn_pump};
 
@@ -40,7 +42,8 @@ pub struct Frame {
     pub width: u32,
     pub height: u32,
     pub format: PixelFormat,
-    pub data: Vec<u8>,
+    /// Goes back to the source's pool when the last holder drops the frame.
+    pub data: FrameBuf,
 }
 
 impl Frame {

@@ -33,7 +33,14 @@ pub fn slate(width: u32, height: u32, text: &str) -> Frame {
             }
         }
     }
-    Frame { seq: 0, captured_at: std::time::Instant::now(), width, height, format: PixelFormat::I420, data }
+    Frame {
+        seq: 0,
+        captured_at: std::time::Instant::now(),
+        width,
+        height,
+        format: PixelFormat::I420,
+        data: data.into(),
+    }
 }
 
 #[cfg(test)]

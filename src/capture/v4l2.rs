@@ -18,7 +18,7 @@ use v4l::{Device, FourCC};
 
 use super::convert::{PictureSize, RawLayout, nv12_to_i420, yuyv_to_i420};
 use super::mjpeg::MjpegDecoder;
-use super::{CaptureError, Frame, PixelFormat, SourceInfo, VideoSource};
+use super::{BufferPool, CaptureError, Frame, PixelFormat, SourceInfo, VideoSource};
 
 /// Pixel formats the box takes from a camera, most wanted first: MJPEG
 /// carries 720p30 over USB 2 where raw YUYV manages 10 fps; NV12 is what
@@ -133,6 +133,7 @@ pub struct V4l2Camera {
     fps: u32,
     open: Option<Open>,
     mjpeg: MjpegDecoder,
+    buffers: BufferPool,
     /// Frames counted across reopenings, so gaps show as drops.
     seq: u64,
     /// Frames the driver skipped (sequence gaps) and frames that could not
@@ -163,6 +164,7 @@ impl V4l2Camera {
             fps,
             open: None,
             mjpeg: MjpegDecoder::new(),
+            buffers: BufferPool::default(),
             seq: 0,
             dropped: 0,
         }
@@ -233,7 +235,7 @@ impl VideoSource for V4l2Camera {
         }
         open.last_sequence = Some(meta.sequence);
         let used = &buf[..(meta.bytesused as usize).min(buf.len())];
-        let mut data = Vec::new();
+        let mut data = self.buffers.take();
         let size = match open.pixels {
             Pixels::Mjpeg => self.mjpeg.decode(used, &mut data).map_err(|e| e.to_string()),
             Pixels::Yuyv => {

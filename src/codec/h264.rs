@@ -134,7 +134,7 @@ mod tests {
             width: w,
             height: h,
             format: PixelFormat::I420,
-            data: Vec::new(),
+            data: Vec::new().into(),
         };
         let mut keyframes = Vec::new();
         for seq in 0..30 {

@@ -167,7 +167,7 @@ async fn whip(url: &str, code: &str, seconds: u64, video_kbps: u32) -> Result<()
     let mut opus = OpusEncoder::new(32_000).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut frame =
-        Frame { seq: 0, captured_at: start, width: w, height: h, format: PixelFormat::I420, data: Vec::new() };
+        Frame { seq: 0, captured_at: start, width: w, height: h, format: PixelFormat::I420, data: Vec::new().into() };
     let (mut next_video, mut next_audio, mut n, mut samples) = (start, start, 0u64, 0u64);
     let until = start + Duration::from_secs(seconds);
     while Instant::now() < until {

@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Pacer, SimControl, TestScene};
-use crate::capture::{CaptureError, Frame, PixelFormat, SourceInfo, VideoSource};
+use crate::capture::{BufferPool, CaptureError, Frame, PixelFormat, SourceInfo, VideoSource};
 
 /// A camera that shows the [`TestScene`] at a fixed frame rate, paced in real
 /// time like a sensor.
@@ -13,6 +13,7 @@ pub struct SimulatedCamera {
     fps: u32,
     pacer: Pacer,
     control: SimControl,
+    buffers: BufferPool,
 }
 
 impl SimulatedCamera {
@@ -25,6 +26,7 @@ impl SimulatedCamera {
             fps,
             pacer: Pacer::new(Instant::now(), Duration::from_secs(1) / fps),
             control: SimControl::default(),
+            buffers: BufferPool::default(),
         }
     }
 
@@ -46,7 +48,7 @@ impl VideoSource for SimulatedCamera {
     fn next_frame(&mut self) -> Result<Frame, CaptureError> {
         self.control.check(&format!("sim:{}", self.name), Duration::from_millis(100))?;
         let (seq, due) = self.pacer.wait();
-        let mut data = Vec::new();
+        let mut data = self.buffers.take();
         self.scene.render(seq, SystemTime::now(), &mut data);
         Ok(Frame { seq, captured_at: due, width: self.width, height: self.height, format: PixelFormat::I420, data })
     }
