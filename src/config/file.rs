@@ -153,4 +153,23 @@ talkers = [ { azimuth_deg = 30 }, { azimuth_deg = 270, pitch_hz = 200 } ]
         assert_eq!(e.key(), Some("microphone.profile"));
         assert!(e.to_string().contains("respeaker-4mic-hat"), "{e}");
     }
+
+    #[test]
+    fn several_cameras_each_with_where_it_looks() {
+        let text = "[[camera]]\nname = \"wide\"\ndevice = \"/dev/video0\"\n\n[[camera]]\nname = \"tele\"\ndevice = \"/dev/video2\"\nazimuth_deg = -30\nhfov_deg = 40\n";
+        let config = parse(text, Path::new("confcam.toml")).unwrap();
+        assert_eq!(config.camera.len(), 2);
+        assert_eq!((config.camera[1].azimuth_deg.get(), config.camera[1].hfov_deg.get()), (-30, 40));
+        let e = parse_err("[[camera]]\nhfov_deg = 200\n");
+        assert_eq!((e.key(), e.line()), (Some("camera[0].hfov_deg"), Some(2)));
+    }
+
+    #[test]
+    fn a_microphone_channel_map_must_fit_the_device() {
+        let e = parse_err("[microphone]\nprofile = \"respeaker-4mic-hat\"\nchannel_map = [0, 1, 2, 4]\n");
+        assert_eq!(e.key(), Some("microphone.channel_map"), "{e}");
+        assert!(e.to_string().contains("has 4"), "{e}");
+        let e = parse_err("[microphone]\nformat = \"S24_LE\"\n");
+        assert_eq!(e.key(), Some("microphone.format"), "{e}");
+    }
 }

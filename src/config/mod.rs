@@ -142,6 +142,12 @@ pub struct CameraConfig {
     pub width: InRange<64, 3840>,
     pub height: InRange<64, 2160>,
     pub fps: InRange<1, 60>,
+    /// Where the camera looks, in degrees counter-clockwise from the front
+    /// of the box (the microphone array's x axis), so sound directions map
+    /// to pictures.
+    pub azimuth_deg: InRange<-180, 180>,
+    /// Its calibrated horizontal field of view.
+    pub hfov_deg: InRange<10, 180>,
 }
 
 impl Default for CameraConfig {
@@ -152,6 +158,8 @@ impl Default for CameraConfig {
             width: InRange::new_const(1280),
             height: InRange::new_const(720),
             fps: InRange::new_const(30),
+            azimuth_deg: InRange::new_const(0),
+            hfov_deg: InRange::new_const(90),
         }
     }
 }
