@@ -58,6 +58,9 @@ pub struct AlsaMicArray {
     raw32: Vec<i32>,
     seq: u64,
     xruns: u64,
+    /// Consecutive waits that timed out: a device that stays silent is
+    /// closed and opened again.
+    silent_waits: u32,
 }
 
 /// How long a read waits for the device before reporting a stall.
@@ -67,7 +70,7 @@ impl AlsaMicArray {
     /// The array on `settings.device`, opened on its first block (and
     /// reopened after it comes back).
     pub fn new(settings: AlsaSettings) -> Self {
-        AlsaMicArray { settings, pcm: None, raw16: Vec::new(), raw32: Vec::new(), seq: 0, xruns: 0 }
+        AlsaMicArray { settings, pcm: None, raw16: Vec::new(), raw32: Vec::new(), seq: 0, xruns: 0, silent_waits: 0 }
     }
 
     /// Opens the device now, so a wrong name or format is reported at once
@@ -131,8 +134,16 @@ impl AlsaMicArray {
         while filled < samples {
             let Some(pcm) = &self.pcm else { return Err(self.gone("closed")) };
             match pcm.wait(Some(WAIT.as_millis() as u32)) {
-                Ok(true) => {}
-                Ok(false) => return Err(CaptureError::Timeout),
+                Ok(true) => self.silent_waits = 0,
+                Ok(false) => {
+                    self.silent_waits += 1;
+                    if self.silent_waits * WAIT.as_millis() as u32 >= 3000 {
+                        tracing::debug!(device = %self.settings.device, "no audio; reopening");
+                        self.pcm = None;
+                        self.silent_waits = 0;
+                    }
+                    return Err(CaptureError::Timeout);
+                }
                 Err(e) => {
                     self.recover(e)?;
                     continue;

@@ -148,10 +148,15 @@ struct Open {
     pixels: Pixels,
     layout: RawLayout,
     last_sequence: Option<u32>,
+    /// The last frame (or the opening), to give up on a hung device.
+    last_frame_at: Instant,
 }
 
 /// How long a dequeue waits before reporting a stall.
 const WAIT: Duration = Duration::from_millis(1000);
+/// A device that delivers nothing this long is closed and opened again (a
+/// hung UVC camera often comes back so; and a closed device can be unloaded).
+const REOPEN_AFTER: Duration = Duration::from_secs(3);
 
 impl V4l2Camera {
     /// A camera at `path`, opened on its first frame (and reopened after it
@@ -176,10 +181,12 @@ impl V4l2Camera {
         let offered = offers(&device).map_err(|e| classify(path, "list formats", e))?;
         let Some((pixels, w, h)) = negotiate(&offered, self.width, self.height) else {
             let had: Vec<&str> = offered.iter().map(|o| o.fourcc.as_str()).collect();
-            return Err(CaptureError::Device {
-                device: path.display().to_string(),
-                reason: format!("offers none of MJPG, YUYV, NV12 (has {})", had.join(", ")),
-            });
+            let reason = if had.is_empty() {
+                "offers no formats (yet)".to_string()
+            } else {
+                format!("offers none of MJPG, YUYV, NV12 (has {})", had.join(", "))
+            };
+            return Err(CaptureError::Device { device: path.display().to_string(), reason });
         };
         let mut format = device.format().map_err(|e| classify(path, "read the format", e))?;
         format.width = w;
@@ -200,7 +207,7 @@ impl V4l2Camera {
             Stream::with_buffers(&device, Type::VideoCapture, 4).map_err(|e| classify(path, "map buffers", e))?;
         stream.set_timeout(WAIT);
         tracing::info!(camera = %path.display(), ?pixels, width = format.width, height = format.height, "camera open");
-        Ok(Open { stream, _device: device, pixels, layout, last_sequence: None })
+        Ok(Open { stream, _device: device, pixels, layout, last_sequence: None, last_frame_at: Instant::now() })
     }
 }
 
@@ -220,7 +227,13 @@ impl VideoSource for V4l2Camera {
         let Some(open) = self.open.as_mut() else { unreachable!("opened just above") };
         let (buf, meta) = match open.stream.next() {
             Ok(next) => next,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(CaptureError::Timeout),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                if open.last_frame_at.elapsed() >= REOPEN_AFTER {
+                    tracing::debug!(camera = %self.path.display(), "no frames; reopening");
+                    self.open = None;
+                }
+                return Err(CaptureError::Timeout);
+            }
             Err(e) => {
                 let error = classify(&self.path, "dequeue", e);
                 self.open = None;
@@ -228,6 +241,7 @@ impl VideoSource for V4l2Camera {
             }
         };
         let captured_at = Instant::now();
+        open.last_frame_at = captured_at;
         if let Some(last) = open.last_sequence {
             let skipped = meta.sequence.wrapping_sub(last).saturating_sub(1);
             self.dropped += u64::from(skipped);
