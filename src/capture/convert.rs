@@ -179,7 +179,7 @@ pub fn nv12_to_i420(src: &[u8], layout: RawLayout, out: &mut Vec<u8>) -> Result<
 
 /// Rounded mean of two samples.
 #[inline(always)]
-pub(crate) fn avg2(a: u8, b: u8) -> u8 {
+fn avg2(a: u8, b: u8) -> u8 {
     ((u16::from(a) + u16::from(b) + 1) >> 1) as u8
 }
 

@@ -73,7 +73,11 @@ impl MjpegDecoder {
         if !ends_with_eoi(jpeg) {
             return Err(MjpegError::Truncated("no end-of-image marker"));
         }
-        let stream: &[u8] = if has_huffman_tables(jpeg)? {
+        let headers = read_headers(jpeg)?;
+        if headers.size.width > MAX_SIDE || headers.size.height > MAX_SIDE {
+            return Err(MjpegError::TooLarge { width: headers.size.width, height: headers.size.height });
+        }
+        let stream: &[u8] = if headers.huffman_tables {
             jpeg
         } else {
             self.with_tables.clear();
@@ -94,8 +98,10 @@ impl MjpegDecoder {
         decoder.decode_headers().map_err(from_zune)?;
         let (width, height) = decoder.dimensions().ok_or_else(|| MjpegError::Corrupt("no frame header".into()))?;
         let size = PictureSize::new(width as u32, height as u32);
-        if size.width > MAX_SIDE || size.height > MAX_SIDE {
-            return Err(MjpegError::TooLarge { width: size.width, height: size.height });
+        // Only a frame with two frame headers can get here with another size;
+        // the check keeps empty and oversized pictures out of the loops below.
+        if size != headers.size {
+            return Err(MjpegError::Corrupt("frame headers disagree on the size".into()));
         }
         let grey = match decoder.input_colorspace() {
             Some(ColorSpace::YCbCr) => false,
@@ -134,10 +140,18 @@ fn ends_with_eoi(jpeg: &[u8]) -> bool {
     jpeg[..end].ends_with(&EOI)
 }
 
-/// Whether a DHT segment comes before the first scan. Walks the header
-/// segments by their lengths, as far as the first SOS.
-fn has_huffman_tables(jpeg: &[u8]) -> Result<bool, MjpegError> {
+/// What the header segments before the first scan tell about a frame.
+struct FrameHeaders {
+    /// A DHT segment came before the first scan.
+    huffman_tables: bool,
+    /// From the frame header (SOFn).
+    size: PictureSize,
+}
+
+/// Walks the header segments by their lengths, as far as the first SOS.
+fn read_headers(jpeg: &[u8]) -> Result<FrameHeaders, MjpegError> {
     let mut at = SOI.len();
+    let (mut huffman_tables, mut size) = (false, None);
     loop {
         // Decoders skip stray bytes and 0xFF fill before a marker; so do we.
         while jpeg.get(at).is_some_and(|&b| b != 0xFF) {
@@ -151,22 +165,41 @@ fn has_huffman_tables(jpeg: &[u8]) -> Result<bool, MjpegError> {
         };
         at += 1;
         match marker {
-            DHT => return Ok(true),
-            SOS => return Ok(false),
-            // Markers without a length: TEM, RSTn, a repeated SOI.
-            0x01 | 0xD0..=0xD8 => {}
-            0xD9 => return Err(MjpegError::Corrupt("end of image before any scan".into())),
-            _ => {
-                let Some(&[hi, lo]) = jpeg.get(at..at + 2) else {
-                    return Err(MjpegError::Truncated("headers end inside a segment"));
-                };
-                let len = usize::from(u16::from_be_bytes([hi, lo]));
-                if len < 2 {
-                    return Err(MjpegError::Corrupt(format!("segment 0xFF{marker:02X} of length {len}")));
-                }
-                at += len;
+            SOS => {
+                let size = size.ok_or_else(|| MjpegError::Corrupt("no frame header before the scan".into()))?;
+                return Ok(FrameHeaders { huffman_tables, size });
             }
+            // Markers without a length: TEM, RSTn, a repeated SOI.
+            0x01 | 0xD0..=0xD8 => continue,
+            0xD9 => return Err(MjpegError::Corrupt("end of image before any scan".into())),
+            _ => {}
         }
+        let Some(&[hi, lo]) = jpeg.get(at..at + 2) else {
+            return Err(MjpegError::Truncated("headers end inside a segment"));
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if len < 2 {
+            return Err(MjpegError::Corrupt(format!("segment 0xFF{marker:02X} of length {len}")));
+        }
+        match marker {
+            DHT => huffman_tables = true,
+            // SOF0–SOF15 but DHT (C4), JPG (C8) and DAC (CC): length,
+            // precision, height, width.
+            0xC0..=0xCF if !matches!(marker, 0xC8 | 0xCC) => {
+                let Some(&[_, _, _, h_hi, h_lo, w_hi, w_lo]) = jpeg.get(at..at + 7) else {
+                    return Err(MjpegError::Truncated("headers end inside the frame header"));
+                };
+                let (height, width) = (u16::from_be_bytes([h_hi, h_lo]), u16::from_be_bytes([w_hi, w_lo]));
+                if width == 0 || height == 0 {
+                    // Height 0 (size from a later DNL segment) is legal
+                    // JPEG that no camera sends.
+                    return Err(MjpegError::Unsupported(format!("frame header of {width}×{height}")));
+                }
+                size = Some(PictureSize::new(width.into(), height.into()));
+            }
+            _ => {}
+        }
+        at += len;
     }
 }
 
@@ -481,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn restart_markers_and_grey_frames() {
+    fn restart_markers_progressive_and_grey_frames() {
         let size = PictureSize::new(96, 64);
         let rgb = test_picture(size);
         let mut jpeg = Vec::new();
@@ -496,6 +529,15 @@ mod tests {
         assert!(y > 40.0, "PSNR Y {y:.1} dB");
 
         // Black and white halves split on a block edge: flat blocks decode exactly.
+        let mut jpeg = Vec::new();
+        let mut encoder = Encoder::new(&mut jpeg, 95);
+        encoder.set_sampling_factor(SamplingFactor::R_4_2_0);
+        encoder.set_progressive(true);
+        encoder.encode(&rgb, 96, 64, ColorType::Rgb).unwrap();
+        decoder.decode(&jpeg, &mut out).unwrap();
+        let [y, _, _] = psnr(&out, &reference_i420(&rgb, size), size);
+        assert!(y > 40.0, "progressive: PSNR Y {y:.1} dB");
+
         let grey: Vec<u8> = (0..96 * 64).map(|i| if i % 96 < 48 { 0 } else { 255 }).collect();
         let mut jpeg = Vec::new();
         Encoder::new(&mut jpeg, 100).encode(&grey, 96, 64, ColorType::Luma).unwrap();
@@ -553,7 +595,7 @@ mod tests {
     }
 
     #[test]
-    fn oversized_frames_are_refused_before_decoding() {
+    fn oversized_and_empty_frames_are_refused_before_decoding() {
         let size = PictureSize::new(16, 16);
         let mut jpeg = encode(&test_picture(size), size, 85, SamplingFactor::R_4_2_0);
         // Rewrite the frame header (SOF0: marker, length, precision, height,
@@ -561,7 +603,10 @@ mod tests {
         let sof = jpeg.windows(2).position(|m| m == [0xFF, 0xC0]).unwrap();
         jpeg[sof + 7..sof + 9].copy_from_slice(&8000u16.to_be_bytes());
         let result = MjpegDecoder::new().decode(&jpeg, &mut Vec::new());
-        assert!(matches!(result, Err(MjpegError::Corrupt(_) | MjpegError::TooLarge { .. })), "{result:?}");
+        assert_eq!(result, Err(MjpegError::TooLarge { width: 8000, height: 16 }));
+        jpeg[sof + 7..sof + 9].copy_from_slice(&0u16.to_be_bytes());
+        let result = MjpegDecoder::new().decode(&jpeg, &mut Vec::new());
+        assert!(matches!(result, Err(MjpegError::Unsupported(_))), "{result:?}");
     }
 
     #[test]
