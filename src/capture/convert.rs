@@ -49,6 +49,14 @@ pub enum ConvertError {
     ShortBuffer { format: &'static str, width: u32, height: u32, need: usize, got: usize },
 }
 
+/// A device buffer must hold the whole picture.
+fn ensure_len(format: &'static str, size: PictureSize, need: usize, got: usize) -> Result<(), ConvertError> {
+    if got < need {
+        return Err(ConvertError::ShortBuffer { format, width: size.width, height: size.height, need, got });
+    }
+    Ok(())
+}
+
 /// Splits an I420 buffer of `size` (already that long) into its Y, U and V
 /// planes.
 pub(crate) fn i420_planes_mut(buf: &mut [u8], size: PictureSize) -> (&mut [u8], &mut [u8], &mut [u8]) {
@@ -91,15 +99,7 @@ pub fn yuyv_to_i420(src: &[u8], layout: RawLayout, out: &mut Vec<u8>) -> Result<
         });
     }
     let need = lines_len(h, layout.bytes_per_line, line);
-    if src.len() < need {
-        return Err(ConvertError::ShortBuffer {
-            format: "YUYV",
-            width: size.width,
-            height: size.height,
-            need,
-            got: src.len(),
-        });
-    }
+    ensure_len("YUYV", size, need, src.len())?;
     out.resize(size.i420_len(), 0);
     let (y_plane, u_plane, v_plane) = i420_planes_mut(out, size);
     let line_at = |row: usize| &src[row * layout.bytes_per_line..][..line];
@@ -150,15 +150,7 @@ pub fn nv12_to_i420(src: &[u8], layout: RawLayout, out: &mut Vec<u8>) -> Result<
     }
     let uv_start = bpl * h;
     let need = uv_start + lines_len(ch, bpl, 2 * cw);
-    if src.len() < need {
-        return Err(ConvertError::ShortBuffer {
-            format: "NV12",
-            width: size.width,
-            height: size.height,
-            need,
-            got: src.len(),
-        });
-    }
+    ensure_len("NV12", size, need, src.len())?;
     out.resize(size.i420_len(), 0);
     let (y_plane, u_plane, v_plane) = i420_planes_mut(out, size);
 
