@@ -84,9 +84,11 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args, cli.log_to),
         Command::Devices { json } => list_devices(json),
         Command::RecordCamera { device, frames, width, height, fps, output } => {
-            record_camera(&device, frames, (width, height, fps), &output)
+            report("record-camera", record_camera(&device, frames, (width, height, fps), &output))
         }
-        Command::RecordMics { config, device, seconds, output } => record_mics(config, device, seconds, &output),
+        Command::RecordMics { config, device, seconds, output } => {
+            report("record-mics", record_mics(config, device, seconds, &output))
+        }
         Command::CheckConfig { path } => match config::load_file(&path) {
             Ok(_) => {
                 println!("{}: ok", path.display());
@@ -216,73 +218,63 @@ fn list_devices(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn record_mics(config: Option<PathBuf>, device: Option<String>, seconds: f64, output: &Path) -> ExitCode {
+/// The outcome of a bring-up command, told on stderr.
+fn report(command: &str, result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(summary) => {
+            eprintln!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("confcamd {command}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn record_mics(config: Option<PathBuf>, device: Option<String>, seconds: f64, output: &Path) -> Result<String, String> {
     use confcam::audio::wav::WavWriter;
     use confcam::capture::AudioSource;
     use confcam::capture::alsa::AlsaMicArray;
     use confcam::config::DeviceChoice;
 
-    let fail = |message: String| {
-        eprintln!("confcamd record-mics: {message}");
-        ExitCode::FAILURE
-    };
-    let config = match load_config(config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
+    let in_output = |e: std::io::Error| format!("{}: {e}", output.display());
+    let config = load_config(config.as_deref()).map_err(|e| e.to_string())?;
     let mic = &config.microphone;
     let device = match (device, &mic.device) {
         (Some(d), _) => d,
         (None, DeviceChoice::Named(d)) => d.clone(),
         (None, _) => match devices::discover(Path::new("/")).microphones.first() {
             Some(found) => found.device.clone(),
-            None => return fail("no ALSA capture device found; name one with --device".into()),
+            None => return Err("no ALSA capture device found; name one with --device".into()),
         },
     };
-    let mut source = match AlsaMicArray::open(mic.alsa(&device)) {
-        Ok(s) => s,
-        Err(e) => return fail(e.to_string()),
-    };
-    let file = match std::fs::File::create(output) {
-        Ok(f) => std::io::BufWriter::new(f),
-        Err(e) => return fail(format!("{}: {e}", output.display())),
-    };
+    let mut source = AlsaMicArray::open(mic.alsa(&device)).map_err(|e| e.to_string())?;
+    let file = std::io::BufWriter::new(std::fs::File::create(output).map_err(in_output)?);
     let channels = mic.channel_map().len() as u16;
-    let mut wav = match WavWriter::new(file, channels, mic.rate(), mic.format()) {
-        Ok(w) => w,
-        Err(e) => return fail(format!("{}: {e}", output.display())),
-    };
+    let mut wav = WavWriter::new(file, channels, mic.rate(), mic.format()).map_err(in_output)?;
     let blocks = (seconds * f64::from(mic.rate()) / f64::from(mic.block_frames())).ceil() as u64;
     for _ in 0..blocks {
-        let written = source
-            .next_block()
-            .map_err(|e| e.to_string())
-            .and_then(|b| wav.write_block(&b).map_err(|e| format!("{}: {e}", output.display())));
-        if let Err(e) = written {
-            return fail(e);
-        }
+        let block = source.next_block().map_err(|e| e.to_string())?;
+        wav.write_block(&block).map_err(in_output)?;
     }
-    if let Err(e) = wav.finish() {
-        return fail(format!("{}: {e}", output.display()));
-    }
-    eprintln!("{}: {blocks} blocks from {} ({})", output.display(), device, source.info().description);
-    ExitCode::SUCCESS
+    wav.finish().map_err(in_output)?;
+    Ok(format!("{}: {blocks} blocks from {} ({})", output.display(), device, source.info().description))
 }
 
-fn record_camera(device: &Path, frames: u32, (width, height, fps): (u32, u32, u32), output: &Path) -> ExitCode {
+fn record_camera(
+    device: &Path,
+    frames: u32,
+    (width, height, fps): (u32, u32, u32),
+    output: &Path,
+) -> Result<String, String> {
     use confcam::capture::v4l2::V4l2Camera;
     use confcam::capture::{CaptureError, VideoSource};
     use std::io::Write;
 
-    let fail = |message: String| {
-        eprintln!("confcamd record-camera: {message}");
-        ExitCode::FAILURE
-    };
+    let in_output = |e: std::io::Error| format!("{}: {e}", output.display());
     let mut camera = V4l2Camera::new(device, width, height, fps);
-    let mut out = match std::fs::File::create(output) {
-        Ok(f) => std::io::BufWriter::new(f),
-        Err(e) => return fail(format!("{}: {e}", output.display())),
-    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(output).map_err(in_output)?);
     let mut written = 0;
     let mut stalls = 0;
     while written < frames {
@@ -293,29 +285,22 @@ fn record_camera(device: &Path, frames: u32, (width, height, fps): (u32, u32, u3
                 stalls += 1;
                 continue;
             }
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return Err(e.to_string()),
         };
         if written == 0 {
             let header = format!("YUV4MPEG2 W{} H{} F{fps}:1 Ip A1:1 C420jpeg\n", frame.width, frame.height);
-            if let Err(e) = out.write_all(header.as_bytes()) {
-                return fail(format!("{}: {e}", output.display()));
-            }
+            out.write_all(header.as_bytes()).map_err(in_output)?;
         }
-        if let Err(e) = out.write_all(b"FRAME\n").and_then(|()| out.write_all(&frame.data)) {
-            return fail(format!("{}: {e}", output.display()));
-        }
+        out.write_all(b"FRAME\n").and_then(|()| out.write_all(&frame.data)).map_err(in_output)?;
         println!("frame seq={} {}x{} bytes={}", frame.seq, frame.width, frame.height, frame.data.len());
         written += 1;
     }
-    if let Err(e) = out.flush() {
-        return fail(format!("{}: {e}", output.display()));
-    }
-    eprintln!(
+    out.flush().map_err(in_output)?;
+    Ok(format!(
         "{}: {written} frames from {} ({}), {} dropped",
         output.display(),
         device.display(),
         camera.info().description,
         camera.dropped
-    );
-    ExitCode::SUCCESS
+    ))
 }

@@ -63,15 +63,12 @@ impl Hardware {
     /// reason.
     pub fn for_config(config: &Config, found: &FoundDevices) -> Hardware {
         let (mut hardware, _) = Hardware::simulated(config);
-        for (camera, cfg) in hardware.cameras.iter_mut().zip(&config.camera) {
+        for (index, (camera, cfg)) in hardware.cameras.iter_mut().zip(&config.camera).enumerate() {
             let path = match &cfg.device {
                 DeviceChoice::Simulated => None,
                 DeviceChoice::Named(name) => Some(PathBuf::from(name)),
                 // Cameras are handed out in order, one each.
-                DeviceChoice::Auto => {
-                    let index = config.camera.iter().take_while(|c| c.name != cfg.name).count();
-                    found.cameras.get(index).map(|c| c.device.clone())
-                }
+                DeviceChoice::Auto => found.cameras.get(index).map(|c| c.device.clone()),
             };
             match path {
                 Some(path) => {

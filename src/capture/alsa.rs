@@ -12,7 +12,7 @@ use alsa::pcm::{Access, Format, HwParams, PCM, State};
 use alsa::{Direction, ValueOr};
 use nix::errno::Errno;
 
-use super::{AudioBlock, AudioSource, CaptureError, SampleFormat, SourceInfo};
+use super::{AudioBlock, AudioSource, CaptureError, REOPEN_SILENT_AFTER, SampleFormat, SourceInfo};
 
 /// How the array is captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +58,9 @@ pub struct AlsaMicArray {
     raw32: Vec<i32>,
     seq: u64,
     xruns: u64,
-    /// Consecutive waits that timed out: a device that stays silent is
-    /// closed and opened again.
-    silent_waits: u32,
+    /// The last data (or the opening): a device that stays silent is closed
+    /// and opened again.
+    heard_at: Instant,
 }
 
 /// How long a read waits for the device before reporting a stall.
@@ -70,7 +70,15 @@ impl AlsaMicArray {
     /// The array on `settings.device`, opened on its first block (and
     /// reopened after it comes back).
     pub fn new(settings: AlsaSettings) -> Self {
-        AlsaMicArray { settings, pcm: None, raw16: Vec::new(), raw32: Vec::new(), seq: 0, xruns: 0, silent_waits: 0 }
+        AlsaMicArray {
+            settings,
+            pcm: None,
+            raw16: Vec::new(),
+            raw32: Vec::new(),
+            seq: 0,
+            xruns: 0,
+            heard_at: Instant::now(),
+        }
     }
 
     /// Opens the device now, so a wrong name or format is reported at once
@@ -134,13 +142,11 @@ impl AlsaMicArray {
         while filled < samples {
             let Some(pcm) = &self.pcm else { return Err(self.gone("closed")) };
             match pcm.wait(Some(WAIT.as_millis() as u32)) {
-                Ok(true) => self.silent_waits = 0,
+                Ok(true) => self.heard_at = Instant::now(),
                 Ok(false) => {
-                    self.silent_waits += 1;
-                    if self.silent_waits * WAIT.as_millis() as u32 >= 3000 {
+                    if self.heard_at.elapsed() >= REOPEN_SILENT_AFTER {
                         tracing::debug!(device = %self.settings.device, "no audio; reopening");
                         self.pcm = None;
-                        self.silent_waits = 0;
                     }
                     return Err(CaptureError::Timeout);
                 }
@@ -232,6 +238,7 @@ impl AudioSource for AlsaMicArray {
     fn next_block(&mut self) -> Result<AudioBlock, CaptureError> {
         if self.pcm.is_none() {
             self.pcm = Some(self.connect()?);
+            self.heard_at = Instant::now();
         }
         let captured_at = self.read_block()?;
         let s = &self.settings;
@@ -271,13 +278,7 @@ impl Drop for AlsaMicArray {
 /// A device that disappeared (unplugged, driver gone) versus one that
 /// refuses what was asked.
 fn classify(device: &str, what: &str, e: alsa::Error) -> CaptureError {
-    let reason = format!("cannot {what}: {e}");
-    match Errno::from_raw(e.errno()) {
-        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO | Errno::EBADFD | Errno::EIO => {
-            CaptureError::Gone { device: device.into(), reason }
-        }
-        _ => CaptureError::Device { device: device.into(), reason },
-    }
+    CaptureError::from_errno(device.into(), format!("cannot {what}: {e}"), Some(Errno::from_raw(e.errno())))
 }
 
 /// What a capture device offers, as ALSA reports it.

@@ -80,11 +80,11 @@ impl SourceHealth {
 
     /// The state at `now`, given how long silence may last.
     pub fn state(&self, now: Instant, stall_timeout: Duration) -> SourceState {
-        let last = self.last_delivery.load(Ordering::Relaxed);
-        let since = if last == 0 { self.epoch } else { self.epoch + Duration::from_nanos(last - 1) };
         if self.gone.load(Ordering::Relaxed) {
             return SourceState::Offline;
         }
+        let last = self.last_delivery.load(Ordering::Relaxed);
+        let since = if last == 0 { self.epoch } else { self.epoch + Duration::from_nanos(last - 1) };
         match (last, now.saturating_duration_since(since) > stall_timeout) {
             (_, true) => SourceState::Stalled,
             (0, false) => SourceState::Starting,

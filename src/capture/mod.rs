@@ -118,6 +118,25 @@ pub enum CaptureError {
     Device { device: String, reason: String },
 }
 
+impl CaptureError {
+    /// A device call that failed with `errno`: gone when the device itself
+    /// is missing (unplugged, driver unloaded), else refusing what was asked.
+    pub fn from_errno(device: String, reason: String, errno: Option<nix::errno::Errno>) -> Self {
+        use nix::errno::Errno;
+        match errno {
+            Some(Errno::ENOENT | Errno::ENODEV | Errno::ENXIO | Errno::EBADFD | Errno::EIO) => {
+                CaptureError::Gone { device, reason }
+            }
+            _ => CaptureError::Device { device, reason },
+        }
+    }
+}
+
+/// A device that delivers nothing this long is closed and opened again (a
+/// hung USB camera or array often comes back so; and a closed device can be
+/// unloaded).
+pub const REOPEN_SILENT_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A camera: blocks until it has the next frame.
 pub trait VideoSource: Send + 'static {
     fn info(&self) -> SourceInfo;

@@ -18,7 +18,7 @@ use v4l::{Device, FourCC};
 
 use super::convert::{PictureSize, RawLayout, nv12_to_i420, yuyv_to_i420};
 use super::mjpeg::MjpegDecoder;
-use super::{BufferPool, CaptureError, Frame, PixelFormat, SourceInfo, VideoSource};
+use super::{BufferPool, CaptureError, Frame, PixelFormat, REOPEN_SILENT_AFTER, SourceInfo, VideoSource};
 
 /// Pixel formats the box takes from a camera, most wanted first: MJPEG
 /// carries 720p30 over USB 2 where raw YUYV manages 10 fps; NV12 is what
@@ -154,9 +154,6 @@ struct Open {
 
 /// How long a dequeue waits before reporting a stall.
 const WAIT: Duration = Duration::from_millis(1000);
-/// A device that delivers nothing this long is closed and opened again (a
-/// hung UVC camera often comes back so; and a closed device can be unloaded).
-const REOPEN_AFTER: Duration = Duration::from_secs(3);
 
 impl V4l2Camera {
     /// A camera at `path`, opened on its first frame (and reopened after it
@@ -228,7 +225,7 @@ impl VideoSource for V4l2Camera {
         let (buf, meta) = match open.stream.next() {
             Ok(next) => next,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                if open.last_frame_at.elapsed() >= REOPEN_AFTER {
+                if open.last_frame_at.elapsed() >= REOPEN_SILENT_AFTER {
                     tracing::debug!(camera = %self.path.display(), "no frames; reopening");
                     self.open = None;
                 }
@@ -278,14 +275,8 @@ impl VideoSource for V4l2Camera {
 
 /// A camera that went away versus one that refuses what was asked.
 fn classify(path: &Path, what: &str, e: std::io::Error) -> CaptureError {
-    let device = path.display().to_string();
-    let reason = format!("cannot {what}: {e}");
-    match e.raw_os_error().map(nix::errno::Errno::from_raw) {
-        Some(
-            nix::errno::Errno::ENOENT | nix::errno::Errno::ENODEV | nix::errno::Errno::ENXIO | nix::errno::Errno::EIO,
-        ) => CaptureError::Gone { device, reason },
-        _ => CaptureError::Device { device, reason },
-    }
+    let errno = e.raw_os_error().map(nix::errno::Errno::from_raw);
+    CaptureError::from_errno(path.display().to_string(), format!("cannot {what}: {e}"), errno)
 }
 
 #[cfg(test)]
