@@ -8,16 +8,16 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Candidate, Input, Output};
 
 mod page;
 mod room;
+mod session;
 mod simulcast;
 
 pub use room::{LocalPacket, ROOM_ID};
@@ -25,9 +25,9 @@ pub use room::{LocalPacket, ROOM_ID};
 use super::forward::{VideoCodec, starts_keyframe};
 use super::layers::{View, choose_layer};
 use super::messages::{ParticipantInfo, ParticipantKind, ServerMessage};
-use super::peer::{Peer, Published, TrackId};
+use super::peer::{Peer, TrackId};
 use crate::speaker::{DominantSpeaker, SpeakerConfig};
-use room::{ROOM_AUDIO, ROOM_VIDEO};
+use session::{new_rtc, on_event};
 use simulcast::{Layer, view_of};
 
 /// A keyframe is asked of a publisher at most this often per track; a
@@ -35,9 +35,6 @@ use simulcast::{Layer, view_of};
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 /// How often simulcast layers are re-ranked and viewers retargeted.
 const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
-/// Where a peer's bandwidth estimate starts (a phone on the room's Wi-Fi),
-/// before TWCC feedback moves it.
-const INITIAL_ESTIMATE_KBPS: u64 = 1500;
 /// A participant whose connection is not up this long after joining is
 /// dropped (a page that went away mid-join; a join made just to fill seats).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -567,66 +564,4 @@ impl Sfu {
             }
         }
     }
-}
-
-/// Handles what concerns only `peer`; queues what concerns others.
-fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
-    let id = peer.id();
-    match event {
-        Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
-            tracing::info!(participant = id, "connection lost");
-            peer.rtc.disconnect();
-        }
-        Event::IceConnectionStateChange(IceConnectionState::Connected | IceConnectionState::Completed) => {
-            peer.connected = true;
-        }
-
-        Event::MediaAdded(added) if added.direction.is_receiving() => {
-            peer.published.push(Published::new(added.mid, added.kind));
-            work.push_back(Work::Published(TrackId { owner: id, mid: added.mid }, added.kind));
-        }
-        // A WHEP player's m-lines carry the room, with no renegotiation.
-        Event::MediaAdded(added) if added.direction.is_sending() && peer.info.kind == ParticipantKind::Viewer => {
-            let source = if added.kind == MediaKind::Audio { ROOM_AUDIO } else { ROOM_VIDEO };
-            peer.bind(source, added.kind, added.mid);
-            work.push_back(Work::Keyframe(ROOM_VIDEO));
-        }
-
-        Event::RtpPacket(packet) => work.push_back(Work::Rtp(id, Box::new(packet))),
-        Event::KeyframeRequest(request) => {
-            if let Some(s) = peer.subscriptions.iter().find(|s| s.open_mid() == Some(request.mid)) {
-                work.push_back(Work::Keyframe(s.source));
-            }
-        }
-        Event::ChannelOpen(channel, label) => {
-            tracing::debug!(participant = id, label, "data channel open");
-            peer.channel = Some(channel);
-        }
-        Event::ChannelData(data) => work.push_back(Work::Message(id, data.data)),
-        // TWCC feedback drives our own estimate; a receiver that only sends
-        // REMB tells us its own. An estimate that can no longer probe has
-        // stopped learning: the layers go back to what the views ask for.
-        Event::EgressBitrateEstimate(BweKind::Twcc { estimate, can_probe }) => {
-            peer.estimate = can_probe.then(|| estimate.as_u64());
-        }
-        Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => peer.estimate = Some(estimate.as_u64()),
-        _ => {}
-    }
-}
-
-/// A session configured for the box: RTP mode (packets are forwarded, not
-/// re-assembled), H.264 constrained baseline first (every phone decodes it),
-/// then VP8, and Opus; a bandwidth estimate per peer from TWCC feedback,
-/// starting where a room network usually is and probing up from there.
-fn new_rtc(bandwidth_estimation: bool, now: Instant) -> Rtc {
-    // Resends come from this buffer; on a room network a NACK arrives within
-    // tens of milliseconds, so ~1.5 s of video is plenty (str0m keeps 1000
-    // packets per stream by default, which adds up over many viewers).
-    let mut config = Rtc::builder()
-        .set_rtp_mode(true)
-        .set_send_buffer_video(300)
-        .enable_bwe(bandwidth_estimation.then(|| Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
-        .clear_codecs();
-    config.codec_config().add_h264(102.into(), Some(103.into()), true, 0x42e01f);
-    config.enable_vp8(true).enable_opus(true, false).build(now)
 }
