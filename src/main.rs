@@ -36,8 +36,8 @@ enum Command {
     /// Check a config file; exits non-zero naming the bad key and line.
     CheckConfig { path: PathBuf },
     /// Record frames from a camera to a Y4M file (I420, as the box sees
-    /// them), printing each frame's sequence number (to bring up or check a
-    /// camera).
+    /// them), or with --passthrough its own H.264 as an Annex B file,
+    /// printing each frame's sequence number (to bring up or check a camera).
     RecordCamera {
         /// V4L2 device.
         #[arg(long, default_value = "/dev/video0")]
@@ -50,6 +50,10 @@ enum Command {
         height: u32,
         #[arg(long, default_value_t = 30)]
         fps: u32,
+        /// Take the camera's own H.264 when it offers it, as `passthrough`
+        /// in the config does.
+        #[arg(long)]
+        passthrough: bool,
         output: PathBuf,
     },
     /// Record the microphone array to a WAV file, one channel per
@@ -83,8 +87,8 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args, cli.log_to),
         Command::Devices { json } => list_devices(json),
-        Command::RecordCamera { device, frames, width, height, fps, output } => {
-            report("record-camera", record_camera(&device, frames, (width, height, fps), &output))
+        Command::RecordCamera { device, frames, width, height, fps, passthrough, output } => {
+            report("record-camera", record_camera(&device, frames, (width, height, fps), passthrough, &output))
         }
         Command::RecordMics { config, device, seconds, output } => {
             report("record-mics", record_mics(config, device, seconds, &output))
@@ -266,14 +270,19 @@ fn record_camera(
     device: &Path,
     frames: u32,
     (width, height, fps): (u32, u32, u32),
+    passthrough: bool,
     output: &Path,
 ) -> Result<String, String> {
+    use confcam::capture::h264::KeyframeWanted;
     use confcam::capture::v4l2::V4l2Camera;
-    use confcam::capture::{CaptureError, VideoSource};
+    use confcam::capture::{CaptureError, PixelFormat, VideoSource};
     use std::io::Write;
 
     let in_output = |e: std::io::Error| format!("{}: {e}", output.display());
     let mut camera = V4l2Camera::new(device, width, height, fps);
+    if passthrough {
+        camera = camera.with_passthrough(KeyframeWanted::default());
+    }
     let mut out = std::io::BufWriter::new(std::fs::File::create(output).map_err(in_output)?);
     let mut written = 0;
     let mut stalls = 0;
@@ -287,11 +296,17 @@ fn record_camera(
             }
             Err(e) => return Err(e.to_string()),
         };
-        if written == 0 {
-            let header = format!("YUV4MPEG2 W{} H{} F{fps}:1 Ip A1:1 C420jpeg\n", frame.width, frame.height);
-            out.write_all(header.as_bytes()).map_err(in_output)?;
+        match frame.format {
+            // Annex B access units simply follow one another.
+            PixelFormat::H264 => out.write_all(&frame.data).map_err(in_output)?,
+            PixelFormat::I420 => {
+                if written == 0 {
+                    let header = format!("YUV4MPEG2 W{} H{} F{fps}:1 Ip A1:1 C420jpeg\n", frame.width, frame.height);
+                    out.write_all(header.as_bytes()).map_err(in_output)?;
+                }
+                out.write_all(b"FRAME\n").and_then(|()| out.write_all(&frame.data)).map_err(in_output)?;
+            }
         }
-        out.write_all(b"FRAME\n").and_then(|()| out.write_all(&frame.data)).map_err(in_output)?;
         println!("frame seq={} {}x{} bytes={}", frame.seq, frame.width, frame.height, frame.data.len());
         written += 1;
     }

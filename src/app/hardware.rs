@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use crate::audio::BoardProfile;
 use crate::capture::alsa::AlsaMicArray;
+use crate::capture::h264::KeyframeWanted;
 use crate::capture::sim::{RoomScene, SimControl, SimulatedCamera, SimulatedMicArray};
 use crate::capture::v4l2::V4l2Camera;
 use crate::capture::{AudioSource, VideoSource};
@@ -16,6 +17,8 @@ pub struct Camera {
     /// The `name` from its `[[camera]]` entry.
     pub name: String,
     pub source: Box<dyn VideoSource>,
+    /// Viewers' keyframe requests, for a camera whose own H.264 goes out.
+    pub keyframes: KeyframeWanted,
 }
 
 /// Everything the box captures from and drives, injected into [`super::run`]
@@ -47,7 +50,11 @@ impl Hardware {
             .map(|c| {
                 let cam = SimulatedCamera::new(&c.name, c.width.as_u32(), c.height.as_u32(), c.fps.as_u32());
                 controls.push(cam.control());
-                Camera { name: c.name.clone(), source: Box::new(cam) as Box<dyn VideoSource> }
+                Camera {
+                    name: c.name.clone(),
+                    source: Box::new(cam) as Box<dyn VideoSource>,
+                    keyframes: KeyframeWanted::default(),
+                }
             })
             .collect();
         let mic = simulated_microphone(config);
@@ -74,7 +81,12 @@ impl Hardware {
                 Some(path) => {
                     tracing::info!(camera = %camera.name, device = %path.display(), "V4L2 camera");
                     let (w, h, fps) = (cfg.width.as_u32(), cfg.height.as_u32(), cfg.fps.as_u32());
-                    camera.source = Box::new(V4l2Camera::new(&path, w, h, fps));
+                    let v4l2 = V4l2Camera::new(&path, w, h, fps);
+                    camera.source = if cfg.passthrough {
+                        Box::new(v4l2.with_passthrough(camera.keyframes.clone()))
+                    } else {
+                        Box::new(v4l2)
+                    };
                 }
                 None => tracing::info!(camera = %camera.name, "simulated camera: {}", why_simulated(&cfg.device)),
             }

@@ -261,7 +261,8 @@ async fn start_parts(
     let mut pumps = Vec::new();
     let mut camera_health = Vec::new();
     let mut cameras = Vec::new();
-    for Camera { name, mut source } in hardware.cameras {
+    let main_keyframes = hardware.cameras.first().map(|c| c.keyframes.clone()).unwrap_or_default();
+    for Camera { name, mut source, .. } in hardware.cameras {
         let info = source.info();
         tracing::info!(camera = %name, backend = info.backend, device = %info.device, "{}", info.description);
         let health = Arc::new(SourceHealth::new(format!("camera:{name}"), info, started));
@@ -315,9 +316,16 @@ async fn start_parts(
         .ok_or_else(|| AppError::Thread(std::io::Error::other("no camera configured")))?;
     let main = &config.camera[0];
     let picture = (main.width.as_u32(), main.height.as_u32(), main.fps.as_u32());
-    let room_media =
-        RoomMedia::spawn(main_camera, picture, microphone.subscribe(), muted_rx.clone(), control.clone(), local)
-            .map_err(AppError::Thread)?;
+    let room_media = RoomMedia::spawn(
+        main_camera,
+        picture,
+        main_keyframes,
+        microphone.subscribe(),
+        muted_rx.clone(),
+        control.clone(),
+        local,
+    )
+    .map_err(AppError::Thread)?;
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
     let (sfu, sfu_thread) =

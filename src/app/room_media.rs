@@ -13,9 +13,10 @@ use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 
+use crate::capture::h264::KeyframeWanted;
 use crate::capture::slate::slate;
-use crate::capture::{AudioBlock, Frame};
-use crate::codec::{H264Encoder, RoomAudio, packetize_h264};
+use crate::capture::{AudioBlock, Frame, PixelFormat};
+use crate::codec::{H264Encoder, Passthrough, RoomAudio, packetize_h264};
 use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
 
 /// RTP payload size the box keeps under (leaves room for headers, SRTP and
@@ -29,10 +30,12 @@ pub struct RoomMedia {
 
 impl RoomMedia {
     /// `picture` is the main camera's configured size and rate: the slate
-    /// takes it while the camera is away.
+    /// takes it while the camera is away. `camera_keyframes` reaches a
+    /// camera whose own H.264 is passed through.
     pub fn spawn(
         frames: Receiver<Arc<Frame>>,
         picture: (u32, u32, u32),
+        camera_keyframes: KeyframeWanted,
         blocks: Receiver<Arc<AudioBlock>>,
         muted: watch::Receiver<bool>,
         control: Arc<RoomControl>,
@@ -41,7 +44,7 @@ impl RoomMedia {
         let video_out = out.clone();
         let video = std::thread::Builder::new()
             .name("room-video".into())
-            .spawn(move || encode_video(frames, picture, &control, &video_out))?;
+            .spawn(move || encode_video(frames, picture, &camera_keyframes, &control, &video_out))?;
         let audio =
             std::thread::Builder::new().name("room-audio".into()).spawn(move || encode_audio(blocks, muted, &out))?;
         Ok(RoomMedia { threads: vec![video, audio] })
@@ -96,12 +99,14 @@ fn timer() -> Option<Runtime> {
 fn encode_video(
     mut frames: Receiver<Arc<Frame>>,
     (width, height, fps): (u32, u32, u32),
+    camera_keyframes: &KeyframeWanted,
     control: &RoomControl,
     out: &mpsc::Sender<LocalPacket>,
 ) {
     let Some(runtime) = timer() else { return };
     let start = Instant::now();
     let mut encoder: Option<H264Encoder> = None;
+    let mut passthrough = Passthrough::default();
     let mut seq = 0u64;
     let mut resume_with_keyframe = true;
     let mut away = false;
@@ -127,7 +132,28 @@ fn encode_video(
             }
             Err(()) => return,
         };
-        if !control.viewers.load(Ordering::Relaxed) {
+        let watched = control.viewers.load(Ordering::Relaxed);
+        if frame.format == PixelFormat::H264 {
+            // The camera's own stream: no encoder, and keyframes are the
+            // camera's to make. Its parameter sets are learnt even while
+            // nobody watches: it may send them only once.
+            encoder = None;
+            if !watched || std::mem::take(&mut resume_with_keyframe) {
+                passthrough.restart();
+            }
+            let nals = passthrough.access_unit(&frame.data);
+            if !watched {
+                continue;
+            }
+            if control.keyframe.swap(false, Ordering::Relaxed) || passthrough.waiting() {
+                camera_keyframes.ask();
+            }
+            if send_picture(&nals, &frame, start, &mut seq, out).is_err() {
+                return;
+            }
+            continue;
+        }
+        if !watched {
             resume_with_keyframe = true;
             continue;
         }
@@ -154,27 +180,42 @@ fn encode_video(
                 continue;
             }
         };
-        // 90 kHz RTP clock from the capture time.
-        let time = (frame.captured_at.saturating_duration_since(start).as_micros() * 9 / 100) as u32;
-        for (i, (payload, marker)) in packetize_h264(&nals, MTU).into_iter().enumerate() {
-            seq += 1;
-            let keyframe = i == 0 && starts_keyframe(VideoCodec::H264, &payload);
-            let packet = LocalPacket {
-                kind: MediaKind::Video,
-                payload,
-                seq,
-                time,
-                marker,
-                keyframe,
-                dbov: None,
-                captured: frame.captured_at,
-            };
-            // A full queue means the SFU is behind: drop rather than block capture.
-            if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(packet) {
-                return;
-            }
+        if send_picture(&nals, &frame, start, &mut seq, out).is_err() {
+            return;
         }
     }
+}
+
+/// Packetizes one picture's NAL units for the SFU; `Err` once the SFU is
+/// gone.
+fn send_picture(
+    nals: &[Vec<u8>],
+    frame: &Frame,
+    start: Instant,
+    seq: &mut u64,
+    out: &mpsc::Sender<LocalPacket>,
+) -> Result<(), ()> {
+    // 90 kHz RTP clock from the capture time.
+    let time = (frame.captured_at.saturating_duration_since(start).as_micros() * 9 / 100) as u32;
+    for (i, (payload, marker)) in packetize_h264(nals, MTU).into_iter().enumerate() {
+        *seq += 1;
+        let keyframe = i == 0 && starts_keyframe(VideoCodec::H264, &payload);
+        let packet = LocalPacket {
+            kind: MediaKind::Video,
+            payload,
+            seq: *seq,
+            time,
+            marker,
+            keyframe,
+            dbov: None,
+            captured: frame.captured_at,
+        };
+        // A full queue means the SFU is behind: drop rather than block capture.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(packet) {
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 fn encode_audio(mut blocks: Receiver<Arc<AudioBlock>>, muted: watch::Receiver<bool>, out: &mpsc::Sender<LocalPacket>) {
@@ -252,8 +293,9 @@ fn encode_audio(mut blocks: Receiver<Arc<AudioBlock>>, muted: watch::Receiver<bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::SampleFormat;
     use crate::capture::sim::TestScene;
-    use crate::capture::{PixelFormat, SampleFormat};
+    use crate::codec::H264Encoder;
     use tokio::sync::broadcast;
 
     /// Packets that arrive within `wait`.
@@ -277,7 +319,7 @@ mod tests {
         control.viewers.store(true, Ordering::Relaxed);
         let thread = {
             let control = control.clone();
-            std::thread::spawn(move || encode_video(frames, (64, 64, 10), &control, &out))
+            std::thread::spawn(move || encode_video(frames, (64, 64, 10), &KeyframeWanted::default(), &control, &out))
         };
         let scene = TestScene::new(64, 64);
         for seq in 0..5 {
@@ -301,6 +343,78 @@ mod tests {
         assert!(slate.len() >= 3, "slate frames go out: {}", slate.len());
         assert!(slate.iter().any(|p| p.keyframe), "viewers can start on the slate");
 
+        drop(frames_tx);
+        thread.join().unwrap();
+    }
+
+    /// Access units as an encoding camera sends them: Annex B, parameter
+    /// sets with the first picture only.
+    fn camera_h264(count: u64) -> Vec<Vec<u8>> {
+        let scene = TestScene::new(64, 64);
+        let mut encoder = H264Encoder::new(64, 64, 10, 200_000).unwrap();
+        let mut frame = Frame {
+            seq: 0,
+            captured_at: Instant::now(),
+            width: 64,
+            height: 64,
+            format: PixelFormat::I420,
+            data: Vec::new().into(),
+        };
+        (0..count)
+            .map(|seq| {
+                scene.render(seq, std::time::SystemTime::now(), &mut frame.data);
+                let nals = encoder.encode(&frame, seq == 4).unwrap();
+                nals.iter()
+                    .filter(|n| seq == 0 || !matches!(n[0] & 0x1f, 7 | 8))
+                    .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cameras_own_h264_goes_out_untouched_from_a_keyframe_on() {
+        let (frames_tx, frames) = broadcast::channel(16);
+        let (out, mut packets) = mpsc::channel(4096);
+        let control = Arc::new(RoomControl::default());
+        let camera = KeyframeWanted::default();
+        let thread = {
+            let (control, camera) = (control.clone(), camera.clone());
+            std::thread::spawn(move || encode_video(frames, (64, 64, 10), &camera, &control, &out))
+        };
+        let units = camera_h264(8);
+        let send = |from: usize, to: usize| {
+            for (seq, au) in units.iter().enumerate().take(to).skip(from) {
+                let frame = Frame {
+                    seq: seq as u64,
+                    captured_at: Instant::now(),
+                    width: 64,
+                    height: 64,
+                    format: PixelFormat::H264,
+                    data: au.clone().into(),
+                };
+                frames_tx.send(Arc::new(frame)).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        // The camera starts (parameter sets and IDR) with nobody watching;
+        // a viewer joins between keyframes: nothing goes out until the next
+        // IDR (AU 4), and the camera is asked for one.
+        send(0, 2);
+        assert!(drain(&mut packets, Duration::from_millis(100)).is_empty(), "nobody watches");
+        control.viewers.store(true, Ordering::Relaxed);
+        send(2, 8);
+        let got = drain(&mut packets, Duration::from_millis(300));
+        assert!(camera.take(), "the camera was asked for a keyframe");
+        let first = got.first().expect("the stream went out");
+        assert!(first.keyframe, "and starts on a keyframe");
+        assert_eq!(first.payload[0] & 0x1f, 7, "with the SPS the camera sent only once, at its start");
+        // Untouched: the pictures' NAL units are the camera's bytes.
+        let sent: Vec<u8> = got.iter().flat_map(|p| p.payload.clone()).collect();
+        for au in &units[5..] {
+            let body = &au[4..];
+            assert!(sent.windows(body.len()).any(|w| w == body), "a P picture went out as the camera made it");
+        }
         drop(frames_tx);
         thread.join().unwrap();
     }

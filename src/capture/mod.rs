@@ -10,6 +10,7 @@ pub mod alsa;
 mod buffer;
 pub mod convert;
 mod font;
+pub mod h264;
 mod health;
 pub mod mjpeg;
 mod pump;
@@ -31,6 +32,9 @@ pub enum PixelFormat {
     /// Planar Y, then U and V at half width and half height (what H.264
     /// encoders take).
     I420,
+    /// One H.264 access unit in Annex B form, from a camera that encodes
+    /// (passthrough): forwarded as it is, never looked into for pixels.
+    H264,
 }
 
 /// One captured picture.
@@ -47,8 +51,11 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The Y (luma) plane of an I420 frame.
+    /// The Y (luma) plane of an I420 frame (empty for H.264).
     pub fn luma(&self) -> &[u8] {
+        if self.format != PixelFormat::I420 {
+            return &[];
+        }
         &self.data[..(self.width * self.height) as usize]
     }
 }

@@ -1,5 +1,6 @@
 //! A camera through V4L2: format negotiation, MMAP streaming, and every
-//! frame turned into I420 (MJPEG decoded, YUYV and NV12 converted).
+//! frame turned into I420 (MJPEG decoded, YUYV and NV12 converted), or, for
+//! H.264 passthrough, the camera's own access units handed on as they are.
 //!
 //! Like the ALSA source, the device is opened lazily and reopened after it
 //! goes away; the capture pump's retry loop does the rest of hot-plug.
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use v4l::buffer::Type;
+use v4l::control::{Control, Value};
 use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::io::mmap::Stream;
@@ -17,24 +19,28 @@ use v4l::video::capture::Parameters;
 use v4l::{Device, FourCC};
 
 use super::convert::{PictureSize, RawLayout, nv12_to_i420, yuyv_to_i420};
+use super::h264::{KeyframeWanted, NAL_SPS, Profile, nal_type, nal_units};
 use super::mjpeg::MjpegDecoder;
 use super::{BufferPool, CaptureError, Frame, PixelFormat, REOPEN_SILENT_AFTER, SourceInfo, VideoSource};
 
-/// Pixel formats the box takes from a camera, most wanted first: MJPEG
-/// carries 720p30 over USB 2 where raw YUYV manages 10 fps; NV12 is what
-/// CSI cameras (through the ISP) and vivid give.
+/// Formats the box takes from a camera, most wanted first: its own H.264
+/// when passthrough is on (no decode, no encode); MJPEG, which carries 720p30
+/// over USB 2 where raw YUYV manages 10 fps; NV12, what CSI cameras (through
+/// the ISP) and vivid give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum Pixels {
+    H264,
     Mjpeg,
     Yuyv,
     Nv12,
 }
 
 impl Pixels {
-    const PREFERENCE: [Pixels; 3] = [Pixels::Mjpeg, Pixels::Yuyv, Pixels::Nv12];
+    const PREFERENCE: [Pixels; 4] = [Pixels::H264, Pixels::Mjpeg, Pixels::Yuyv, Pixels::Nv12];
 
     pub fn fourcc(self) -> [u8; 4] {
         match self {
+            Pixels::H264 => *b"H264",
             Pixels::Mjpeg => *b"MJPG",
             Pixels::Yuyv => *b"YUYV",
             Pixels::Nv12 => *b"NV12",
@@ -45,6 +51,10 @@ impl Pixels {
         Self::PREFERENCE.into_iter().find(|p| p.fourcc() == code)
     }
 }
+
+/// Asks an encoding camera for a keyframe now (a button control; the Pi's
+/// encoders have it, most UVC cameras do not).
+const FORCE_KEY_FRAME: u32 = 0x0099_0900 + 229;
 
 /// What a camera offers in one pixel format.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -61,11 +71,20 @@ pub struct Offer {
 
 /// The format to ask for: the wanted size in the most wanted pixel format
 /// that has it; else the smallest size that covers the wanted one (the
-/// encoder scales down), else the largest there is.
-pub fn negotiate(offers: &[Offer], width: u32, height: u32) -> Option<(Pixels, u32, u32)> {
+/// encoder scales down), else the largest there is. H.264 only with
+/// `passthrough`, and then before anything else the camera offers.
+pub fn negotiate(offers: &[Offer], width: u32, height: u32, passthrough: bool) -> Option<(Pixels, u32, u32)> {
+    if passthrough && let Some(found) = pick(offers, width, height, |p| p == Pixels::H264) {
+        return Some(found);
+    }
+    pick(offers, width, height, |p| p != Pixels::H264)
+}
+
+fn pick(offers: &[Offer], width: u32, height: u32, wanted: impl Fn(Pixels) -> bool) -> Option<(Pixels, u32, u32)> {
     let usable: Vec<(Pixels, (u32, u32))> = offers
         .iter()
         .filter_map(|o| Pixels::from_fourcc(o.fourcc.as_bytes().try_into().ok()?).map(|p| (p, &o.sizes)))
+        .filter(|(p, _)| wanted(*p))
         .flat_map(|(p, sizes)| sizes.iter().map(move |&s| (p, s)))
         .collect();
     let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
@@ -139,12 +158,14 @@ pub struct V4l2Camera {
     /// Frames the driver skipped (sequence gaps) and frames that could not
     /// be decoded.
     pub dropped: u64,
+    /// Set for H.264 passthrough: viewers' keyframe requests.
+    passthrough: Option<KeyframeWanted>,
 }
 
 struct Open {
     // Field order: the stream stops before the device closes.
     stream: Stream<'static>,
-    _device: Device,
+    device: Device,
     pixels: Pixels,
     layout: RawLayout,
     last_sequence: Option<u32>,
@@ -169,14 +190,23 @@ impl V4l2Camera {
             buffers: BufferPool::default(),
             seq: 0,
             dropped: 0,
+            passthrough: None,
         }
+    }
+
+    /// Takes the camera's own H.264 when it offers it (and it is what phones
+    /// decode), handing on access units instead of I420; `keyframes` brings
+    /// the viewers' requests.
+    pub fn with_passthrough(mut self, keyframes: KeyframeWanted) -> Self {
+        self.passthrough = Some(keyframes);
+        self
     }
 
     fn connect(&self) -> Result<Open, CaptureError> {
         let path = &self.path;
         let device = Device::with_path(path).map_err(|e| classify(path, "open", e))?;
         let offered = offers(&device).map_err(|e| classify(path, "list formats", e))?;
-        let Some((pixels, w, h)) = negotiate(&offered, self.width, self.height) else {
+        let Some((pixels, w, h)) = negotiate(&offered, self.width, self.height, self.passthrough.is_some()) else {
             let had: Vec<&str> = offered.iter().map(|o| o.fourcc.as_str()).collect();
             let reason = if had.is_empty() {
                 "offers no formats (yet)".to_string()
@@ -204,13 +234,40 @@ impl V4l2Camera {
             Stream::with_buffers(&device, Type::VideoCapture, 4).map_err(|e| classify(path, "map buffers", e))?;
         stream.set_timeout(WAIT);
         tracing::info!(camera = %path.display(), ?pixels, width = format.width, height = format.height, "camera open");
-        Ok(Open { stream, _device: device, pixels, layout, last_sequence: None, last_frame_at: Instant::now() })
+        Ok(Open { stream, device, pixels, layout, last_sequence: None, last_frame_at: Instant::now() })
     }
+}
+
+/// Checks one H.264 access unit and copies it into `data`; `Err` with the
+/// reason when the stream is not what phones were offered.
+fn pass_through(
+    device: &Device,
+    keyframes: Option<&KeyframeWanted>,
+    au: &[u8],
+    data: &mut Vec<u8>,
+) -> Result<(), String> {
+    if let Some(reason) = nal_units(au)
+        .filter(|nal| nal_type(nal) == NAL_SPS)
+        .find_map(|sps| Profile::of_sps(sps).map_or(Err("unreadable SPS".to_string()), Profile::forwardable).err())
+    {
+        return Err(reason);
+    }
+    if keyframes.is_some_and(KeyframeWanted::take)
+        && let Err(e) = device.set_control(Control { id: FORCE_KEY_FRAME, value: Value::None })
+    {
+        tracing::debug!(error = %e, "keyframe not forced; viewers wait for the camera's next");
+    }
+    data.clear();
+    data.extend_from_slice(au);
+    Ok(())
 }
 
 impl VideoSource for V4l2Camera {
     fn info(&self) -> SourceInfo {
         let description = match &self.open {
+            Some(o) if o.pixels == Pixels::H264 => {
+                format!("H.264 {}×{} passed through", o.layout.size.width, o.layout.size.height)
+            }
             Some(o) => format!("{:?} {}×{} → I420", o.pixels, o.layout.size.width, o.layout.size.height),
             None => format!("{}×{} at {} fps (not open)", self.width, self.height, self.fps),
         };
@@ -247,7 +304,26 @@ impl VideoSource for V4l2Camera {
         open.last_sequence = Some(meta.sequence);
         let used = &buf[..(meta.bytesused as usize).min(buf.len())];
         let mut data = self.buffers.take();
+        if open.pixels == Pixels::H264 {
+            let size = open.layout.size;
+            let seq = self.seq;
+            self.seq += 1;
+            if let Err(reason) = pass_through(&open.device, self.passthrough.as_ref(), used, &mut data) {
+                // Off for good: the camera reopens in a format the box encodes.
+                tracing::warn!(camera = %self.path.display(), %reason, "the camera's H.264 cannot go to phones as it is; encoding another of its formats instead");
+                self.passthrough = None;
+                self.open = None;
+                return Err(CaptureError::Timeout);
+            }
+            if nal_units(&data).next().is_none() {
+                self.dropped += 1;
+                return Err(CaptureError::Timeout);
+            }
+            let (width, height) = (size.width, size.height);
+            return Ok(Frame { seq, captured_at, width, height, format: PixelFormat::H264, data });
+        }
         let size = match open.pixels {
+            Pixels::H264 => unreachable!("passed through above"),
             Pixels::Mjpeg => self.mjpeg.decode(used, &mut data).map_err(|e| e.to_string()),
             Pixels::Yuyv => {
                 yuyv_to_i420(used, open.layout, &mut data).map(|()| open.layout.size).map_err(|e| e.to_string())
@@ -290,26 +366,35 @@ mod tests {
     #[test]
     fn mjpeg_is_preferred_at_the_wanted_size() {
         let offers = [offer("YUYV", &[(640, 480), (1280, 720)]), offer("MJPG", &[(640, 480), (1280, 720)])];
-        assert_eq!(negotiate(&offers, 1280, 720), Some((Pixels::Mjpeg, 1280, 720)));
+        assert_eq!(negotiate(&offers, 1280, 720, false), Some((Pixels::Mjpeg, 1280, 720)));
     }
 
     #[test]
     fn a_raw_format_that_has_the_size_beats_mjpeg_that_does_not() {
         let offers = [offer("MJPG", &[(1920, 1080)]), offer("YUYV", &[(1280, 720)])];
-        assert_eq!(negotiate(&offers, 1280, 720), Some((Pixels::Yuyv, 1280, 720)));
+        assert_eq!(negotiate(&offers, 1280, 720, false), Some((Pixels::Yuyv, 1280, 720)));
     }
 
     #[test]
     fn without_the_size_the_smallest_that_covers_it_then_the_largest() {
         let offers = [offer("NV12", &[(640, 360), (1920, 1080), (3840, 2160)])];
-        assert_eq!(negotiate(&offers, 1280, 720), Some((Pixels::Nv12, 1920, 1080)));
+        assert_eq!(negotiate(&offers, 1280, 720, false), Some((Pixels::Nv12, 1920, 1080)));
         let small = [offer("YUYV", &[(320, 240), (640, 480)])];
-        assert_eq!(negotiate(&small, 1280, 720), Some((Pixels::Yuyv, 640, 480)));
+        assert_eq!(negotiate(&small, 1280, 720, false), Some((Pixels::Yuyv, 640, 480)));
     }
 
     #[test]
     fn formats_the_box_cannot_take_are_ignored() {
-        assert_eq!(negotiate(&[offer("H264", &[(1280, 720)]), offer("RGB3", &[(1280, 720)])], 1280, 720), None);
+        let offers = [offer("H264", &[(1280, 720)]), offer("RGB3", &[(1280, 720)])];
+        assert_eq!(negotiate(&offers, 1280, 720, false), None, "H.264 only for passthrough");
+    }
+
+    #[test]
+    fn passthrough_takes_the_cameras_h264_first_and_falls_back_without_it() {
+        let offers = [offer("MJPG", &[(1280, 720)]), offer("H264", &[(640, 480), (1920, 1080)])];
+        assert_eq!(negotiate(&offers, 1280, 720, true), Some((Pixels::H264, 1920, 1080)));
+        assert_eq!(negotiate(&offers, 1280, 720, false), Some((Pixels::Mjpeg, 1280, 720)));
+        assert_eq!(negotiate(&offers[..1], 1280, 720, true), Some((Pixels::Mjpeg, 1280, 720)));
     }
 
     #[test]

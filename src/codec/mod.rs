@@ -4,10 +4,12 @@
 
 mod h264;
 mod opus;
+mod passthrough;
 mod room_audio;
 
 pub use self::opus::{OPUS_FRAME, OPUS_RATE, OpusEncoder};
 pub use h264::{H264Encoder, packetize_h264};
+pub use passthrough::Passthrough;
 pub use room_audio::{RoomAudio, RoomAudioPacket, dbov};
 
 #[derive(Debug, thiserror::Error)]

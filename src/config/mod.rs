@@ -148,6 +148,11 @@ pub struct CameraConfig {
     pub azimuth_deg: InRange<-180, 180>,
     /// Its calibrated horizontal field of view.
     pub hfov_deg: InRange<10, 180>,
+    /// Send the camera's own H.264 to the meeting when it offers it (and it
+    /// is Constrained Baseline up to level 3.1, what phones are offered):
+    /// no encoding on the box, which a Pi 4 cannot do at 720p30 in software,
+    /// at the price of digital framing and face check-in on this camera.
+    pub passthrough: bool,
 }
 
 impl Default for CameraConfig {
@@ -160,6 +165,7 @@ impl Default for CameraConfig {
             fps: InRange::new_const(30),
             azimuth_deg: InRange::new_const(0),
             hfov_deg: InRange::new_const(90),
+            passthrough: false,
         }
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Judges what the VM test (tools/vm-test) brought back from the VM.
 
-    judge.py RESULTS_DIR PICTURE.jpg CONSOLE.log
+    judge.py RESULTS_DIR PICTURE.jpg CONSOLE.log H264_FIXTURE_DIR
 
 Prints one line per check (`vm test: <check> ok|FAIL …`), then `N passed`
 (counted by tools/test) and exits 1 when any check failed or did not run.
@@ -12,7 +12,7 @@ import sys
 import wave
 from pathlib import Path
 
-CHECKS = ["vivid", "mjpeg", "mics", "unplug"]
+CHECKS = ["vivid", "mjpeg", "h264", "mics", "unplug"]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -100,6 +100,34 @@ def check_mjpeg(results, picture):
     return f"Mjpeg 640×480 (UVC-style, no DHT), {len(frames)} frames, seq {seqs}, luma PSNR {min(scores[first:]):.1f}–{max(scores[first:]):.1f} dB{stale}"
 
 
+def check_h264(results, _picture):
+    """Passthrough: every access unit recorded is one the camera sent, byte
+    for byte, in the camera's order (by sequence number, through the
+    feeder's loop)."""
+    err = (results / "h264.err").read_text(errors="replace") if (results / "h264.err").exists() else ""
+    need((results / "h264.h264").exists(), f"record-camera wrote no h264.h264: {err.strip()[-300:]}")
+    need("H.264 640×480 passed through" in err, f"not passed through: {err.strip()[-300:]}")
+    lines = re.findall(r"^frame seq=(\d+) 640x480 bytes=(\d+)$", (results / "h264.out").read_text(), re.M)
+    need(len(lines) >= 12, f"{len(lines)} frame lines, wanted 12")
+    data = (results / "h264.h264").read_bytes()
+    need(sum(int(b) for _, b in lines) == len(data), "frame sizes do not add up to the file")
+    fixture = [p.read_bytes() for p in sorted(H264_FIXTURE.glob("au-*.h264"))]
+    units, at = [], 0
+    for seq, size in lines:
+        units.append((int(seq), data[at : at + int(size)]))
+        at += int(size)
+    where = [fixture.index(u) if u in fixture else None for _, u in units]
+    # As with MJPEG, v4l2loopback's first buffer can be stale.
+    stale = 1 if where[0] is None else 0
+    need(None not in where[stale:], f"access units not among the camera's (matched: {where})")
+    first_seq, first_at = units[stale][0], where[stale]
+    order = [(first_at + seq - first_seq) % len(fixture) for seq, _ in units[stale:]]
+    need(where[stale:] == order, f"access units out of order: got {where}, by sequence number {order}")
+    sps = fixture[0][5:8].hex()
+    note = f", {stale} stale first buffer" if stale else ""
+    return f"{len(units) - stale} access units passed through byte for byte (camera's pictures {where[stale:]}{note}), SPS profile/constraints/level {sps}"
+
+
 def check_mics(results, _picture):
     need((results / "mics.wav").exists(), f"record-mics wrote no WAV: {(results / 'mics.err').read_text(errors='replace').strip()[-300:] if (results / 'mics.err').exists() else ''}")
     with wave.open(str(results / "mics.wav")) as w:
@@ -139,7 +167,9 @@ def check_unplug(results, _picture):
 
 
 def main():
+    global H264_FIXTURE
     results, picture, console = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    H264_FIXTURE = Path(sys.argv[4])
     vm_failures = [l for l in console.read_text(errors="replace").splitlines() if l.startswith("VMTEST FAIL")]
     passed = failed = 0
     for name in CHECKS:

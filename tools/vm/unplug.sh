@@ -33,8 +33,8 @@ else
   else
     echo "loopback-removed $(now)" >> /results/unplug.times
     sleep 3
-    load v4l2loopback devices=1 video_nr=10 card_label=vm-mjpeg && wait_for /dev/video10 5
-    mjpeg-feed /dev/video10 /fixtures/picture.jpg 640 480 5 2>>/results/feed.err &
+    load v4l2loopback $LOOPBACK && wait_for /dev/video10 5
+    frame-feed /dev/video10 MJPG 640 480 5 /fixtures/picture.jpg 2>>/results/feed.err &
     feed=$!
     echo "loopback-replugged $(now)" >> /results/unplug.times
     wait_log 'capture resumed.*camera-loopback' 1 60
