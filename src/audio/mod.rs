@@ -1,7 +1,10 @@
 //! What the box knows about sound: the microphone arrays it supports and
-//! (later) the sans-IO signal processing on their blocks.
+//! the sans-IO signal processing on their blocks (direction of arrival,
+//! voice activity).
 
+pub mod doa;
 mod profile;
+pub mod vad;
 pub mod wav;
 
 pub use profile::{BoardProfile, MicArray, ProfileSpec};
