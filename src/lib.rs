@@ -11,6 +11,7 @@ pub mod audio;
 pub mod capture;
 pub mod codec;
 pub mod config;
+pub mod director;
 pub mod hw;
 pub mod sfu;
 pub mod speaker;

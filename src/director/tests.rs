@@ -1,0 +1,180 @@
+//! Scripted room scenarios on simulated time.
+
+use super::*;
+use crate::audio::doa::angle_between;
+
+const TICK: Duration = Duration::from_millis(50);
+
+/// Who is heard when: (from s, to s, azimuth), silence elsewhere. Talkers
+/// pause 150 ms every 1.2 s, as between phrases, and the evidence wobbles a
+/// few degrees, as a live room's does.
+struct Script(Vec<(f32, f32, f32)>);
+
+impl Script {
+    fn heard(&self, t: f32) -> Option<f32> {
+        let &(from, _, azimuth) = self.0.iter().find(|&&(from, to, _)| t >= from && t < to)?;
+        if (t - from) % 1.2 > 1.05 {
+            return None;
+        }
+        let wobble = ((t * 7.3).sin() * 3.0).round();
+        Some(azimuth + wobble)
+    }
+
+    /// Runs the director over the script until `end` s; returns the shot
+    /// changes as (time s, framing).
+    fn run(&self, director: &mut Director, start: Instant, end: f32) -> Vec<(f32, Framing)> {
+        let mut changes = Vec::new();
+        let mut t = 0.0;
+        while t < end {
+            let now = start + Duration::from_secs_f32(t);
+            if let Some(f) = director.hear(now, self.heard(t)) {
+                changes.push((t, f));
+            }
+            t += TICK.as_secs_f32();
+        }
+        changes
+    }
+}
+
+fn one_camera() -> Vec<CameraView> {
+    vec![CameraView { azimuth_deg: 0.0, hfov_deg: 120.0 }]
+}
+
+fn speaker_at(f: &Framing) -> Option<f32> {
+    match f.shot {
+        Shot::Speaker { azimuth_deg, .. } => Some(azimuth_deg),
+        Shot::Group => None,
+    }
+}
+
+#[test]
+fn a_new_talker_is_framed_after_the_reaction_time_and_the_answer_too() {
+    let start = Instant::now();
+    let mut director = Director::new(DirectorConfig::default(), one_camera(), start);
+    let script = Script(vec![(1.0, 5.0, 40.0), (5.5, 9.0, 320.0)]);
+    let changes = script.run(&mut director, start, 9.0);
+    let to_a = changes.iter().find(|(_, f)| speaker_at(f).is_some_and(|a| angle_between(a, 40.0) < 5.0));
+    let to_b = changes.iter().find(|(_, f)| speaker_at(f).is_some_and(|a| angle_between(a, 320.0) < 5.0));
+    let (ta, tb) = (to_a.expect("A framed").0, to_b.expect("B framed").0);
+    assert!((1.45..=1.6).contains(&ta), "A framed {:.2} s after starting", ta - 1.0);
+    assert!((5.95..=6.1).contains(&tb), "B framed {:.2} s after answering", tb - 5.5);
+    assert_eq!(changes.len(), 2, "nothing else moved: {changes:?}");
+    // A at 40° is left of the camera's centre, B at 320° right of it.
+    assert!(to_a.unwrap().1.crop.centre_x() < 0.4 && to_b.unwrap().1.crop.centre_x() > 0.6);
+}
+
+#[test]
+fn bursts_up_to_300_ms_never_move_the_picture() {
+    let start = Instant::now();
+    let mut director = Director::new(DirectorConfig::default(), one_camera(), start);
+    // A talks; a cough from elsewhere in a pause and one over A's talk; a
+    // door at the end, after A stopped (within the silence before group).
+    let script =
+        Script(vec![(0.0, 3.0, 40.0), (3.1, 3.4, 200.0), (3.5, 6.0, 40.0), (4.2, 4.45, 250.0), (6.5, 6.8, 120.0)]);
+    let changes = script.run(&mut director, start, 8.0);
+    assert_eq!(changes.len(), 1, "only A is framed: {changes:?}");
+    assert!(speaker_at(&changes[0].1).is_some_and(|a| angle_between(a, 40.0) < 5.0));
+}
+
+#[test]
+fn a_new_talker_waits_for_the_hold() {
+    let start = Instant::now();
+    let mut director = Director::new(DirectorConfig::default(), one_camera(), start);
+    // B cuts in 0.4 s after A is framed: the picture stays on A for 2 s.
+    let script = Script(vec![(0.0, 0.9, 40.0), (0.9, 5.0, 180.0)]);
+    let changes = script.run(&mut director, start, 5.0);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let (framed_a, framed_b) = (changes[0].0, changes[1].0);
+    assert!(framed_b - framed_a >= 2.0 - 1e-3, "B after {:.2} s on A", framed_b - framed_a);
+}
+
+#[test]
+fn silence_brings_group_view() {
+    let start = Instant::now();
+    let mut director = Director::new(DirectorConfig::default(), one_camera(), start);
+    let script = Script(vec![(0.0, 4.0, 90.0)]);
+    let changes = script.run(&mut director, start, 9.0);
+    let group = changes.iter().find(|(_, f)| f.shot == Shot::Group).expect("group view after silence");
+    // A's last words at ~3.95 s (a pause at 3.6–3.75 s does not count).
+    assert!((6.9..=7.1).contains(&group.0), "group view at {:.2} s", group.0);
+    assert_eq!(group.1.crop, Crop::FULL);
+}
+
+#[test]
+fn ping_pong_falls_back_to_group_view_until_one_talker_holds_the_floor() {
+    let start = Instant::now();
+    let mut director = Director::new(DirectorConfig::default(), one_camera(), start);
+    // Quick exchange: 2.6 s turns, then A speaks on.
+    let mut turns: Vec<(f32, f32, f32)> =
+        (0..6).map(|i| (i as f32 * 2.6, (i + 1) as f32 * 2.6, if i % 2 == 0 { 30.0 } else { 330.0 })).collect();
+    turns.push((15.6, 24.0, 30.0));
+    let changes = Script(turns).run(&mut director, start, 24.0);
+    let group = changes.iter().position(|(_, f)| f.shot == Shot::Group).expect("ping-pong gives group view");
+    assert!(changes[..group].len() >= 3, "a few switches first: {changes:?}");
+    let back = &changes[group + 1..];
+    assert!(!back.is_empty(), "A framed again once speaking on");
+    let (t, f) = back[0];
+    assert!(speaker_at(&f).is_some_and(|a| angle_between(a, 30.0) < 5.0));
+    assert!(t >= 15.6 + 4.0 - 0.1, "only after settling: {t:.2} s");
+}
+
+#[test]
+fn two_cameras_the_talker_moves_from_one_to_the_other() {
+    let start = Instant::now();
+    // A wide camera facing the front, a second one facing the back half.
+    let cameras =
+        vec![CameraView { azimuth_deg: 0.0, hfov_deg: 120.0 }, CameraView { azimuth_deg: 180.0, hfov_deg: 100.0 }];
+    let mut director = Director::new(DirectorConfig::default(), cameras, start);
+    assert_eq!(director.on_air().camera, 0, "group view on the widest");
+    let script = Script(vec![(0.0, 4.0, 20.0), (4.0, 9.0, 200.0)]);
+    let changes = script.run(&mut director, start, 9.0);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[0].1.camera, 0);
+    assert_eq!(changes[1].1.camera, 1, "the back camera sees the talker at 200°");
+    assert!((4.45..=4.6).contains(&changes[1].0), "switched {:.2} s after the move", changes[1].0 - 4.0);
+    // 200° is 20° left of the back camera's centre.
+    assert!(changes[1].1.crop.centre_x() < 0.45);
+    // A change of camera cuts; no pan from the other camera's crop.
+    assert_eq!(director.crop_at(start + Duration::from_secs_f32(changes[1].0 + 0.1)), changes[1].1.crop);
+}
+
+#[test]
+fn a_narrower_camera_takes_a_talker_it_sees_well() {
+    let cameras = [CameraView { azimuth_deg: 0.0, hfov_deg: 120.0 }, CameraView { azimuth_deg: 10.0, hfov_deg: 50.0 }];
+    assert_eq!(framing::best_camera(&cameras, 15.0), 1, "well inside the tele camera");
+    assert_eq!(framing::best_camera(&cameras, 40.0), 0, "at the tele's edge: the wide one");
+    assert_eq!(framing::best_camera(&cameras, 180.0), 0, "seen by none: nearest to a centre");
+    assert_eq!(framing::widest(&cameras), 0);
+}
+
+#[test]
+fn moves_within_a_camera_pan_smoothly_or_cut() {
+    let start = Instant::now();
+    let mut director = Director::new(DirectorConfig::default(), one_camera(), start);
+    let script = Script(vec![(0.0, 3.0, 40.0), (3.0, 6.0, 320.0)]);
+    let changes = script.run(&mut director, start, 6.0);
+    let (t, to_b) = changes[1];
+    let at = |dt: f32| director.crop_at(start + Duration::from_secs_f32(t + dt)).centre_x();
+    let (from_x, to_x) = (changes[0].1.crop.centre_x(), to_b.crop.centre_x());
+    assert!((at(0.0) - from_x).abs() < 1e-3, "the pan starts where the last shot was");
+    assert!(at(0.3) > from_x + 0.05 && at(0.3) < to_x - 0.05, "half way at 0.3 s: {:.2}", at(0.3));
+    assert!((at(0.6) - to_x).abs() < 1e-3, "there after 0.6 s");
+
+    let config = DirectorConfig { pan: Duration::ZERO, ..DirectorConfig::default() };
+    let mut director = Director::new(config, one_camera(), start);
+    let changes = script.run(&mut director, start, 6.0);
+    let t = changes[1].0;
+    assert_eq!(director.crop_at(start + Duration::from_secs_f32(t)), changes[1].1.crop, "a cut");
+}
+
+#[test]
+fn seats_gather_nearby_evidence_and_keep_apart_the_rest() {
+    let now = Instant::now();
+    let mut seats = Seats::default();
+    let a = seats.place(358.0, now);
+    assert_eq!(seats.place(4.0, now), a, "across 0°");
+    let b = seats.place(40.0, now);
+    assert_ne!(a, b);
+    assert!(angle_between(seats.azimuth(a), 0.0) < 2.0, "{}", seats.azimuth(a));
+    assert_eq!(seats.known().count(), 2);
+}

@@ -1,0 +1,310 @@
+//! Direction-of-arrival benchmark (`tools/bench-doa`): scores the box's
+//! SRP-PHAT + voice-activity evidence on microphone-array fixtures with
+//! ground truth, window by window, and times it on a minute of audio.
+//!
+//!   cargo bench --bench doa -- FIXTURE_DIR [--reference RESULTS.jsonl]
+//!
+//! Fixtures: one multichannel WAV per scene (the array's microphones only)
+//! and a JSON sidecar (`sample_rate`, `mic_positions_m`, `talkers` with
+//! `azimuth_deg`/`start_s`/`end_s`, `rt60_s`; `geometry` and `purpose`
+//! optional), as `tools/doa/fixtures.py` writes them.
+//!
+//! Windows (the same as `tools/doa/reference.py` scores pyroomacoustics on):
+//! 256 ms, every 128 ms from each talker's start, while inside the talker's
+//! span. In a window, every 32 ms analysis frame (hop 16 ms) the voice
+//! activity detector called speech adds to the evidence; a window with no
+//! such frame takes all its frames (counted as "no speech found").
+//!
+//! Timing: the whole live pipeline (mixdown, voice activity, SRP-PHAT frames,
+//! a decision every 128 ms) over each `purpose: "cpu"` scene, thread CPU time
+//! per second of audio.
+//!
+//! Output: a table, then METRIC lines (the last lines of the output).
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use confcam::audio::doa::{SrpPhat, angle_between};
+use confcam::audio::vad::{SPEECH, VAD_RATE, VoiceActivity};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+const WINDOW_S: f64 = 0.256;
+const HOP_S: f64 = 0.128;
+/// The headline geometry for the METRIC lines.
+const HEADLINE: &str = "respeaker-6mic-hat";
+
+#[derive(serde::Deserialize)]
+struct Sidecar {
+    sample_rate: u32,
+    mic_positions_m: Vec<[f32; 3]>,
+    talkers: Vec<Talker>,
+    rt60_s: f64,
+    #[serde(default)]
+    geometry: Option<String>,
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Talker {
+    azimuth_deg: f32,
+    start_s: f64,
+    end_s: f64,
+}
+
+struct Scene {
+    name: String,
+    facts: Sidecar,
+    /// One vector per microphone, full scale ±1.
+    channels: Vec<Vec<f32>>,
+}
+
+/// Errors of one (geometry, RT60) group.
+#[derive(Default)]
+struct Errors {
+    degrees: Vec<f32>,
+    no_speech: usize,
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let dir = PathBuf::from(args.first().ok_or("usage: doa FIXTURE_DIR [--reference RESULTS.jsonl]")?);
+    let reference = args.iter().position(|a| a == "--reference").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+
+    let mut scored: BTreeMap<(String, String), Errors> = BTreeMap::new();
+    let mut cpu: BTreeMap<String, f64> = BTreeMap::new();
+    for path in scene_files(&dir)? {
+        let scene = load(&path)?;
+        let geometry = scene.facts.geometry.clone().unwrap_or_else(|| scene.name.clone());
+        if scene.facts.purpose.as_deref() == Some("cpu") {
+            cpu.insert(geometry, time_live(&scene)?);
+            continue;
+        }
+        let group = scored.entry((geometry, format!("{:.1}", scene.facts.rt60_s))).or_default();
+        score(&scene, group)?;
+    }
+    if scored.is_empty() {
+        return Err(format!("no fixtures in {}", dir.display()).into());
+    }
+    let peers = match &reference {
+        Some(path) => read_reference(path)?,
+        None => BTreeMap::new(),
+    };
+
+    println!(
+        "DOA benchmark: {} ({} ms windows every {} ms within talker spans)",
+        dir.display(),
+        WINDOW_S * 1e3,
+        HOP_S * 1e3
+    );
+    println!();
+    println!(
+        "{:<22} {:>5} {:>6} | {:>26} | {:>26} | {:>26}",
+        "geometry", "RT60", "windows", "ours: mean / p95 / ±10°", "pra SRP", "pra NormMUSIC"
+    );
+    for ((geometry, rt60), errors) in &scored {
+        let cell = |e: &[f32]| match summary(e) {
+            Some((mean, p95, within)) => format!("{mean:>6.2}° {p95:>7.2}° {:>6.1} %", within * 100.0),
+            None => "—".to_string(),
+        };
+        let peer = |algo: &str| peers.get(&(geometry.clone(), rt60.clone(), algo.to_string())).map(Vec::as_slice);
+        println!(
+            "{geometry:<22} {rt60:>5} {:>6} | {:>26} | {:>26} | {:>26}",
+            errors.degrees.len(),
+            cell(&errors.degrees),
+            peer("SRP").map_or("—".into(), cell),
+            peer("NormMUSIC").map_or("—".into(), cell),
+        );
+        if errors.no_speech > 0 {
+            println!("{:<36}   ({} windows with no speech found: all frames taken)", "", errors.no_speech);
+        }
+    }
+    println!();
+    for (geometry, ms) in &cpu {
+        println!("live pipeline, {geometry}: {ms:.2} ms CPU per second of audio ({:.3} % of one core)", ms / 10.0);
+    }
+
+    let mean = |rt60: &str| scored.get(&(HEADLINE.to_string(), rt60.to_string())).and_then(|e| summary(&e.degrees));
+    println!();
+    if let Some((m, _, _)) = mean("0.3") {
+        println!("METRIC doa_mean_error_deg_rt60_0.3={m:.3}");
+    }
+    if let Some((m, _, _)) = mean("0.6") {
+        println!("METRIC doa_mean_error_deg_rt60_0.6={m:.3}");
+    }
+    if let Some((m, _, _)) =
+        peers.get(&(HEADLINE.to_string(), "0.6".to_string(), "SRP".to_string())).and_then(|e| summary(e))
+    {
+        println!("METRIC doa_pyroomacoustics_srp_mean_error_deg_rt60_0.6={m:.3}");
+    }
+    if let Some(ms) = cpu.get(HEADLINE) {
+        println!("METRIC doa_cpu_ms_per_audio_second={ms:.3}");
+    }
+    Ok(())
+}
+
+fn scene_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wav") && p.with_extension("json").exists())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn load(wav: &Path) -> Result<Scene> {
+    let facts: Sidecar = serde_json::from_str(&std::fs::read_to_string(wav.with_extension("json"))?)
+        .map_err(|e| format!("{}: {e}", wav.with_extension("json").display()))?;
+    let mut reader = hound::WavReader::open(wav).map_err(|e| format!("{}: {e}", wav.display()))?;
+    let spec = reader.spec();
+    let count = usize::from(spec.channels);
+    if count != facts.mic_positions_m.len() || spec.sample_rate != facts.sample_rate {
+        return Err(format!("{}: {count} ch {} Hz, the sidecar says otherwise", wav.display(), spec.sample_rate).into());
+    }
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<std::result::Result<_, _>>()?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader.samples::<i32>().map(|s| s.map(|s| s as f32 * scale)).collect::<std::result::Result<_, _>>()?
+        }
+    };
+    let mut channels = vec![Vec::with_capacity(samples.len() / count); count];
+    for frame in samples.chunks_exact(count) {
+        for (c, &s) in channels.iter_mut().zip(frame) {
+            c.push(s);
+        }
+    }
+    let name = wav.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Scene { name, facts, channels })
+}
+
+/// Voice activity over the whole scene as it runs live: one score per VAD
+/// frame, from the mean of the microphones.
+fn voice_scores(scene: &Scene) -> Result<(Vec<f32>, usize)> {
+    let rate = scene.facts.sample_rate;
+    let mut vad = VoiceActivity::new(rate)?;
+    let count = scene.channels.len() as f32;
+    let mono: Vec<f32> =
+        (0..scene.channels[0].len()).map(|i| scene.channels.iter().map(|c| c[i]).sum::<f32>() / count).collect();
+    let mut scores = Vec::new();
+    vad.push(&mono, &mut scores);
+    Ok((scores, (rate / VAD_RATE) as usize * confcam::audio::vad::VAD_FRAME))
+}
+
+fn score(scene: &Scene, errors: &mut Errors) -> Result<()> {
+    let rate = f64::from(scene.facts.sample_rate);
+    let (scores, vad_len) = voice_scores(scene)?;
+    let mut srp = SrpPhat::new(&scene.facts.mic_positions_m, scene.facts.sample_rate);
+    let (frame, hop) = (srp.frame_len(), srp.frame_len() / 2);
+    let window = (WINDOW_S * rate).round() as usize;
+    let len = scene.channels[0].len();
+    // The VAD score of the frame that ends where an analysis frame ends.
+    let speech_at = |end: usize| end.checked_div(vad_len).and_then(|i| scores.get(i.checked_sub(1)?)).copied();
+
+    for talker in &scene.facts.talkers {
+        let mut t0 = talker.start_s;
+        while t0 + WINDOW_S <= talker.end_s + 1e-9 {
+            let start = (t0 * rate).round() as usize;
+            let end = (start + window).min(len);
+            let frames: Vec<usize> = (start..).step_by(hop).take_while(|s| s + frame <= end).collect();
+            srp.clear();
+            for pass in 0..2 {
+                for &s in &frames {
+                    let speech = speech_at(s + frame).unwrap_or(0.0) >= SPEECH;
+                    if pass == 1 || speech {
+                        let channels: Vec<&[f32]> = scene.channels.iter().map(|c| &c[s..s + frame]).collect();
+                        srp.add_frame(&channels, 1.0);
+                    }
+                }
+                if srp.weight() > 0.0 {
+                    break;
+                }
+                errors.no_speech += 1;
+            }
+            let found = srp.estimate().ok_or("no estimate from a whole window")?;
+            errors.degrees.push(angle_between(found.azimuth_deg, talker.azimuth_deg));
+            t0 += HOP_S;
+        }
+    }
+    Ok(())
+}
+
+/// The live pipeline over a scene, as the box runs it; thread CPU ms per
+/// second of audio.
+fn time_live(scene: &Scene) -> Result<f64> {
+    let rate = scene.facts.sample_rate as usize;
+    let count = scene.channels.len();
+    let mut srp = SrpPhat::new(&scene.facts.mic_positions_m, scene.facts.sample_rate);
+    let mut vad = VoiceActivity::new(scene.facts.sample_rate)?;
+    let (frame, hop) = (srp.frame_len(), srp.frame_len() / 2);
+    let decide_every = rate * 128 / 1000;
+    let (mut scores, mut mono) = (Vec::new(), vec![0.0f32; hop]);
+    let mut decisions = 0usize;
+    let cpu_start = thread_cpu_ns()?;
+    let mut at = 0;
+    let mut next_decision = decide_every;
+    while at + frame <= scene.channels[0].len() {
+        // The hop of new samples: mixdown and voice activity.
+        let new = at + frame - hop;
+        for (i, m) in mono.iter_mut().enumerate() {
+            *m = scene.channels.iter().map(|c| c[new + i]).sum::<f32>() / count as f32;
+        }
+        vad.push(&mono, &mut scores);
+        if vad.last() >= SPEECH {
+            let channels: Vec<&[f32]> = scene.channels.iter().map(|c| &c[at..at + frame]).collect();
+            srp.add_frame(&channels, 1.0);
+        }
+        if at + frame >= next_decision {
+            decisions += 1;
+            std::hint::black_box(srp.estimate());
+            // Evidence spans two decisions (256 ms).
+            if decisions.is_multiple_of(2) {
+                srp.clear();
+            }
+            next_decision += decide_every;
+        }
+        at += hop;
+    }
+    let cpu_ms = (thread_cpu_ns()? - cpu_start) as f64 / 1e6;
+    Ok(cpu_ms / (scene.channels[0].len() as f64 / rate as f64))
+}
+
+/// pyroomacoustics' per-window errors from `tools/doa/reference.py`, by
+/// (geometry, RT60, algorithm).
+fn read_reference(path: &Path) -> Result<BTreeMap<(String, String, String), Vec<f32>>> {
+    let mut out: BTreeMap<(String, String, String), Vec<f32>> = BTreeMap::new();
+    for line in std::fs::read_to_string(path)?.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let geometry = v["geometry"].as_str().ok_or("reference line without geometry")?.to_string();
+        let rt60 = format!("{:.1}", v["rt60_s"].as_f64().ok_or("reference line without rt60_s")?);
+        let errors = v["errors_deg"].as_object().ok_or("reference line without errors_deg")?;
+        for (algo, e) in errors {
+            let e = e.as_f64().ok_or("a non-numeric error")? as f32;
+            out.entry((geometry.clone(), rt60.clone(), algo.clone())).or_default().push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Mean, 95th percentile and the share within 10°.
+fn summary(errors: &[f32]) -> Option<(f32, f32, f32)> {
+    if errors.is_empty() {
+        return None;
+    }
+    let mut sorted = errors.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let p95 = sorted[((sorted.len() as f32 * 0.95).ceil() as usize).clamp(1, sorted.len()) - 1];
+    let mean = sorted.iter().sum::<f32>() / sorted.len() as f32;
+    let within = sorted.iter().filter(|&&e| e <= 10.0).count() as f32 / sorted.len() as f32;
+    Some((mean, p95, within))
+}
+
+/// CPU time of the calling thread so far, in nanoseconds.
+fn thread_cpu_ns() -> Result<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let ns = text.split_whitespace().next().and_then(|f| f.parse().ok());
+    ns.ok_or_else(|| "unreadable /proc/thread-self/schedstat".into())
+}
