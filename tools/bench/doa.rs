@@ -19,14 +19,22 @@
 //! a decision every 128 ms) over each `purpose: "cpu"` scene, thread CPU time
 //! per second of audio.
 //!
+//! Switching: the same live pipeline feeds the director (default rules:
+//! 0.5 s reaction, 2 s hold) on every headline-geometry scene; a talker's
+//! reaction is the time from the start of their turn to the director
+//! framing them (turns it never framed are counted as missed).
+//!
 //! Output: a table, then METRIC lines (the last lines of the output).
 
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
+use std::time::{Duration, Instant};
+
 use confcam::audio::doa::{SrpPhat, angle_between};
 use confcam::audio::vad::{SPEECH, VAD_RATE, VoiceActivity};
+use confcam::director::{CameraView, Director, DirectorConfig, Shot};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -75,12 +83,21 @@ fn main() -> Result<()> {
 
     let mut scored: BTreeMap<(String, String), Errors> = BTreeMap::new();
     let mut cpu: BTreeMap<String, f64> = BTreeMap::new();
+    let (mut reactions, mut missed) = (Vec::new(), 0);
     for path in scene_files(&dir)? {
         let scene = load(&path)?;
         let geometry = scene.facts.geometry.clone().unwrap_or_else(|| scene.name.clone());
         if scene.facts.purpose.as_deref() == Some("cpu") {
             cpu.insert(geometry, time_live(&scene)?);
             continue;
+        }
+        if geometry == HEADLINE {
+            for reaction in react(&scene)? {
+                match reaction {
+                    Some(r) => reactions.push(r as f32),
+                    None => missed += 1,
+                }
+            }
         }
         let group = scored.entry((geometry, format!("{:.1}", scene.facts.rt60_s))).or_default();
         score(&scene, group)?;
@@ -126,6 +143,17 @@ fn main() -> Result<()> {
         println!("live pipeline, {geometry}: {ms:.2} ms CPU per second of audio ({:.3} % of one core)", ms / 10.0);
     }
 
+    reactions.sort_by(f32::total_cmp);
+    let median_reaction = reactions.get(reactions.len() / 2).copied();
+    if let Some(m) = median_reaction {
+        println!(
+            "director on {HEADLINE} scenes: {} talker turns framed, median reaction {m:.2} s (min {:.2}, max {:.2}), {missed} turns never framed",
+            reactions.len(),
+            reactions[0],
+            reactions[reactions.len() - 1]
+        );
+    }
+
     let mean = |rt60: &str| scored.get(&(HEADLINE.to_string(), rt60.to_string())).and_then(|e| summary(&e.degrees));
     println!();
     if let Some((m, _, _)) = mean("0.3") {
@@ -141,6 +169,9 @@ fn main() -> Result<()> {
     }
     if let Some(ms) = cpu.get(HEADLINE) {
         println!("METRIC doa_cpu_ms_per_audio_second={ms:.3}");
+    }
+    if let Some(m) = median_reaction {
+        println!("METRIC switch_reaction_median_s={m:.3}");
     }
     Ok(())
 }
@@ -272,6 +303,64 @@ fn time_live(scene: &Scene) -> Result<f64> {
     Ok(cpu_ms / (scene.channels[0].len() as f64 / rate as f64))
 }
 
+/// Runs the live pipeline into the director; per talker turn, seconds from
+/// its start until the director framed that talker (`None`: never, within
+/// the turn).
+fn react(scene: &Scene) -> Result<Vec<Option<f64>>> {
+    let rate = f64::from(scene.facts.sample_rate);
+    let (scores, vad_len) = voice_scores(scene)?;
+    let mut srp = SrpPhat::new(&scene.facts.mic_positions_m, scene.facts.sample_rate);
+    let (frame, hop) = (srp.frame_len(), srp.frame_len() / 2);
+    let start = Instant::now();
+    let cameras = vec![CameraView { azimuth_deg: 0.0, hfov_deg: 120.0 }];
+    let mut director = Director::new(DirectorConfig::default(), cameras, start);
+    let mut framed: Vec<(f64, f32)> = Vec::new();
+    // Evidence every 64 ms over the last 128 ms: the director counts its
+    // reaction from the first, so a shorter tick frames sooner.
+    let decide_every = (0.064 * rate) as usize;
+    let (mut at, mut next, mut ticks) = (0, decide_every, 0usize);
+    while at + frame <= scene.channels[0].len() {
+        let end = at + frame;
+        let speech = end.checked_div(vad_len).and_then(|i| scores.get(i.checked_sub(1)?)).is_some_and(|&s| s >= SPEECH);
+        if speech {
+            let channels: Vec<&[f32]> = scene.channels.iter().map(|c| &c[at..end]).collect();
+            srp.add_frame(&channels, 1.0);
+        }
+        if end >= next {
+            let t = end as f64 / rate;
+            // Evidence when at least 48 ms of the last 128 ms were speech.
+            let heard = (srp.weight() >= 3.0).then(|| srp.estimate()).flatten().map(|d| d.azimuth_deg);
+            if let Some(f) = director.hear(start + Duration::from_secs_f64(t), heard)
+                && let Shot::Speaker { azimuth_deg, .. } = f.shot
+            {
+                framed.push((t, azimuth_deg));
+            }
+            ticks += 1;
+            if ticks.is_multiple_of(2) {
+                srp.clear();
+            }
+            next += decide_every;
+        }
+        at += hop;
+    }
+    let reaction = |t: &Talker| {
+        framed
+            .iter()
+            .find(|(when, az)| *when >= t.start_s && *when <= t.end_s && angle_between(*az, t.azimuth_deg) <= 15.0)
+            .map(|(when, _)| when - t.start_s)
+    };
+    // Turns where the same talker was already on air are no switch.
+    let mut out = Vec::new();
+    let mut previous: Option<f32> = None;
+    for t in &scene.facts.talkers {
+        if previous.is_none_or(|p| angle_between(p, t.azimuth_deg) > 15.0) && t.end_s - t.start_s >= 1.0 {
+            out.push(reaction(t));
+        }
+        previous = Some(t.azimuth_deg);
+    }
+    Ok(out)
+}
+
 /// pyroomacoustics' per-window errors from `tools/doa/reference.py`, by
 /// (geometry, RT60, algorithm).
 fn read_reference(path: &Path) -> Result<BTreeMap<(String, String, String), Vec<f32>>> {
@@ -280,7 +369,7 @@ fn read_reference(path: &Path) -> Result<BTreeMap<(String, String, String), Vec<
         let v: serde_json::Value = serde_json::from_str(line)?;
         let geometry = v["geometry"].as_str().ok_or("reference line without geometry")?.to_string();
         let rt60 = format!("{:.1}", v["rt60_s"].as_f64().ok_or("reference line without rt60_s")?);
-        let errors = v["errors_deg"].as_object().ok_or("reference line without errors_deg")?;
+        let errors = v["error_deg"].as_object().ok_or("reference line without error_deg")?;
         for (algo, e) in errors {
             let e = e.as_f64().ok_or("a non-numeric error")? as f32;
             out.entry((geometry.clone(), rt60.clone(), algo.clone())).or_default().push(e);
