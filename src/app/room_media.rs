@@ -294,6 +294,7 @@ fn encode_audio(mut blocks: Receiver<Arc<AudioBlock>>, muted: watch::Receiver<bo
 mod tests {
     use super::*;
     use crate::capture::SampleFormat;
+    use crate::capture::h264::{NAL_PPS, NAL_SPS, annex_b, nal_type};
     use crate::capture::sim::TestScene;
     use crate::codec::H264Encoder;
     use tokio::sync::broadcast;
@@ -364,10 +365,8 @@ mod tests {
             .map(|seq| {
                 scene.render(seq, std::time::SystemTime::now(), &mut frame.data);
                 let nals = encoder.encode(&frame, seq == 4).unwrap();
-                nals.iter()
-                    .filter(|n| seq == 0 || !matches!(n[0] & 0x1f, 7 | 8))
-                    .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
-                    .collect()
+                let sent_once = |n: &&Vec<u8>| seq == 0 || !matches!(nal_type(n), NAL_SPS | NAL_PPS);
+                annex_b(nals.iter().filter(sent_once).map(Vec::as_slice))
             })
             .collect()
     }

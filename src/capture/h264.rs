@@ -36,6 +36,11 @@ pub fn nal_units(au: &[u8]) -> impl Iterator<Item = &[u8]> {
     .filter(|nal| !nal.is_empty())
 }
 
+/// An Annex B access unit made of NAL units (four-byte start codes).
+pub fn annex_b<'a>(nals: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    nals.into_iter().flat_map(|nal| [&[0, 0, 0, 1][..], nal].concat()).collect()
+}
+
 /// Where the next start code begins (counting zero bytes before it) and
 /// where the NAL unit after it begins.
 fn find_start_code(data: &[u8]) -> Option<(usize, usize)> {
@@ -110,6 +115,7 @@ mod tests {
         let au = [0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 0, 1, 0x65, 1, 2, 0, 0];
         let nals: Vec<&[u8]> = nal_units(&au).collect();
         assert_eq!(nals, [&[0x09, 0xf0][..], &[0x67, 0x42], &[0x65, 1, 2]]);
+        assert_eq!(nal_units(&annex_b(nals.clone())).collect::<Vec<_>>(), nals, "and back");
         assert_eq!(nals.iter().map(|n| nal_type(n)).collect::<Vec<_>>(), [NAL_AUD, NAL_SPS, NAL_IDR]);
     }
 

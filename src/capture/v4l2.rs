@@ -238,19 +238,30 @@ impl V4l2Camera {
     }
 }
 
-/// Checks one H.264 access unit and copies it into `data`; `Err` with the
-/// reason when the stream is not what phones were offered.
+/// Why an H.264 buffer was not handed on.
+#[derive(Debug)]
+enum NotPassed {
+    /// The stream is not what phones were offered.
+    Refused(String),
+    /// No NAL units in the buffer (a stale or empty one).
+    Empty,
+}
+
+/// Checks one H.264 access unit and copies it into `data`.
 fn pass_through(
     device: &Device,
     keyframes: Option<&KeyframeWanted>,
     au: &[u8],
     data: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), NotPassed> {
+    if nal_units(au).next().is_none() {
+        return Err(NotPassed::Empty);
+    }
     if let Some(reason) = nal_units(au)
         .filter(|nal| nal_type(nal) == NAL_SPS)
         .find_map(|sps| Profile::of_sps(sps).map_or(Err("unreadable SPS".to_string()), Profile::forwardable).err())
     {
-        return Err(reason);
+        return Err(NotPassed::Refused(reason));
     }
     if keyframes.is_some_and(KeyframeWanted::take)
         && let Err(e) = device.set_control(Control { id: FORCE_KEY_FRAME, value: Value::None })
@@ -304,26 +315,19 @@ impl VideoSource for V4l2Camera {
         open.last_sequence = Some(meta.sequence);
         let used = &buf[..(meta.bytesused as usize).min(buf.len())];
         let mut data = self.buffers.take();
-        if open.pixels == Pixels::H264 {
-            let size = open.layout.size;
-            let seq = self.seq;
-            self.seq += 1;
-            if let Err(reason) = pass_through(&open.device, self.passthrough.as_ref(), used, &mut data) {
-                // Off for good: the camera reopens in a format the box encodes.
-                tracing::warn!(camera = %self.path.display(), %reason, "the camera's H.264 cannot go to phones as it is; encoding another of its formats instead");
-                self.passthrough = None;
-                self.open = None;
-                return Err(CaptureError::Timeout);
-            }
-            if nal_units(&data).next().is_none() {
-                self.dropped += 1;
-                return Err(CaptureError::Timeout);
-            }
-            let (width, height) = (size.width, size.height);
-            return Ok(Frame { seq, captured_at, width, height, format: PixelFormat::H264, data });
-        }
+        let format = if open.pixels == Pixels::H264 { PixelFormat::H264 } else { PixelFormat::I420 };
         let size = match open.pixels {
-            Pixels::H264 => unreachable!("passed through above"),
+            Pixels::H264 => match pass_through(&open.device, self.passthrough.as_ref(), used, &mut data) {
+                Ok(()) => Ok(open.layout.size),
+                Err(NotPassed::Empty) => Err("an H.264 buffer without NAL units".to_string()),
+                Err(NotPassed::Refused(reason)) => {
+                    // Off for good: the camera reopens in a format the box encodes.
+                    tracing::warn!(camera = %self.path.display(), %reason, "the camera's H.264 cannot go to phones as it is; encoding another of its formats instead");
+                    self.passthrough = None;
+                    self.open = None;
+                    return Err(CaptureError::Timeout);
+                }
+            },
             Pixels::Mjpeg => self.mjpeg.decode(used, &mut data).map_err(|e| e.to_string()),
             Pixels::Yuyv => {
                 yuyv_to_i420(used, open.layout, &mut data).map(|()| open.layout.size).map_err(|e| e.to_string())
@@ -335,9 +339,7 @@ impl VideoSource for V4l2Camera {
         let seq = self.seq;
         self.seq += 1;
         match size {
-            Ok(size) => {
-                Ok(Frame { seq, captured_at, width: size.width, height: size.height, format: PixelFormat::I420, data })
-            }
+            Ok(size) => Ok(Frame { seq, captured_at, width: size.width, height: size.height, format, data }),
             Err(reason) => {
                 // A partial or stale buffer (the first one of some cameras):
                 // dropped, the stream goes on.

@@ -70,12 +70,13 @@ impl Passthrough {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::h264::annex_b;
 
     const SPS: &[u8] = &[0x67, 66, 0xe0, 31, 0xda];
     const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
 
     fn au(nals: &[&[u8]]) -> Vec<u8> {
-        nals.iter().flat_map(|n| [&[0, 0, 0, 1][..], n].concat()).collect()
+        annex_b(nals.iter().copied())
     }
 
     #[test]

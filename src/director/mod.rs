@@ -173,20 +173,22 @@ impl Director {
         let azimuth_deg = self.seats.azimuth(turn.seat);
         let camera = framing::best_camera(&self.cameras, azimuth_deg);
         let crop = self.cameras[camera].speaker_crop(azimuth_deg, self.config.zoom);
-        let pans = camera == self.on_air.camera && !self.config.pan.is_zero();
-        self.pan_from = pans.then(|| self.crop_at(now));
-        self.on_air = Framing { shot: Shot::Speaker { seat: turn.seat, azimuth_deg }, camera, crop };
-        self.since = now;
-        Some(self.on_air)
+        Some(self.put_on_air(Framing { shot: Shot::Speaker { seat: turn.seat, azimuth_deg }, camera, crop }, now))
     }
 
     fn cut_to_group(&mut self, now: Instant) -> Framing {
         let camera = framing::widest(&self.cameras);
-        let pans = camera == self.on_air.camera && !self.config.pan.is_zero();
+        self.put_on_air(Framing { shot: Shot::Group, camera, crop: Crop::FULL }, now)
+    }
+
+    /// Takes `next` on air at `now`, panning from where the picture is when
+    /// it stays on the same camera.
+    fn put_on_air(&mut self, next: Framing, now: Instant) -> Framing {
+        let pans = next.camera == self.on_air.camera && !self.config.pan.is_zero();
         self.pan_from = pans.then(|| self.crop_at(now));
-        self.on_air = Framing { shot: Shot::Group, camera, crop: Crop::FULL };
+        self.on_air = next;
         self.since = now;
-        self.on_air
+        next
     }
 
     /// The shot on air (its final crop, whatever the pan's progress).
@@ -197,7 +199,7 @@ impl Director {
     /// The crop to show at `now`: along the pan while one is under way.
     pub fn crop_at(&self, now: Instant) -> Crop {
         match self.pan_from {
-            Some(from) if !self.config.pan.is_zero() => {
+            Some(from) => {
                 let t = now.duration_since(self.since).as_secs_f32() / self.config.pan.as_secs_f32();
                 from.towards(self.on_air.crop, t)
             }

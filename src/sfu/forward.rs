@@ -18,8 +18,7 @@ pub fn starts_keyframe(codec: VideoCodec, payload: &[u8]) -> bool {
     match codec {
         VideoCodec::Vp8 => str0m::format::detect_vp8_keyframe(payload),
         VideoCodec::H264 => {
-            const SPS: u8 = 7;
-            const IDR: u8 = 5;
+            use crate::capture::h264::{NAL_IDR as IDR, NAL_SPS as SPS};
             let Some(&first) = payload.first() else { return false };
             match first & 0x1f {
                 t @ 1..=23 => t == SPS || t == IDR,

@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use confcam::capture::h264::{NAL_PPS, NAL_SPS, annex_b, nal_type};
 use confcam::capture::sim::TestScene;
 use confcam::capture::{Frame, PixelFormat};
 use confcam::codec::H264Encoder;
@@ -35,11 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for seq in 0..count {
         scene.render(seq, SystemTime::UNIX_EPOCH, &mut frame.data);
         let nals = encoder.encode(&frame, seq % idr_every == 0)?;
-        let au: Vec<u8> = nals
-            .iter()
-            .filter(|n| seq == 0 || !matches!(n[0] & 0x1f, 7 | 8))
-            .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
-            .collect();
+        let sent_once = |n: &&Vec<u8>| seq == 0 || !matches!(nal_type(n), NAL_SPS | NAL_PPS);
+        let au = annex_b(nals.iter().filter(sent_once).map(Vec::as_slice));
         std::fs::write(dir.join(format!("au-{seq:03}.h264")), au)?;
     }
     Ok(())
