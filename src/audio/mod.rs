@@ -3,6 +3,7 @@
 //! voice activity).
 
 pub mod doa;
+pub mod listener;
 mod profile;
 pub mod vad;
 pub mod wav;

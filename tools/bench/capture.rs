@@ -36,6 +36,8 @@
 
 #[path = "audio.rs"]
 mod audio;
+#[path = "cpu.rs"]
+mod cpu;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -238,7 +240,7 @@ fn time_ours(frames: &[TestFrame]) -> Result<OurTimes> {
     let (mut decode, mut scale, mut total, mut cpu) = (vec![], vec![], vec![], vec![]);
     for _ in 0..PASSES {
         let (mut decode_time, mut scale_time) = (Duration::ZERO, Duration::ZERO);
-        let cpu_start = thread_cpu_ns()?;
+        let cpu_start = cpu::thread_cpu_ns()?;
         let start = Instant::now();
         for f in frames {
             let t0 = Instant::now();
@@ -250,7 +252,7 @@ fn time_ours(frames: &[TestFrame]) -> Result<OurTimes> {
         }
         let per_frame = |d: Duration| d.as_secs_f64() * 1000.0 / frames.len() as f64;
         total.push(per_frame(start.elapsed()));
-        cpu.push((thread_cpu_ns()? - cpu_start) as f64 / 1e6 / frames.len() as f64);
+        cpu.push((cpu::thread_cpu_ns()? - cpu_start) as f64 / 1e6 / frames.len() as f64);
         decode.push(per_frame(decode_time));
         scale.push(per_frame(scale_time));
     }
@@ -328,14 +330,6 @@ fn time_tjbench(frames: &[TestFrame], yuv: bool) -> Result<f64> {
         total_ms += 1000.0 / fps;
     }
     Ok(total_ms / frames.len() as f64)
-}
-
-/// CPU time of the calling thread so far, in nanoseconds, from the
-/// scheduler's own account (exact, unlike the 10 ms ticks of /proc/…/stat).
-fn thread_cpu_ns() -> Result<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
-    let ns = text.split_whitespace().next().and_then(|f| f.parse().ok());
-    ns.ok_or_else(|| "unreadable /proc/thread-self/schedstat".into())
 }
 
 /// PSNR in dB of the Y, U and V planes of `got` against `want`.

@@ -17,9 +17,10 @@
 //! gating frame by frame threw away good frames and doubled the error.
 //! Windows where it found no speech are counted.
 //!
-//! Timing: the whole live pipeline (mixdown, voice activity, SRP-PHAT frames,
-//! a decision every 128 ms) over each `purpose: "cpu"` scene, thread CPU time
-//! per second of audio.
+//! Timing: the box's live pipeline (`audio::listener`: mixdown, voice
+//! activity, SRP-PHAT frames, evidence every 64 ms over 128 ms) over each
+//! `purpose: "cpu"` scene, in 20 ms blocks, thread CPU time per second of
+//! audio.
 //!
 //! Switching: the same live pipeline feeds the director (default rules:
 //! 0.5 s reaction, 2 s hold) on every headline-geometry scene; a talker's
@@ -35,8 +36,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use confcam::audio::doa::{SrpPhat, angle_between};
+use confcam::audio::listener::{Heard, Listener};
 use confcam::audio::vad::{SPEECH, VAD_RATE, VoiceActivity};
 use confcam::director::{CameraView, Director, DirectorConfig, Shot};
+
+#[path = "cpu.rs"]
+mod cpu;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -259,46 +264,26 @@ fn score(scene: &Scene, errors: &mut Errors) -> Result<()> {
     Ok(())
 }
 
+/// Hands a scene to a [`Listener`] in 20 ms blocks, as the capture thread
+/// would; all its evidence.
+fn listen(scene: &Scene) -> Result<Vec<Heard>> {
+    let mut listener = Listener::new(&scene.facts.mic_positions_m, scene.facts.sample_rate)?;
+    let block = scene.facts.sample_rate as usize / 50;
+    let mut heard = Vec::new();
+    for at in (0..scene.channels[0].len()).step_by(block) {
+        let samples: Vec<&[f32]> = scene.channels.iter().map(|c| &c[at..(at + block).min(c.len())]).collect();
+        listener.push(&samples, &mut heard);
+    }
+    Ok(heard)
+}
+
 /// The live pipeline over a scene, as the box runs it; thread CPU ms per
 /// second of audio.
 fn time_live(scene: &Scene) -> Result<f64> {
-    let rate = scene.facts.sample_rate as usize;
-    let count = scene.channels.len();
-    let mut srp = SrpPhat::new(&scene.facts.mic_positions_m, scene.facts.sample_rate);
-    let mut vad = VoiceActivity::new(scene.facts.sample_rate)?;
-    let (frame, hop) = (srp.frame_len(), srp.frame_len() / 2);
-    let decide_every = rate * 128 / 1000;
-    let (mut scores, mut mono) = (Vec::new(), vec![0.0f32; hop]);
-    let (mut decisions, mut voiced) = (0usize, 0usize);
-    let cpu_start = thread_cpu_ns()?;
-    let mut at = 0;
-    let mut next_decision = decide_every;
-    while at + frame <= scene.channels[0].len() {
-        // The hop of new samples: mixdown and voice activity.
-        let new = at + frame - hop;
-        for (i, m) in mono.iter_mut().enumerate() {
-            *m = scene.channels.iter().map(|c| c[new + i]).sum::<f32>() / count as f32;
-        }
-        vad.push(&mono, &mut scores);
-        voiced += usize::from(vad.last() >= SPEECH);
-        let channels: Vec<&[f32]> = scene.channels.iter().map(|c| &c[at..at + frame]).collect();
-        srp.add_frame(&channels, 1.0);
-        if at + frame >= next_decision {
-            decisions += 1;
-            if voiced >= 3 {
-                std::hint::black_box(srp.estimate());
-            }
-            // Evidence spans two decisions (256 ms).
-            if decisions.is_multiple_of(2) {
-                srp.clear();
-                voiced = 0;
-            }
-            next_decision += decide_every;
-        }
-        at += hop;
-    }
-    let cpu_ms = (thread_cpu_ns()? - cpu_start) as f64 / 1e6;
-    Ok(cpu_ms / (scene.channels[0].len() as f64 / rate as f64))
+    let cpu_start = cpu::thread_cpu_ns()?;
+    std::hint::black_box(listen(scene)?);
+    let cpu_ms = (cpu::thread_cpu_ns()? - cpu_start) as f64 / 1e6;
+    Ok(cpu_ms / (scene.channels[0].len() as f64 / f64::from(scene.facts.sample_rate)))
 }
 
 /// Runs the live pipeline into the director; per talker turn, seconds from
@@ -306,40 +291,17 @@ fn time_live(scene: &Scene) -> Result<f64> {
 /// the turn).
 fn react(scene: &Scene) -> Result<Vec<Option<f64>>> {
     let rate = f64::from(scene.facts.sample_rate);
-    let (scores, vad_len) = voice_scores(scene)?;
-    let mut srp = SrpPhat::new(&scene.facts.mic_positions_m, scene.facts.sample_rate);
-    let (frame, hop) = (srp.frame_len(), srp.frame_len() / 2);
     let start = Instant::now();
     let cameras = vec![CameraView { azimuth_deg: 0.0, hfov_deg: 120.0 }];
     let mut director = Director::new(DirectorConfig::default(), cameras, start);
     let mut framed: Vec<(f64, f32)> = Vec::new();
-    // Evidence every 64 ms over the last 128 ms: the director counts its
-    // reaction from the first, so a shorter tick frames sooner.
-    let decide_every = (0.064 * rate) as usize;
-    let (mut at, mut next, mut ticks, mut voiced) = (0, decide_every, 0usize, 0usize);
-    while at + frame <= scene.channels[0].len() {
-        let end = at + frame;
-        let speech = end.checked_div(vad_len).and_then(|i| scores.get(i.checked_sub(1)?)).is_some_and(|&s| s >= SPEECH);
-        voiced += usize::from(speech);
-        let channels: Vec<&[f32]> = scene.channels.iter().map(|c| &c[at..end]).collect();
-        srp.add_frame(&channels, 1.0);
-        if end >= next {
-            let t = end as f64 / rate;
-            // Evidence when at least 48 ms of the last 128 ms were speech.
-            let heard = (voiced >= 3).then(|| srp.estimate()).flatten().map(|d| d.azimuth_deg);
-            if let Some(f) = director.hear(start + Duration::from_secs_f64(t), heard)
-                && let Shot::Speaker { azimuth_deg, .. } = f.shot
-            {
-                framed.push((t, azimuth_deg));
-            }
-            ticks += 1;
-            if ticks.is_multiple_of(2) {
-                srp.clear();
-                voiced = 0;
-            }
-            next += decide_every;
+    for heard in listen(scene)? {
+        let t = heard.end_sample as f64 / rate;
+        if let Some(f) = director.hear(start + Duration::from_secs_f64(t), heard.azimuth_deg)
+            && let Shot::Speaker { azimuth_deg, .. } = f.shot
+        {
+            framed.push((t, azimuth_deg));
         }
-        at += hop;
     }
     let reaction = |t: &Talker| {
         framed
@@ -387,11 +349,4 @@ fn summary(errors: &[f32]) -> Option<(f32, f32, f32)> {
     let mean = sorted.iter().sum::<f32>() / sorted.len() as f32;
     let within = sorted.iter().filter(|&&e| e <= 10.0).count() as f32 / sorted.len() as f32;
     Some((mean, p95, within))
-}
-
-/// CPU time of the calling thread so far, in nanoseconds.
-fn thread_cpu_ns() -> Result<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
-    let ns = text.split_whitespace().next().and_then(|f| f.parse().ok());
-    ns.ok_or_else(|| "unreadable /proc/thread-self/schedstat".into())
 }
