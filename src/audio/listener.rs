@@ -13,6 +13,8 @@ use super::vad::{SPEECH, UnsupportedRate, VoiceActivity};
 /// so the director hears of a new talker soon after they start.
 pub const TICK_MS: u32 = 64;
 const TICKS_PER_EVIDENCE: usize = 2;
+/// The audio one piece of evidence covers.
+pub const EVIDENCE_MS: u32 = TICK_MS * TICKS_PER_EVIDENCE as u32;
 /// Frames of speech an evidence needs (about 48 ms at 16 kHz).
 const VOICED_FRAMES: usize = 3;
 

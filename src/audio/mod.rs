@@ -8,6 +8,7 @@ mod profile;
 pub mod vad;
 pub mod wav;
 
+pub use listener::{EVIDENCE_MS, Heard, Listener};
 pub use profile::{BoardProfile, MicArray, ProfileSpec};
 
 /// Speed of sound at room temperature, m/s.

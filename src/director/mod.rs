@@ -39,6 +39,10 @@ pub struct DirectorConfig {
     pub pan: Duration,
     /// Width of the speaker view, as a share of the camera's picture.
     pub zoom: f32,
+    /// How much audio one piece of evidence covers: a talker's turn starts
+    /// that long before their first evidence, since they were heard from
+    /// then on.
+    pub evidence_span: Duration,
 }
 
 impl Default for DirectorConfig {
@@ -53,6 +57,7 @@ impl Default for DirectorConfig {
             pause: Duration::from_millis(400),
             pan: Duration::from_millis(600),
             zoom: 0.5,
+            evidence_span: Duration::from_millis(u64::from(crate::audio::EVIDENCE_MS)),
         }
     }
 }
@@ -131,7 +136,10 @@ impl Director {
                 Some(t) if t.seat == seat && now.duration_since(t.last_heard) <= self.config.pause => {
                     Some(Turn { last_heard: now, ..t })
                 }
-                _ => Some(Turn { seat, since: now, last_heard: now }),
+                _ => {
+                    let since = now.checked_sub(self.config.evidence_span).unwrap_or(now);
+                    Some(Turn { seat, since, last_heard: now })
+                }
             };
         }
         self.decide(now)

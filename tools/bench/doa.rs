@@ -60,6 +60,9 @@ struct Sidecar {
     geometry: Option<String>,
     #[serde(default)]
     purpose: Option<String>,
+    /// Coughs, doors and claps (≤ 300 ms) the director must not frame.
+    #[serde(default)]
+    bursts: Vec<Talker>,
 }
 
 #[derive(serde::Deserialize)]
@@ -90,7 +93,7 @@ fn main() -> Result<()> {
 
     let mut scored: BTreeMap<(String, String), Errors> = BTreeMap::new();
     let mut cpu: BTreeMap<String, f64> = BTreeMap::new();
-    let (mut reactions, mut missed) = (Vec::new(), 0);
+    let (mut reactions, mut missed, mut bursts, mut burst_framed) = (Vec::new(), 0, 0, 0);
     for path in scene_files(&dir)? {
         let scene = load(&path)?;
         let geometry = scene.facts.geometry.clone().unwrap_or_else(|| scene.name.clone());
@@ -99,7 +102,10 @@ fn main() -> Result<()> {
             continue;
         }
         if geometry == HEADLINE {
-            for reaction in react(&scene)? {
+            let directed = react(&scene)?;
+            bursts += scene.facts.bursts.len();
+            burst_framed += directed.burst_framed;
+            for reaction in directed.reactions {
                 match reaction {
                     Some(r) => reactions.push(r as f32),
                     None => missed += 1,
@@ -159,6 +165,7 @@ fn main() -> Result<()> {
             reactions[0],
             reactions[reactions.len() - 1]
         );
+        println!("  bursts (coughs, doors, ≤ 300 ms): {burst_framed} of {bursts} framed");
     }
 
     let mean = |rt60: &str| scored.get(&(HEADLINE.to_string(), rt60.to_string())).and_then(|e| summary(&e.degrees));
@@ -286,10 +293,17 @@ fn time_live(scene: &Scene) -> Result<f64> {
     Ok(cpu_ms / (scene.channels[0].len() as f64 / f64::from(scene.facts.sample_rate)))
 }
 
-/// Runs the live pipeline into the director; per talker turn, seconds from
-/// its start until the director framed that talker (`None`: never, within
-/// the turn).
-fn react(scene: &Scene) -> Result<Vec<Option<f64>>> {
+/// What the director did on a scene.
+struct Directed {
+    /// Per talker turn, seconds from its start until the director framed
+    /// that talker (`None`: never, within the turn).
+    reactions: Vec<Option<f64>>,
+    /// Bursts the director framed (a switch toward one, not toward a talker).
+    burst_framed: usize,
+}
+
+/// Runs the live pipeline into the director.
+fn react(scene: &Scene) -> Result<Directed> {
     let rate = f64::from(scene.facts.sample_rate);
     let start = Instant::now();
     let cameras = vec![CameraView { azimuth_deg: 0.0, hfov_deg: 120.0 }];
@@ -310,15 +324,29 @@ fn react(scene: &Scene) -> Result<Vec<Option<f64>>> {
             .map(|(when, _)| when - t.start_s)
     };
     // Turns where the same talker was already on air are no switch.
-    let mut out = Vec::new();
+    let mut reactions = Vec::new();
     let mut previous: Option<f32> = None;
     for t in &scene.facts.talkers {
         if previous.is_none_or(|p| angle_between(p, t.azimuth_deg) > 15.0) && t.end_s - t.start_s >= 1.0 {
-            out.push(reaction(t));
+            reactions.push(reaction(t));
         }
         previous = Some(t.azimuth_deg);
     }
-    Ok(out)
+    let talker_near = |az: f32| scene.facts.talkers.iter().any(|t| angle_between(az, t.azimuth_deg) <= 15.0);
+    let burst_framed = scene
+        .facts
+        .bursts
+        .iter()
+        .filter(|b| {
+            framed.iter().any(|(when, az)| {
+                *when >= b.start_s
+                    && *when <= b.end_s + 1.0
+                    && angle_between(*az, b.azimuth_deg) <= 15.0
+                    && !talker_near(*az)
+            })
+        })
+        .count();
+    Ok(Directed { reactions, burst_framed })
 }
 
 /// pyroomacoustics' per-window errors from `tools/doa/reference.py`, by
