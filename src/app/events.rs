@@ -1,5 +1,5 @@
 //! The box's event bus: what changed, for whoever listens (the admin and
-//! display pages, the LED ring, logs). A tokio broadcast: a slow listener
+//! display pages, logs, tests). A tokio broadcast: a slow listener
 //! loses the oldest events, never holds anyone up.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::capture::SourceState;
+use crate::director::{Crop, Shot};
 use crate::web::BoxStatus;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -16,6 +17,9 @@ pub enum BoxEvent {
     /// A camera or the microphone array changed state (unplugged, back,
     /// stalled).
     Device { source: String, state: SourceState, error: Option<String> },
+    /// The director changed the room's shot: which camera, what it frames,
+    /// and when (ms since the box started, on the audio's clock).
+    Framing { camera: String, shot: Shot, crop: Crop, uptime_ms: u64 },
 }
 
 pub type EventBus = broadcast::Sender<BoxEvent>;

@@ -7,22 +7,25 @@ use crate::hw::{Button, ButtonEvent, Leds, ring_colors};
 use crate::system::Worker;
 
 /// Starts the thread that owns the button and the LED ring: a press toggles
-/// mute, and the ring always shows the current mute state (off once stopped).
+/// mute; the ring shows the mute state and, when live, the talker's
+/// direction (`talker`, degrees); it goes off once stopped.
 pub fn spawn_gpio(
     mut button: Box<dyn Button>,
     mut leds: Box<dyn Leds>,
     muted: watch::Sender<bool>,
+    mut talker: watch::Receiver<Option<f32>>,
 ) -> std::io::Result<Worker> {
     Worker::spawn("gpio", move |stopping| {
         let mut rx = muted.subscribe();
-        let show = |leds: &mut Box<dyn Leds>, is_muted: bool| {
-            if let Err(e) = leds.show(&ring_colors(is_muted, leds.count())) {
+        let show = |leds: &mut Box<dyn Leds>, is_muted: bool, direction: Option<f32>| {
+            if let Err(e) = leds.show(&ring_colors(is_muted, leds.count(), direction)) {
                 tracing::warn!(error = %e, "cannot update the LED ring");
             }
         };
-        show(&mut leds, *rx.borrow_and_update());
+        show(&mut leds, *rx.borrow_and_update(), *talker.borrow_and_update());
         while !stopping.load(Ordering::Relaxed) {
-            match button.next_event(Duration::from_millis(50)) {
+            // Short waits: the ring follows the talker within a tick.
+            match button.next_event(Duration::from_millis(20)) {
                 Ok(Some(ButtonEvent::Pressed)) => {
                     muted.send_modify(|m| *m = !*m);
                     tracing::info!(muted = *muted.borrow(), "mute button");
@@ -34,8 +37,8 @@ pub fn spawn_gpio(
                 }
             }
             // Mute may also change elsewhere (admin page, later).
-            if rx.has_changed().unwrap_or(false) {
-                show(&mut leds, *rx.borrow_and_update());
+            if rx.has_changed().unwrap_or(false) || talker.has_changed().unwrap_or(false) {
+                show(&mut leds, *rx.borrow_and_update(), *talker.borrow_and_update());
             }
         }
         let off = vec![Default::default(); leds.count()];

@@ -8,10 +8,14 @@
 pub mod events;
 mod gpio;
 mod hardware;
+mod listening;
 mod room_media;
+mod room_video;
 
 pub use hardware::{Camera, Hardware, SimHandles};
-use room_media::RoomMedia;
+use listening::Ears;
+use room_media::{RoomInputs, RoomMedia};
+use room_video::RoomCamera;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -26,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::capture::{AudioBlock, Feed, Frame, Pump, SourceHealth, spawn_pump};
 use crate::config::{Config, ServerConfig, apply_settings};
+use crate::director::{CameraView, DirectorConfig};
 use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
 use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, Worker, stalled_sources};
@@ -261,8 +266,8 @@ async fn start_parts(
     let mut pumps = Vec::new();
     let mut camera_health = Vec::new();
     let mut cameras = Vec::new();
-    let main_keyframes = hardware.cameras.first().map(|c| c.keyframes.clone()).unwrap_or_default();
-    for Camera { name, mut source, .. } in hardware.cameras {
+    let mut room_cameras = Vec::new();
+    for Camera { name, mut source, keyframes } in hardware.cameras {
         let info = source.info();
         tracing::info!(camera = %name, backend = info.backend, device = %info.device, "{}", info.description);
         let health = Arc::new(SourceHealth::new(format!("camera:{name}"), info, started));
@@ -270,7 +275,11 @@ async fn start_parts(
         let pump = spawn_pump(format!("camera-{name}"), move || source.next_frame(), feed.clone(), health.clone());
         pumps.push(pump.map_err(AppError::Thread)?);
         camera_health.push(health);
+        room_cameras.push(RoomCamera { frames: feed.subscribe(), keyframes });
         cameras.push((name, feed));
+    }
+    if cameras.is_empty() {
+        return Err(AppError::Thread(std::io::Error::other("no camera configured")));
     }
     let mut mic = hardware.microphone;
     let info = mic.info();
@@ -280,8 +289,21 @@ async fn start_parts(
     let pump = spawn_pump("microphone".into(), move || mic.next_block(), microphone.clone(), mic_health.clone());
     pumps.push(pump.map_err(AppError::Thread)?);
 
+    let (events, _) = broadcast::channel(events::EVENT_RING);
+    let views = config.camera.iter().map(|c| {
+        let view = CameraView { azimuth_deg: c.azimuth_deg.as_f32(), hfov_deg: c.hfov_deg.as_f32() };
+        (c.name.clone(), view)
+    });
+    let ears = Ears::new(
+        config.microphone.profile.geometry().positions,
+        DirectorConfig::default(),
+        views.collect(),
+        events.clone(),
+        started,
+    );
     let (muted, muted_rx) = watch::channel(false);
-    let gpio = gpio::spawn_gpio(hardware.button, hardware.leds, muted).map_err(AppError::Thread)?;
+    let gpio =
+        gpio::spawn_gpio(hardware.button, hardware.leds, muted, ears.talker.subscribe()).map_err(AppError::Thread)?;
 
     let media_port = listeners.media.port();
     let (served, served_rx) = watch::channel(cert);
@@ -310,26 +332,20 @@ async fn start_parts(
     sfu.add_room(&config.room.name, Instant::now());
     let (local, local_rx) = tokio::sync::mpsc::channel(512);
     let control = Arc::new(RoomControl::default());
-    let main_camera = cameras
-        .first()
-        .map(|(_, feed)| feed.subscribe())
-        .ok_or_else(|| AppError::Thread(std::io::Error::other("no camera configured")))?;
     let main = &config.camera[0];
-    let picture = (main.width.as_u32(), main.height.as_u32(), main.fps.as_u32());
-    let room_media = RoomMedia::spawn(
-        main_camera,
-        picture,
-        main_keyframes,
-        microphone.subscribe(),
-        muted_rx.clone(),
-        control.clone(),
-        local,
-    )
-    .map_err(AppError::Thread)?;
+    let inputs = RoomInputs {
+        cameras: room_cameras,
+        picture: (main.width.as_u32(), main.height.as_u32(), main.fps.as_u32()),
+        blocks: microphone.subscribe(),
+        muted: muted_rx.clone(),
+        control: control.clone(),
+        out: local,
+    };
+    let room_media = RoomMedia::spawn(inputs, ears).map_err(AppError::Thread)?;
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
     let (sfu, sfu_thread) =
-        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, control).map_err(AppError::Thread)?;
+        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, muted_rx.clone(), control).map_err(AppError::Thread)?;
     let mut served_now = served_rx.clone();
     let follow_addresses = tokio::spawn(async move {
         while served_now.changed().await.is_ok() {
@@ -344,7 +360,6 @@ async fn start_parts(
         .map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
 
-    let (events, _) = broadcast::channel(events::EVENT_RING);
     let mut tasks = vec![
         tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
         follow_addresses,

@@ -1,14 +1,18 @@
 //! What the box knows about sound: the microphone arrays it supports and
 //! the sans-IO signal processing on their blocks (direction of arrival,
-//! voice activity).
+//! voice activity, the mixdown, far-end gating).
 
 pub mod doa;
+pub mod far_end;
 pub mod listener;
+pub mod mixdown;
 mod profile;
 pub mod vad;
 pub mod wav;
 
+pub use far_end::FarEnd;
 pub use listener::{EVIDENCE_MS, Heard, Listener};
+pub use mixdown::Mixdown;
 pub use profile::{BoardProfile, MicArray, ProfileSpec};
 
 /// Speed of sound at room temperature, m/s.

@@ -99,6 +99,18 @@ impl AudioBlock {
     pub fn frames(&self) -> usize {
         self.samples.len() / self.channels.max(1) as usize
     }
+
+    /// The samples one vector per microphone, full scale ±1 (into vectors
+    /// the caller keeps from block to block).
+    pub fn split_channels(&self, out: &mut Vec<Vec<f32>>) {
+        let channels = usize::from(self.channels.max(1));
+        let scale = 1.0 / self.format.full_scale();
+        out.resize_with(channels, Vec::new);
+        for (c, channel) in out.iter_mut().enumerate() {
+            channel.clear();
+            channel.extend(self.samples.iter().skip(c).step_by(channels).map(|&s| s as f32 * scale));
+        }
+    }
 }
 
 /// What backs a source, for logs, `/healthz` and the admin page.

@@ -1,7 +1,6 @@
 use std::f32::consts::PI;
 
 use super::{CodecError, OPUS_FRAME, OPUS_RATE, OpusEncoder};
-use crate::capture::AudioBlock;
 
 /// One 20 ms Opus packet of the room's sound.
 #[derive(Debug, Clone)]
@@ -11,9 +10,9 @@ pub struct RoomAudioPacket {
     pub dbov: u8,
 }
 
-/// The room's microphone array as one outgoing Opus track: the channels are
-/// averaged (delay-and-sum toward the talker comes with direction finding),
-/// brought to 48 kHz, cut into 20 ms frames and encoded, each with its level.
+/// The room's sound as one outgoing Opus track: the array's mixdown
+/// ([`crate::audio::Mixdown`]) brought to 48 kHz, cut into 20 ms frames and
+/// encoded, each with its level.
 pub struct RoomAudio {
     upsampler: Upsampler,
     frame: Vec<i16>,
@@ -29,15 +28,14 @@ impl RoomAudio {
         })
     }
 
-    /// Takes one captured block; returns the packets it completed. While
-    /// `muted`, silence is sent (the track stays, the room is not heard).
-    pub fn push(&mut self, block: &AudioBlock, muted: bool) -> Result<Vec<RoomAudioPacket>, CodecError> {
-        let channels = usize::from(block.channels.max(1));
-        let scale = 1.0 / (block.format.full_scale() * channels as f32);
+    /// Takes one block of the mixdown (full scale ±1, at the input rate);
+    /// returns the packets it completed. While `muted`, silence is sent (the
+    /// track stays, the room is not heard).
+    pub fn push(&mut self, mono: &[f32], muted: bool) -> Result<Vec<RoomAudioPacket>, CodecError> {
         let mut packets = Vec::new();
-        for frame in block.samples.chunks_exact(channels) {
-            let mono = if muted { 0.0 } else { frame.iter().map(|&s| s as f32).sum::<f32>() * scale };
-            for s in self.upsampler.push(mono) {
+        for &sample in mono {
+            let sample = if muted { 0.0 } else { sample };
+            for s in self.upsampler.push(sample) {
                 self.frame.push((s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16);
                 if self.frame.len() == OPUS_FRAME {
                     let dbov = dbov(&self.frame);
@@ -117,9 +115,9 @@ impl Upsampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audio::BoardProfile;
-    use crate::capture::SampleFormat;
+    use crate::audio::{BoardProfile, Mixdown};
     use crate::capture::sim::{RoomScene, SimulatedMicArray};
+    use crate::capture::{AudioBlock, SampleFormat};
     use std::time::{Duration, Instant};
 
     #[test]
@@ -156,6 +154,8 @@ mod tests {
         let mut mic =
             SimulatedMicArray::new(&profile.geometry(), 16_000, SampleFormat::S32Le, Duration::from_millis(20), scene);
         let mut room = RoomAudio::new(16_000).unwrap();
+        let mut mixdown = Mixdown::new(&profile.geometry().positions, 16_000);
+        let (mut channels, mut mono) = (Vec::new(), Vec::new());
         let mut packets = Vec::new();
         for seq in 0..200 {
             let samples = mic.render_block();
@@ -167,7 +167,10 @@ mod tests {
                 format: SampleFormat::S32Le,
                 samples,
             };
-            packets.extend(room.push(&block, false).unwrap());
+            block.split_channels(&mut channels);
+            let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+            mixdown.mix(&refs, None, &mut mono);
+            packets.extend(room.push(&mono, false).unwrap());
         }
         assert_eq!(packets.len(), 200, "one packet per 20 ms");
         let talking: Vec<u8> = packets[10..90].iter().map(|p| p.dbov).collect();
@@ -180,14 +183,6 @@ mod tests {
         assert!((20..40).contains(&median(&talking)), "talking {}", median(&talking));
         assert!(median(&quiet) > 60, "quiet {}", median(&quiet));
         let mut muted = RoomAudio::new(16_000).unwrap();
-        let block = AudioBlock {
-            seq: 0,
-            captured_at: Instant::now(),
-            rate: 16_000,
-            channels: 4,
-            format: SampleFormat::S32Le,
-            samples: mic.render_block(),
-        };
-        assert!(muted.push(&block, true).unwrap().iter().all(|p| p.dbov == 127));
+        assert!(muted.push(&mono, true).unwrap().iter().all(|p| p.dbov == 127));
     }
 }

@@ -10,7 +10,7 @@ pub struct CameraView {
 }
 
 /// A rectangle of a picture, each side a share (0–1) of the picture's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Crop {
     pub x: f32,
     pub y: f32,

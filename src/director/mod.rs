@@ -13,9 +13,13 @@
 //! - moves within a camera pan smoothly (or cut); a change of camera cuts.
 
 mod framing;
+mod program;
+mod reframe;
 mod seats;
 
 pub use framing::{CameraView, Crop};
+pub use program::Program;
+pub use reframe::Reframer;
 pub use seats::Seats;
 
 use std::collections::VecDeque;
@@ -63,7 +67,8 @@ impl Default for DirectorConfig {
 }
 
 /// What the room's video shows.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Shot {
     Group,
     /// Framing the talker at this seat (its azimuth, degrees).
@@ -74,7 +79,7 @@ pub enum Shot {
 }
 
 /// A shot on a camera, with the crop to show.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Framing {
     pub shot: Shot,
     /// Index into the cameras the director was given.
@@ -96,11 +101,7 @@ pub struct Director {
     seats: Seats,
     turn: Option<Turn>,
     last_speech: Option<Instant>,
-    /// The shot on air and since when.
-    on_air: Framing,
-    since: Instant,
-    /// The crop a pan started from.
-    pan_from: Option<Crop>,
+    program: Program,
     /// When speaker shots changed, for ping-pong.
     switches: VecDeque<Instant>,
     pingpong: bool,
@@ -116,10 +117,11 @@ impl Director {
             seats: Seats::default(),
             turn: None,
             last_speech: None,
-            on_air: Framing { shot: Shot::Group, camera: widest, crop: Crop::FULL },
             // The opening group view needs no holding.
-            since: now.checked_sub(config.hold).unwrap_or(now),
-            pan_from: None,
+            program: Program::cut(
+                Framing { shot: Shot::Group, camera: widest, crop: Crop::FULL },
+                now.checked_sub(config.hold).unwrap_or(now),
+            ),
             switches: VecDeque::new(),
             pingpong: false,
             config,
@@ -146,11 +148,11 @@ impl Director {
     }
 
     fn decide(&mut self, now: Instant) -> Option<Framing> {
-        let held = now.duration_since(self.since) >= self.config.hold;
+        let held = now.duration_since(self.program.since) >= self.config.hold;
         let silent = self.last_speech.is_none_or(|t| now.duration_since(t) >= self.config.group_after_silence);
         if silent {
             self.pingpong = false;
-            return (self.on_air.shot != Shot::Group && held).then(|| self.cut_to_group(now));
+            return (self.program.framing.shot != Shot::Group && held).then(|| self.cut_to_group(now));
         }
         let turn = self.turn?;
         let speaking_for = turn.last_heard.duration_since(turn.since);
@@ -164,11 +166,11 @@ impl Director {
             self.pingpong = false;
             self.switches.clear();
         }
-        let on_this_seat = matches!(self.on_air.shot, Shot::Speaker { seat, .. } if seat == turn.seat);
+        let on_this_seat = matches!(self.program.framing.shot, Shot::Speaker { seat, .. } if seat == turn.seat);
         if on_this_seat || !held {
             return None;
         }
-        if matches!(self.on_air.shot, Shot::Speaker { .. }) {
+        if matches!(self.program.framing.shot, Shot::Speaker { .. }) {
             self.switches.push_back(now);
             while self.switches.front().is_some_and(|&t| now.duration_since(t) > self.config.pingpong_window) {
                 self.switches.pop_front();
@@ -189,30 +191,33 @@ impl Director {
         self.put_on_air(Framing { shot: Shot::Group, camera, crop: Crop::FULL }, now)
     }
 
-    /// Takes `next` on air at `now`, panning from where the picture is when
-    /// it stays on the same camera.
+    /// Takes `next` on air at `now`.
     fn put_on_air(&mut self, next: Framing, now: Instant) -> Framing {
-        let pans = next.camera == self.on_air.camera && !self.config.pan.is_zero();
-        self.pan_from = pans.then(|| self.crop_at(now));
-        self.on_air = next;
-        self.since = now;
+        self.program = self.program.then(next, now, self.config.pan);
         next
     }
 
     /// The shot on air (its final crop, whatever the pan's progress).
     pub fn on_air(&self) -> Framing {
-        self.on_air
+        self.program.framing
+    }
+
+    /// The shot on air with its pan.
+    pub fn program(&self) -> Program {
+        self.program
     }
 
     /// The crop to show at `now`: along the pan while one is under way.
     pub fn crop_at(&self, now: Instant) -> Crop {
-        match self.pan_from {
-            Some(from) => {
-                let t = now.duration_since(self.since).as_secs_f32() / self.config.pan.as_secs_f32();
-                from.towards(self.on_air.crop, t)
-            }
-            _ => self.on_air.crop,
-        }
+        self.program.crop_at(now)
+    }
+
+    /// Who is talking at `now` (their seat and its azimuth), if anyone: the
+    /// talker of the current turn, until a pause longer than
+    /// [`DirectorConfig::pause`].
+    pub fn talker(&self, now: Instant) -> Option<(usize, f32)> {
+        let turn = self.turn.filter(|t| now.duration_since(t.last_heard) <= self.config.pause)?;
+        Some((turn.seat, self.seats.azimuth(turn.seat)))
     }
 
     /// Where the room's talkers sit, as heard so far.

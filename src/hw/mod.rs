@@ -1,6 +1,8 @@
 //! The box's buttons and lights: small traits with a board implementation
 //! (rppal, on a Pi) and a simulated one (everywhere else, and in tests).
 
+mod apa102;
+pub mod pi;
 mod ring;
 mod simulated;
 

@@ -66,9 +66,12 @@ pub enum ServerMessage {
         audio: bool,
         video: bool,
     },
-    /// Who speaks now, across the room and the phones (`null`: nobody).
+    /// Who speaks now, across the room and the phones (`null`: nobody);
+    /// for the room, which of its seats.
     ActiveSpeaker {
         id: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seat: Option<usize>,
     },
     /// A message from the page was not understood; nothing changed.
     Error {
@@ -105,7 +108,7 @@ mod tests {
 
     #[test]
     fn wire_format_is_plain_tagged_json() {
-        let m = ServerMessage::ActiveSpeaker { id: Some(3) };
+        let m = ServerMessage::ActiveSpeaker { id: Some(3), seat: None };
         assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"active_speaker","id":3}"#);
         let c: ClientMessage = serde_json::from_str(r#"{"type":"mute","audio":true,"video":false}"#).unwrap();
         assert_eq!(c, ClientMessage::Mute { audio: true, video: false });

@@ -81,11 +81,21 @@ pub struct RoomControl {
     pub viewers: AtomicBool,
     /// A viewer needs a keyframe.
     pub keyframe: AtomicBool,
+    /// When a remote participant's voice last came through (the room's
+    /// display may be playing it): the room's listening is gated on it.
+    pub far_voice: std::sync::Mutex<Option<Instant>>,
+}
+
+impl RoomControl {
+    pub fn far_voice(&self) -> Option<Instant> {
+        *self.far_voice.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Starts the SFU task on `socket`. `addresses` are the box's addresses
 /// (its ICE candidates are these with the socket's port); the task follows
-/// changes. `local` brings the room's own media. It runs until every handle
+/// changes. `local` brings the room's own media, `muted` the room's mute
+/// state. It runs until every handle
 /// is dropped. `socket` must be registered with no runtime yet: it moves to
 /// the SFU's own.
 pub fn spawn_sfu(
@@ -93,6 +103,7 @@ pub fn spawn_sfu(
     socket: MediaSocket,
     addresses: watch::Receiver<Vec<IpAddr>>,
     local: mpsc::Receiver<LocalPacket>,
+    muted: watch::Receiver<bool>,
     control: Arc<RoomControl>,
 ) -> std::io::Result<(SfuHandle, std::thread::JoinHandle<std::io::Result<()>>)> {
     let (commands, rx) = mpsc::channel(64);
@@ -102,7 +113,7 @@ pub fn spawn_sfu(
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
             let socket = socket.activate()?;
-            run(sfu, socket, rx, addresses, local, control).await;
+            run(sfu, socket, rx, addresses, local, muted, control).await;
             Ok(())
         })
     })?;
@@ -115,11 +126,13 @@ async fn run(
     mut commands: mpsc::Receiver<Command>,
     mut addresses: watch::Receiver<Vec<IpAddr>>,
     mut local: mpsc::Receiver<LocalPacket>,
+    mut muted: watch::Receiver<bool>,
     control: Arc<RoomControl>,
 ) {
     let port = socket.port();
     let candidates = |ips: &[IpAddr]| -> Vec<SocketAddr> { ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect() };
     sfu.set_local_addresses(&candidates(&addresses.borrow_and_update()));
+    sfu.set_room_muted(*muted.borrow_and_update(), Instant::now());
     let mut buf = vec![0u8; 2048];
     let mut local_open = true;
     let mut outgoing = Vec::new();
@@ -157,6 +170,7 @@ async fn run(
                 Some(packet) => sfu.handle_local(packet, Instant::now()),
                 None => local_open = false,
             },
+            Ok(()) = muted.changed() => sfu.set_room_muted(*muted.borrow_and_update(), Instant::now()),
             Ok(()) = addresses.changed() => {
                 sfu.set_local_addresses(&candidates(&addresses.borrow_and_update()));
             }
@@ -165,6 +179,9 @@ async fn run(
         control.viewers.store(sfu.room_has_viewers(), Ordering::Relaxed);
         if sfu.take_room_keyframe_request() {
             control.keyframe.store(true, Ordering::Relaxed);
+        }
+        if let Some(at) = sfu.take_far_voice() {
+            *control.far_voice.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
         }
         outgoing.clear();
         outgoing.extend(std::iter::from_fn(|| sfu.poll_transmit()));

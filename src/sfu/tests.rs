@@ -321,7 +321,7 @@ fn audio_flows_at_once_and_the_loud_phone_is_the_active_speaker() {
     let ada = net.phones[0].id;
     for phone in &net.phones {
         let last = phone.messages.iter().rev().find_map(|m| match m {
-            ServerMessage::ActiveSpeaker { id } => Some(*id),
+            ServerMessage::ActiveSpeaker { id, .. } => Some(*id),
             _ => None,
         });
         assert_eq!(last, Some(Some(ada)));

@@ -20,7 +20,8 @@ mod room;
 mod session;
 mod simulcast;
 
-pub use room::{LocalPacket, ROOM_ID};
+use room::FAR_VOICE_DBOV;
+pub use room::{LocalPacket, ROOM_ID, Talker};
 
 use super::forward::{VideoCodec, starts_keyframe};
 use super::layers::{View, choose_layer};
@@ -109,7 +110,9 @@ pub struct Sfu {
     peers: Vec<Peer>,
     next_id: u64,
     candidates: Vec<Candidate>,
-    speaker: DominantSpeaker<u64>,
+    speaker: DominantSpeaker<Talker>,
+    /// When a remote participant's voice last came through.
+    far_voice: Option<Instant>,
     transmits: VecDeque<Datagram>,
     work: VecDeque<Work>,
     /// When a keyframe was last asked for, per track (and layer).
@@ -128,6 +131,7 @@ impl Sfu {
             next_id: 1,
             candidates: Vec::new(),
             speaker: DominantSpeaker::new(SpeakerConfig::default()),
+            far_voice: None,
             transmits: VecDeque::new(),
             work: VecDeque::new(),
             keyframe_asked: HashMap::new(),
@@ -253,7 +257,8 @@ impl Sfu {
         }
         if let Some(active) = self.speaker.poll_change() {
             tracing::debug!(?active, "active speaker");
-            self.broadcast(ServerMessage::ActiveSpeaker { id: active });
+            let seat = active.and_then(Talker::seat);
+            self.broadcast(ServerMessage::ActiveSpeaker { id: active.map(Talker::participant), seat });
         }
         self.settle(now);
     }
@@ -274,8 +279,9 @@ impl Sfu {
         self.room.iter().cloned().chain(self.peers.iter().map(|p| p.info.clone())).collect()
     }
 
+    /// The participant who holds the floor (the room, for any of its seats).
     pub fn active_speaker(&self) -> Option<u64> {
-        self.speaker.dominant().copied()
+        self.speaker.dominant().map(|t| t.participant())
     }
 
     fn peer_mut(&mut self, id: u64) -> Option<&mut Peer> {
@@ -393,7 +399,7 @@ impl Sfu {
     fn published(&mut self, track: TrackId, kind: MediaKind, now: Instant) -> Vec<u64> {
         tracing::debug!(owner = track.owner, mid = %track.mid, ?kind, "track published");
         if kind == MediaKind::Audio {
-            self.speaker.add(track.owner, now);
+            self.speaker.add(Talker::Participant(track.owner), now);
         }
         let mut touched = Vec::new();
         for p in self.peers.iter_mut().filter(|p| p.id() != track.owner && p.info.kind.receives_everyone()) {
@@ -449,8 +455,14 @@ impl Sfu {
 
     /// Sends one packet of a track to every peer that receives the track.
     fn fan_out(&mut self, p: Outgoing, now: Instant) -> Vec<u64> {
-        if let Some(level) = p.level {
-            self.speaker.handle_level(&p.track.owner, level, now);
+        // The room's levels go to its seats (see `handle_local`).
+        if let Some(level) = p.level
+            && p.track.owner != ROOM_ID
+        {
+            self.speaker.handle_level(&Talker::Participant(p.track.owner), level, now);
+            if p.voice == Some(true) || level <= FAR_VOICE_DBOV {
+                self.far_voice = Some(now);
+            }
         }
         let mut ext = ExtensionValues::default();
         if p.kind == MediaKind::Audio {
@@ -460,7 +472,7 @@ impl Sfu {
         let mut touched = Vec::new();
         let mut want_keyframe = false;
         let mut want_layers: Vec<Rid> = Vec::new();
-        let speaker = self.speaker.dominant().copied();
+        let speaker = self.active_speaker();
         for peer in self.peers.iter_mut().filter(|peer| peer.id() != p.track.owner) {
             // Only simulcast needs to know how busy the viewer's screen is.
             let videos = match p.layer {
@@ -551,7 +563,7 @@ impl Sfu {
             let gone = self.peers.remove(i);
             let id = gone.id();
             tracing::info!(participant = id, name = %gone.info.name, "removed");
-            self.speaker.remove(&id, now);
+            self.speaker.remove(&Talker::Participant(id), now);
             self.keyframe_asked.retain(|(t, _), _| t.owner != id);
             for p in &mut self.peers {
                 p.unsubscribe_owner(id);

@@ -29,8 +29,40 @@ pub struct LocalPacket {
     pub keyframe: bool,
     /// RFC 6464 level of audio, `-dBov`.
     pub dbov: Option<u8>,
+    /// The seat of the room heard talking in this audio, if any.
+    pub seat: Option<usize>,
     pub captured: Instant,
 }
+
+/// Who may hold the floor: a participant, or a seat of the room (the box's
+/// microphone array tells its talkers apart), so "who is speaking" is one
+/// decision across the room and the phones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Talker {
+    Participant(u64),
+    Seat(usize),
+}
+
+impl Talker {
+    /// The participant this talker is part of.
+    pub fn participant(self) -> u64 {
+        match self {
+            Talker::Participant(id) => id,
+            Talker::Seat(_) => ROOM_ID,
+        }
+    }
+
+    pub fn seat(self) -> Option<usize> {
+        match self {
+            Talker::Seat(seat) => Some(seat),
+            Talker::Participant(_) => None,
+        }
+    }
+}
+
+/// A remote level this loud counts as far-end voice even without the
+/// voice-activity flag (some senders leave it unset).
+pub(super) const FAR_VOICE_DBOV: u8 = 40;
 
 /// Receives the room's camera and microphone.
 pub(super) fn subscribe_to_room(peer: &mut Peer) {
@@ -54,7 +86,7 @@ impl Sfu {
             subscribe_to_room(p);
             p.negotiate();
         }
-        self.speaker.add(ROOM_ID, now);
+        self.speaker.add(Talker::Participant(ROOM_ID), now);
         self.room = Some(info);
         self.settle(now);
     }
@@ -68,6 +100,12 @@ impl Sfu {
             MediaKind::Audio => (ROOM_AUDIO, Format::Codec(Codec::Opus)),
             MediaKind::Video => (ROOM_VIDEO, Format::Codec(Codec::H264)),
         };
+        if let Some(level) = packet.dbov {
+            let talker = packet.seat.map_or(Talker::Participant(ROOM_ID), Talker::Seat);
+            // A seat takes part from its first words.
+            self.speaker.add(talker, now);
+            self.speaker.handle_level(&talker, level, now);
+        }
         let payload: std::sync::Arc<[u8]> = packet.payload.into();
         let touched = self.fan_out(
             Outgoing {
@@ -93,6 +131,23 @@ impl Sfu {
     /// spend a CPU core encoding it).
     pub fn room_has_viewers(&self) -> bool {
         self.peers.iter().flat_map(|p| &p.subscriptions).any(|s| s.source == ROOM_VIDEO && s.open_mid().is_some())
+    }
+
+    /// The box's microphones were muted or unmuted (its button, or the
+    /// admin page): every page is told, as for a phone's mute.
+    pub fn set_room_muted(&mut self, muted: bool, now: Instant) {
+        let Some(room) = self.room.as_mut().filter(|r| r.audio_muted != muted) else { return };
+        room.audio_muted = muted;
+        let video = room.video_muted;
+        self.broadcast(ServerMessage::Muted { id: ROOM_ID, audio: muted, video });
+        let everyone: Vec<u64> = self.peers.iter().map(|p| p.id()).collect();
+        self.settle_after(everyone, now);
+    }
+
+    /// When a remote participant's voice last came through (the room's
+    /// display may be playing it), once per change.
+    pub fn take_far_voice(&mut self) -> Option<Instant> {
+        self.far_voice.take()
     }
 
     /// True once after a viewer asked for a keyframe of the room's video.

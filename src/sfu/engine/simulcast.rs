@@ -29,7 +29,7 @@ impl Sfu {
     /// longer fits (the active speaker changed; a layer stopped; the estimate
     /// moved) and tells each estimate what to probe towards.
     pub(super) fn reselect_layers(&mut self, now: Instant) {
-        let speaker = self.speaker.dominant().copied();
+        let speaker = self.active_speaker();
         let mut ranks: Vec<(TrackId, Vec<(Rid, u64)>)> = Vec::new();
         for peer in &mut self.peers {
             for p in peer.published.iter_mut().filter(|p| p.kind == MediaKind::Video) {

@@ -1,0 +1,381 @@
+//! The room's video: the camera the director has on air, cropped to its
+//! shot and encoded (or a camera's own H.264 passed through), as one
+//! continuous track: a change of camera starts with a keyframe, and nobody
+//! renegotiates.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use str0m::media::MediaKind;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::{mpsc, watch};
+
+use super::room_media::{next_within, timer};
+use crate::capture::convert::PictureSize;
+use crate::capture::h264::KeyframeWanted;
+use crate::capture::slate::slate;
+use crate::capture::{Frame, PixelFormat};
+use crate::codec::{H264Encoder, Passthrough, packetize_h264};
+use crate::director::{Crop, Program, Reframer};
+use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
+
+/// RTP payload size the box keeps under (leaves room for headers, SRTP and
+/// a VPN or PPPoE link on the way).
+const MTU: usize = 1100;
+
+/// Without a frame this long, the camera counts as away and the slate goes
+/// out instead (at a low rate: it does not move).
+const CAMERA_AWAY: Duration = Duration::from_secs(1);
+const SLATE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// A camera as the room's video takes it.
+pub struct RoomCamera {
+    pub frames: Receiver<Arc<Frame>>,
+    /// Viewers' keyframe requests, for a camera whose own H.264 goes out.
+    pub keyframes: KeyframeWanted,
+}
+
+/// Target bitrate for a picture size: about 0.07 bit per pixel per frame,
+/// within 150 kbit/s..2.5 Mbit/s.
+fn bitrate(frame: &Frame, fps: u32) -> u32 {
+    let bps = frame.width as f64 * frame.height as f64 * fps as f64 * 0.07;
+    bps.clamp(150_000.0, 2_500_000.0) as u32
+}
+
+pub(super) fn encode_video(
+    mut cameras: Vec<RoomCamera>,
+    (width, height, fps): (u32, u32, u32),
+    program: watch::Receiver<Program>,
+    control: &RoomControl,
+    out: &mpsc::Sender<LocalPacket>,
+) {
+    let Some(runtime) = timer() else { return };
+    if cameras.is_empty() {
+        return;
+    }
+    let start = Instant::now();
+    let picture = PictureSize::new(width, height);
+    let mut encoder: Option<H264Encoder> = None;
+    let mut passthrough = Passthrough::default();
+    let mut reframer = Reframer::default();
+    let mut seq = 0u64;
+    let mut resume_with_keyframe = true;
+    let mut away = false;
+    let mut on_air = program.borrow().framing.camera.min(cameras.len() - 1);
+    loop {
+        let camera = program.borrow().framing.camera.min(cameras.len() - 1);
+        if camera != on_air {
+            tracing::debug!(from = on_air, to = camera, "room video changes camera");
+            on_air = camera;
+            // From the new camera's next frame, which starts a keyframe.
+            cameras[on_air].frames = cameras[on_air].frames.resubscribe();
+            resume_with_keyframe = true;
+        }
+        let wait = if away { SLATE_INTERVAL } else { CAMERA_AWAY };
+        let frame = match next_within(&runtime, &mut cameras[on_air].frames, wait) {
+            Ok(Some(frame)) => {
+                if std::mem::take(&mut away) {
+                    tracing::info!("room camera back");
+                    resume_with_keyframe = true;
+                }
+                frame
+            }
+            Ok(None) => {
+                if !away {
+                    tracing::warn!("room camera away; sending the slate");
+                    away = true;
+                    resume_with_keyframe = true;
+                }
+                // The slate matches the encoder, so viewers' decoders go on.
+                let (w, h) = encoder.as_ref().map_or((width, height), H264Encoder::size);
+                Arc::new(slate(w, h, "CAMERA OFFLINE"))
+            }
+            Err(()) => return,
+        };
+        let watched = control.viewers.load(Ordering::Relaxed);
+        if frame.format == PixelFormat::H264 {
+            // The camera's own stream: no encoder, no framing, and keyframes
+            // are the camera's to make. Its parameter sets are learnt even
+            // while nobody watches: it may send them only once.
+            encoder = None;
+            if !watched || std::mem::take(&mut resume_with_keyframe) {
+                passthrough.restart();
+            }
+            let nals = passthrough.access_unit(&frame.data);
+            if !watched {
+                continue;
+            }
+            if control.keyframe.swap(false, Ordering::Relaxed) || passthrough.waiting() {
+                cameras[on_air].keyframes.ask();
+            }
+            if send_picture(&nals, &frame, start, &mut seq, out).is_err() {
+                return;
+            }
+            continue;
+        }
+        if !watched {
+            resume_with_keyframe = true;
+            continue;
+        }
+        let frame = framed(&frame, program.borrow().crop_at(frame.captured_at), picture, &mut reframer);
+        // A camera that came back in another size needs a new encoder.
+        if encoder.as_ref().is_some_and(|e| e.size() != (frame.width, frame.height)) {
+            encoder = None;
+            resume_with_keyframe = true;
+        }
+        let enc = match &mut encoder {
+            Some(e) => e,
+            None => match H264Encoder::new(frame.width, frame.height, fps, bitrate(&frame, fps)) {
+                Ok(e) => encoder.insert(e),
+                Err(e) => {
+                    tracing::error!(error = %e, "no room video");
+                    return;
+                }
+            },
+        };
+        let keyframe = control.keyframe.swap(false, Ordering::Relaxed) || std::mem::take(&mut resume_with_keyframe);
+        let nals = match enc.encode(&frame, keyframe) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "room video frame not encoded");
+                continue;
+            }
+        };
+        if send_picture(&nals, &frame, start, &mut seq, out).is_err() {
+            return;
+        }
+    }
+}
+
+/// The frame as the shot shows it: `crop` of it at the outgoing size (the
+/// frame itself when that is all of it already; the slate always is).
+fn framed(frame: &Arc<Frame>, crop: Crop, picture: PictureSize, reframer: &mut Reframer) -> Arc<Frame> {
+    let size = PictureSize::new(frame.width, frame.height);
+    if (crop == Crop::FULL && size == picture) || frame.format != PixelFormat::I420 {
+        return frame.clone();
+    }
+    let mut data = Vec::new();
+    reframer.reframe(&frame.data, size, crop, picture, &mut data);
+    Arc::new(Frame { width: picture.width, height: picture.height, data: data.into(), ..(**frame).clone() })
+}
+
+/// Packetizes one picture's NAL units for the SFU; `Err` once the SFU is
+/// gone.
+fn send_picture(
+    nals: &[Vec<u8>],
+    frame: &Frame,
+    start: Instant,
+    seq: &mut u64,
+    out: &mpsc::Sender<LocalPacket>,
+) -> Result<(), ()> {
+    // 90 kHz RTP clock from the capture time.
+    let time = (frame.captured_at.saturating_duration_since(start).as_micros() * 9 / 100) as u32;
+    for (i, (payload, marker)) in packetize_h264(nals, MTU).into_iter().enumerate() {
+        *seq += 1;
+        let keyframe = i == 0 && starts_keyframe(VideoCodec::H264, &payload);
+        let packet = LocalPacket {
+            kind: MediaKind::Video,
+            payload,
+            seq: *seq,
+            time,
+            marker,
+            keyframe,
+            dbov: None,
+            seat: None,
+            captured: frame.captured_at,
+        };
+        // A full queue means the SFU is behind: drop rather than block capture.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(packet) {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::room_media::drain;
+    use crate::capture::h264::{NAL_PPS, NAL_SPS, annex_b, nal_type};
+    use crate::capture::sim::TestScene;
+    use crate::codec::H264Encoder;
+    use crate::director::{Framing, Shot};
+    use tokio::sync::broadcast;
+
+    fn one_camera(frames: Receiver<Arc<Frame>>, keyframes: KeyframeWanted) -> Vec<RoomCamera> {
+        vec![RoomCamera { frames, keyframes }]
+    }
+
+    /// A program that stays on group view of camera 0.
+    fn group() -> watch::Receiver<Program> {
+        let framing = Framing { shot: Shot::Group, camera: 0, crop: Crop::FULL };
+        let (tx, rx) = watch::channel(Program::cut(framing, Instant::now()));
+        std::mem::forget(tx);
+        rx
+    }
+
+    #[test]
+    fn while_the_camera_is_away_the_slate_goes_out_and_starts_with_a_keyframe() {
+        let (frames_tx, frames) = broadcast::channel(8);
+        let (out, mut packets) = mpsc::channel(4096);
+        let control = Arc::new(RoomControl::default());
+        control.viewers.store(true, Ordering::Relaxed);
+        let thread = {
+            let control = control.clone();
+            std::thread::spawn(move || {
+                encode_video(one_camera(frames, KeyframeWanted::default()), (64, 64, 10), group(), &control, &out)
+            })
+        };
+        let scene = TestScene::new(64, 64);
+        for seq in 0..5 {
+            let mut data = Vec::new();
+            scene.render(seq, std::time::SystemTime::now(), &mut data);
+            let frame = Frame {
+                seq,
+                captured_at: Instant::now(),
+                width: 64,
+                height: 64,
+                format: PixelFormat::I420,
+                data: data.into(),
+            };
+            frames_tx.send(Arc::new(frame)).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!drain(&mut packets, Duration::from_millis(200)).is_empty(), "the camera's frames go out");
+
+        // Unplugged: nothing arrives, yet the room's video goes on.
+        let slate = drain(&mut packets, Duration::from_millis(2000));
+        assert!(slate.len() >= 3, "slate frames go out: {}", slate.len());
+        assert!(slate.iter().any(|p| p.keyframe), "viewers can start on the slate");
+
+        drop(frames_tx);
+        thread.join().unwrap();
+    }
+
+    /// Access units as an encoding camera sends them: Annex B, parameter
+    /// sets with the first picture only.
+    fn camera_h264(count: u64) -> Vec<Vec<u8>> {
+        let scene = TestScene::new(64, 64);
+        let mut encoder = H264Encoder::new(64, 64, 10, 200_000).unwrap();
+        let mut frame = Frame {
+            seq: 0,
+            captured_at: Instant::now(),
+            width: 64,
+            height: 64,
+            format: PixelFormat::I420,
+            data: Vec::new().into(),
+        };
+        (0..count)
+            .map(|seq| {
+                scene.render(seq, std::time::SystemTime::now(), &mut frame.data);
+                let nals = encoder.encode(&frame, seq == 4).unwrap();
+                let sent_once = |n: &&Vec<u8>| seq == 0 || !matches!(nal_type(n), NAL_SPS | NAL_PPS);
+                annex_b(nals.iter().filter(sent_once).map(Vec::as_slice))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cameras_own_h264_goes_out_untouched_from_a_keyframe_on() {
+        let (frames_tx, frames) = broadcast::channel(16);
+        let (out, mut packets) = mpsc::channel(4096);
+        let control = Arc::new(RoomControl::default());
+        let camera = KeyframeWanted::default();
+        let thread = {
+            let (control, camera) = (control.clone(), camera.clone());
+            std::thread::spawn(move || encode_video(one_camera(frames, camera), (64, 64, 10), group(), &control, &out))
+        };
+        let units = camera_h264(8);
+        let send = |from: usize, to: usize| {
+            for (seq, au) in units.iter().enumerate().take(to).skip(from) {
+                let frame = Frame {
+                    seq: seq as u64,
+                    captured_at: Instant::now(),
+                    width: 64,
+                    height: 64,
+                    format: PixelFormat::H264,
+                    data: au.clone().into(),
+                };
+                frames_tx.send(Arc::new(frame)).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        // The camera starts (parameter sets and IDR) with nobody watching;
+        // a viewer joins between keyframes: nothing goes out until the next
+        // IDR (AU 4), and the camera is asked for one.
+        send(0, 2);
+        assert!(drain(&mut packets, Duration::from_millis(100)).is_empty(), "nobody watches");
+        control.viewers.store(true, Ordering::Relaxed);
+        send(2, 8);
+        let got = drain(&mut packets, Duration::from_millis(300));
+        assert!(camera.take(), "the camera was asked for a keyframe");
+        let first = got.first().expect("the stream went out");
+        assert!(first.keyframe, "and starts on a keyframe");
+        assert_eq!(first.payload[0] & 0x1f, 7, "with the SPS the camera sent only once, at its start");
+        // Untouched: the pictures' NAL units are the camera's bytes.
+        let sent: Vec<u8> = got.iter().flat_map(|p| p.payload.clone()).collect();
+        for au in &units[5..] {
+            let body = &au[4..];
+            assert!(sent.windows(body.len()).any(|w| w == body), "a P picture went out as the camera made it");
+        }
+        drop(frames_tx);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_change_of_camera_starts_with_a_keyframe_on_the_same_track() {
+        let (tx_a, frames_a) = broadcast::channel(8);
+        let (tx_b, frames_b) = broadcast::channel(8);
+        let (out, mut packets) = mpsc::channel(4096);
+        let control = Arc::new(RoomControl::default());
+        control.viewers.store(true, Ordering::Relaxed);
+        let wide = Framing { shot: Shot::Group, camera: 0, crop: Crop::FULL };
+        let (program, program_rx) = watch::channel(Program::cut(wide, Instant::now()));
+        let cameras = vec![
+            RoomCamera { frames: frames_a, keyframes: KeyframeWanted::default() },
+            RoomCamera { frames: frames_b, keyframes: KeyframeWanted::default() },
+        ];
+        let thread = {
+            let control = control.clone();
+            std::thread::spawn(move || encode_video(cameras, (64, 64, 10), program_rx, &control, &out))
+        };
+        let scene = TestScene::new(64, 64);
+        let send = |tx: &broadcast::Sender<Arc<Frame>>, seq: u64| {
+            let mut data = Vec::new();
+            scene.render(seq, std::time::SystemTime::now(), &mut data);
+            let frame = Frame {
+                seq,
+                captured_at: Instant::now(),
+                width: 64,
+                height: 64,
+                format: PixelFormat::I420,
+                data: data.into(),
+            };
+            let _ = tx.send(Arc::new(frame));
+        };
+        for seq in 0..6 {
+            send(&tx_a, seq);
+            send(&tx_b, seq);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let before = drain(&mut packets, Duration::from_millis(100));
+        assert_eq!(before.iter().filter(|p| p.keyframe).count(), 1, "one keyframe at the start only");
+
+        // The director cuts to camera 1 (a speaker shot in its left half).
+        let crop = Crop { x: 0.0, y: 0.2, width: 0.5, height: 0.5 };
+        program.send_replace(Program::cut(Framing { shot: Shot::Group, camera: 1, crop }, Instant::now()));
+        for seq in 6..12 {
+            send(&tx_a, seq);
+            send(&tx_b, seq);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let after = drain(&mut packets, Duration::from_millis(200));
+        // (A picture of camera 0 already waited for may still go out first.)
+        assert_eq!(after.iter().filter(|p| p.keyframe).count(), 1, "the new camera starts with a keyframe");
+        let seqs: Vec<u64> = before.iter().chain(&after).map(|p| p.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "the same track, its sequence unbroken");
+        drop((tx_a, tx_b));
+        thread.join().unwrap();
+    }
+}
