@@ -9,7 +9,7 @@ use crate::capture::v4l2::V4l2Camera;
 use crate::capture::{AudioSource, VideoSource};
 use crate::config::{Config, DeviceChoice, GpioChoice};
 
-use crate::hw::{Button, ButtonPress, LedView, Leds, simulated_gpio};
+use crate::hw::{Button, ButtonPress, LedView, Leds, pi, simulated_gpio};
 use crate::system::devices::FoundDevices;
 
 /// A configured camera and the device behind it.
@@ -47,8 +47,11 @@ impl Hardware {
         let cameras = config
             .camera
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let cam = SimulatedCamera::new(&c.name, c.width.as_u32(), c.height.as_u32(), c.fps.as_u32());
+                // Every other camera mirrored, so viewers tell them apart.
+                let cam = if i % 2 == 1 { cam.mirrored() } else { cam };
                 controls.push(cam.control());
                 Camera {
                     name: c.name.clone(),
@@ -115,11 +118,31 @@ impl Hardware {
                 why_simulated(&mic.device)
             ),
         }
-        let reason = match config.gpio.device {
-            GpioChoice::Simulated => "configured",
-            GpioChoice::Auto => "this build has no GPIO support yet",
-        };
-        tracing::info!("simulated mute button and LED ring: {reason}");
+        match config.gpio.device {
+            GpioChoice::Simulated => tracing::info!("simulated mute button and LED ring: configured"),
+            GpioChoice::Auto if !pi::is_raspberry_pi() => {
+                tracing::info!("simulated mute button and LED ring: not a Raspberry Pi")
+            }
+            GpioChoice::Auto => {
+                match pi::PiButton::open() {
+                    Ok(button) => {
+                        tracing::info!("mute button on GPIO17");
+                        hardware.button = Box::new(button);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "no mute button; simulated"),
+                }
+                let count = config.gpio.led_count.get() as usize;
+                // With no ring fitted, its power pin and SPI stay untouched.
+                match (count > 0).then(|| pi::PiLeds::open(count)) {
+                    None => tracing::info!("no LED ring fitted"),
+                    Some(Ok(leds)) => {
+                        tracing::info!(count, "LED ring on SPI0.1");
+                        hardware.leds = Box::new(leds);
+                    }
+                    Some(Err(e)) => tracing::warn!(error = %e, "no LED ring; simulated"),
+                }
+            }
+        }
         hardware
     }
 }

@@ -30,6 +30,12 @@ impl SimulatedCamera {
         }
     }
 
+    /// Shows the bars mirrored (a second camera looks different).
+    pub fn mirrored(mut self) -> Self {
+        self.scene = self.scene.mirrored();
+        self
+    }
+
     /// A handle to stall or unplug this camera.
     pub fn control(&self) -> SimControl {
         self.control.clone()

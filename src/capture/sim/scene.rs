@@ -52,6 +52,15 @@ impl TestScene {
         }
     }
 
+    /// The bars in the opposite order (black to white), so a second camera
+    /// looks different from the first.
+    pub fn mirrored(mut self) -> Self {
+        for row in [&mut self.bar_row_y, &mut self.bar_row_u, &mut self.bar_row_v] {
+            row.reverse();
+        }
+        self
+    }
+
     pub fn frame_len(&self) -> usize {
         self.width * self.height * 3 / 2
     }

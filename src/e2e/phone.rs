@@ -1,0 +1,188 @@
+//! A phone in the meeting, as the end-to-end tests need one: a str0m session
+//! with the `room` data channel that joins over HTTPS like the join page,
+//! answers the box's renegotiation offers, and records what it is told and
+//! the room's video pictures it receives, each with its arrival time.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use confcam::capture::h264::{NAL_IDR, nal_type, nal_units};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::channel::ChannelId;
+use str0m::media::MediaKind;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+/// One picture of the room's video, as it arrived.
+pub struct Picture {
+    pub at: Instant,
+    pub keyframe: bool,
+    /// The decoded picture's luma rows (width, height, plane).
+    pub luma: Option<(usize, usize, Vec<u8>)>,
+}
+
+/// What the phone saw, shared with its thread.
+#[derive(Default)]
+pub struct Seen {
+    pub messages: Vec<(Instant, serde_json::Value)>,
+    pub pictures: Vec<Picture>,
+    /// The room's audio: each packet's RFC 6464 level (dBov, −127 silence).
+    pub audio_levels: Vec<(Instant, i8)>,
+}
+
+impl Seen {
+    /// Messages of one `type`.
+    pub fn of_type(&self, kind: &str) -> Vec<(Instant, serde_json::Value)> {
+        self.messages.iter().filter(|(_, m)| m["type"] == kind).cloned().collect()
+    }
+}
+
+pub struct Phone {
+    pub seen: Arc<Mutex<Seen>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Phone {
+    /// Joins the box at `https` with `code` and runs the session until dropped.
+    pub async fn join(http: &reqwest::Client, https: SocketAddr, code: &str) -> Phone {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        let local = socket.local_addr().unwrap();
+        let mut rtc = Rtc::builder().build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        change.add_channel("room".into());
+        let (offer, pending) = change.apply().unwrap();
+        let body = serde_json::json!({ "code": code, "name": "Phone", "sdp": offer.to_sdp_string() });
+        let r = http.post(format!("https://{https}/api/join")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200, "joined");
+        let joined: serde_json::Value = r.json().await.unwrap();
+        let answer = SdpAnswer::from_sdp_string(joined["sdp"].as_str().unwrap()).unwrap();
+        rtc.sdp_api().accept_answer(pending, answer).unwrap();
+
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (seen, stop) = (seen.clone(), stop.clone());
+            std::thread::spawn(move || Session { rtc, socket, local, channel: None, seen, decoder: None }.run(&stop))
+        };
+        Phone { seen, stop, thread: Some(thread) }
+    }
+
+    /// Waits up to `limit` for `probe` to find something in what was seen.
+    pub async fn wait_for<T>(&self, limit: Duration, probe: impl Fn(&Seen) -> Option<T>) -> Option<T> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some(found) = probe(&self.seen.lock().unwrap()) {
+                return Some(found);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Session {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    channel: Option<ChannelId>,
+    seen: Arc<Mutex<Seen>>,
+    decoder: Option<openh264::decoder::Decoder>,
+}
+
+impl Session {
+    fn run(mut self, stop: &AtomicBool) {
+        let mut buf = vec![0u8; 2000];
+        while !stop.load(Ordering::Relaxed) && self.rtc.is_alive() {
+            let deadline = self.poll();
+            let now = Instant::now();
+            let wait =
+                deadline.saturating_duration_since(now).clamp(Duration::from_millis(1), Duration::from_millis(5));
+            self.socket.set_read_timeout(Some(wait)).unwrap();
+            let input = match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => match buf[..n].try_into() {
+                    Ok(contents) => Input::Receive(
+                        Instant::now(),
+                        Receive { proto: Protocol::Udp, source, destination: self.local, contents },
+                    ),
+                    Err(_) => continue,
+                },
+                Err(_) => Input::Timeout(Instant::now()),
+            };
+            let _ = self.rtc.handle_input(input);
+        }
+    }
+
+    /// Takes str0m's output until it next needs time.
+    fn poll(&mut self) -> Instant {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return t,
+                Ok(Output::Transmit(t)) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(e)) => self.on_event(e),
+                Err(_) => return Instant::now() + Duration::from_millis(5),
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::ChannelOpen(id, _) => self.channel = Some(id),
+            Event::ChannelData(d) => {
+                let Ok(message) = serde_json::from_slice::<serde_json::Value>(&d.data) else { return };
+                if message["type"] == "offer" {
+                    self.answer(message["sdp"].as_str().unwrap_or_default());
+                }
+                self.seen.lock().unwrap().messages.push((Instant::now(), message));
+            }
+            Event::MediaData(m) if self.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Audio) => {
+                if let Some(level) = m.ext_vals.audio_level {
+                    self.seen.lock().unwrap().audio_levels.push((Instant::now(), level));
+                }
+            }
+            Event::MediaData(m) if self.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Video) => {
+                let keyframe = nal_units(&m.data).any(|n| nal_type(n) == NAL_IDR);
+                let luma = self.decode(&m.data);
+                self.seen.lock().unwrap().pictures.push(Picture { at: Instant::now(), keyframe, luma });
+            }
+            _ => {}
+        }
+    }
+
+    fn answer(&mut self, sdp: &str) {
+        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else { return };
+        let Ok(answer) = self.rtc.sdp_api().accept_offer(offer) else { return };
+        let reply = serde_json::json!({ "type": "answer", "sdp": answer.to_sdp_string() }).to_string();
+        if let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) {
+            let _ = channel.write(false, reply.as_bytes());
+        }
+    }
+
+    fn decode(&mut self, annex_b: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
+        use openh264::formats::YUVSource;
+        let decoder = match &mut self.decoder {
+            Some(d) => d,
+            None => self.decoder.insert(openh264::decoder::Decoder::new().ok()?),
+        };
+        let yuv = decoder.decode(annex_b).ok()??;
+        let (width, height) = yuv.dimensions();
+        let stride = yuv.strides().0;
+        let luma = (0..height).flat_map(|row| yuv.y()[row * stride..][..width].to_vec()).collect();
+        Some((width, height, luma))
+    }
+}
