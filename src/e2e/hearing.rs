@@ -146,20 +146,21 @@ async fn a_talker_moving_to_another_cameras_view_switches_the_track_on_a_keyfram
     // On the phone: pictures of the front camera, then of the back one,
     // the first of which is a keyframe; the track was never renegotiated.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let seen = phone.seen.lock().unwrap();
-    let cameras: Vec<(Option<usize>, bool)> = seen
-        .pictures
-        .iter()
-        .filter_map(|p| p.luma.as_ref().map(|(w, h, y)| (camera_of(*w, *h, y), p.keyframe)))
-        .collect();
-    let first_back = cameras.iter().position(|c| c.0 == Some(1)).expect("the back camera reached the phone");
-    assert!(cameras[..first_back].iter().any(|c| c.0 == Some(0)), "after the front camera: {cameras:?}");
-    assert!(cameras[first_back].1, "the switch lands on a keyframe");
-    assert!(cameras[first_back..].iter().all(|c| c.0 != Some(0)), "and stays: {cameras:?}");
-    let offers = seen.of_type("offer");
-    let first_picture = seen.pictures[0].at;
-    assert!(offers.iter().all(|(at, _)| *at < first_picture), "no renegotiation once the video flowed");
-    drop(seen);
+    {
+        let seen = phone.seen.lock().unwrap();
+        let cameras: Vec<(Option<usize>, bool)> = seen
+            .pictures
+            .iter()
+            .filter_map(|p| p.luma.as_ref().map(|(w, h, y)| (camera_of(*w, *h, y), p.keyframe)))
+            .collect();
+        let first_back = cameras.iter().position(|c| c.0 == Some(1)).expect("the back camera reached the phone");
+        assert!(cameras[..first_back].iter().any(|c| c.0 == Some(0)), "after the front camera: {cameras:?}");
+        assert!(cameras[first_back].1, "the switch lands on a keyframe");
+        assert!(cameras[first_back..].iter().all(|c| c.0 != Some(0)), "and stays: {cameras:?}");
+        let offers = seen.of_type("offer");
+        let first_picture = seen.pictures[0].at;
+        assert!(offers.iter().all(|(at, _)| *at < first_picture), "no renegotiation once the video flowed");
+    }
     b.running.shutdown().await;
 }
 
@@ -195,12 +196,17 @@ async fn the_ring_points_at_the_talker_and_the_button_mutes_within_100_ms() {
     assert!(told <= Duration::from_millis(100), "told after {told:?}");
     // Its audio goes silent: every packet that left 100 ms after the press.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let seen = phone.seen.lock().unwrap();
-    let after: Vec<i8> =
-        seen.audio_levels.iter().filter(|(at, _)| *at >= pressed + Duration::from_millis(150)).map(|x| x.1).collect();
-    assert!(after.len() >= 10, "audio goes on: {} packets", after.len());
-    assert!(after.iter().all(|&l| l == -127), "silence: {after:?}");
-    drop(seen);
+    {
+        let seen = phone.seen.lock().unwrap();
+        let after: Vec<i8> = seen
+            .audio_levels
+            .iter()
+            .filter(|(at, _)| *at >= pressed + Duration::from_millis(150))
+            .map(|x| x.1)
+            .collect();
+        assert!(after.len() >= 10, "audio goes on: {} packets", after.len());
+        assert!(after.iter().all(|&l| l == -127), "silence: {after:?}");
+    }
     assert!(b.sim.leds.colors().iter().all(|c| c.0 > 0 && c.1 == 0 && c.2 == 0), "the ring is red");
     b.running.shutdown().await;
 }
