@@ -464,3 +464,68 @@ fn a_viewer_with_little_bandwidth_gets_a_smaller_layer_and_the_large_one_back_wh
     net.send_simulcast(40);
     assert_eq!(net.phones[1].last_layer(), Some(b'h'), "the large layer again");
 }
+
+/// A packet of the room's audio at `dbov`, heard from `seat`.
+fn room_audio(seq: u64, dbov: u8, seat: Option<usize>, now: Instant) -> super::LocalPacket {
+    super::LocalPacket {
+        kind: MediaKind::Audio,
+        payload: vec![0xf8, 0xff, 0xfe],
+        seq,
+        time: seq as u32 * 960,
+        marker: false,
+        keyframe: false,
+        dbov: Some(dbov),
+        seat,
+        captured: now,
+    }
+}
+
+#[test]
+fn one_decision_across_the_rooms_seats_and_the_phones() {
+    let mut net = two_phones();
+    net.sfu.add_room("Room", net.now);
+    net.run(Duration::from_millis(500));
+    let last_speaker = |net: &Net| {
+        net.phones[1].messages.iter().rev().find_map(|m| match m {
+            ServerMessage::ActiveSpeaker { id, seat } => Some((*id, *seat)),
+            _ => None,
+        })
+    };
+    // Someone at the room's seat 2 talks; the phones are quiet.
+    for i in 0..100 {
+        let now = net.now;
+        net.sfu.handle_local(room_audio(i, if i % 10 < 7 { 25 } else { 60 }, Some(2), now), now);
+        net.send_audio(0, 100);
+        net.run(Duration::from_millis(20));
+    }
+    assert_eq!(last_speaker(&net), Some((Some(super::ROOM_ID), Some(2))), "the room, at seat 2");
+    assert_eq!(net.sfu.take_far_voice(), None, "no far-end voice yet");
+
+    // Ada answers from her phone; the room goes quiet.
+    for i in 100..200 {
+        let now = net.now;
+        net.sfu.handle_local(room_audio(i, 90, None, now), now);
+        net.send_audio(0, if i % 10 < 7 { 20 } else { 70 });
+        net.run(Duration::from_millis(20));
+    }
+    let ada = net.phones[0].id;
+    assert_eq!(last_speaker(&net), Some((Some(ada), None)), "the display shows Ada large");
+    assert!(net.sfu.take_far_voice().is_some(), "the room's listening learns the far end speaks");
+}
+
+#[test]
+fn the_rooms_mute_reaches_every_page() {
+    let mut net = two_phones();
+    net.sfu.add_room("Room", net.now);
+    net.run(Duration::from_millis(300));
+    net.sfu.set_room_muted(true, net.now);
+    net.run(Duration::from_millis(100));
+    let told = ServerMessage::Muted { id: super::ROOM_ID, audio: true, video: false };
+    assert!(net.phones.iter().all(|p| p.messages.contains(&told)));
+    assert!(net.sfu.participants()[0].audio_muted);
+    // Saying it again says nothing new.
+    let count = net.phones[0].messages.len();
+    net.sfu.set_room_muted(true, net.now);
+    net.run(Duration::from_millis(100));
+    assert_eq!(net.phones[0].messages.iter().skip(count).filter(|m| **m == told).count(), 0);
+}
