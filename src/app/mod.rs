@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::capture::{AudioBlock, Feed, Frame, Pump, SourceHealth, spawn_pump};
 use crate::config::{Config, ServerConfig, apply_settings};
-use crate::director::{CameraView, DirectorConfig};
+use crate::director::CameraView;
 use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
 use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, Worker, stalled_sources};
@@ -296,7 +296,7 @@ async fn start_parts(
     });
     let ears = Ears::new(
         config.microphone.profile.geometry().positions,
-        DirectorConfig::default(),
+        config.director.director(),
         views.collect(),
         events.clone(),
         started,

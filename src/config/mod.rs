@@ -6,11 +6,13 @@
 //! has a default, unknown keys are refused, and every error names the key (and,
 //! for the file, the line).
 
+mod director;
 mod file;
 mod located;
 mod overlay;
 mod ranged;
 
+pub use director::DirectorSettings;
 pub use file::{ConfigError, load_file, parse};
 pub use overlay::{OverlayError, apply_settings};
 pub use ranged::InRange;
@@ -32,6 +34,7 @@ pub struct Config {
     pub camera: Vec<CameraConfig>,
     pub microphone: MicrophoneConfig,
     pub gpio: GpioConfig,
+    pub director: DirectorSettings,
     /// What the simulated devices show and play when no hardware is found.
     pub simulation: SimulationConfig,
     pub system: SystemConfig,
@@ -46,6 +49,7 @@ impl Default for Config {
             camera: vec![CameraConfig::default()],
             microphone: MicrophoneConfig::default(),
             gpio: GpioConfig::default(),
+            director: DirectorSettings::default(),
             simulation: SimulationConfig::default(),
             system: SystemConfig::default(),
         }
