@@ -70,8 +70,8 @@ impl Ears {
         self.program.send_replace(self.director.program());
         let camera = self.cameras.get(framing.camera).cloned().unwrap_or_default();
         match framing.shot {
-            Shot::Speaker { azimuth_deg, .. } => tracing::info!(%camera, azimuth_deg, "speaker view"),
-            Shot::Group => tracing::info!(%camera, "group view"),
+            Shot::Speaker { azimuth_deg, .. } => tracing::debug!(%camera, azimuth_deg, "speaker view"),
+            Shot::Group => tracing::debug!(%camera, "group view"),
         }
         let uptime_ms = at.saturating_duration_since(self.started).as_millis() as u64;
         let _ = self.events.send(BoxEvent::Framing { camera, shot: framing.shot, crop: framing.crop, uptime_ms });
