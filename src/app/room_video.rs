@@ -15,7 +15,7 @@ use super::room_media::{next_within, timer};
 use crate::capture::convert::PictureSize;
 use crate::capture::h264::KeyframeWanted;
 use crate::capture::slate::slate;
-use crate::capture::{Frame, PixelFormat};
+use crate::capture::{BufferPool, Frame, PixelFormat};
 use crate::codec::{H264Encoder, Passthrough, packetize_h264};
 use crate::director::{Crop, Program, Reframer};
 use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
@@ -59,6 +59,8 @@ pub(super) fn encode_video(
     let mut encoder: Option<H264Encoder> = None;
     let mut passthrough = Passthrough::default();
     let mut reframer = Reframer::default();
+    // Reframed pictures come back here once encoded and sent.
+    let pictures = BufferPool::default();
     let mut seq = 0u64;
     let mut resume_with_keyframe = true;
     let mut away = false;
@@ -118,7 +120,12 @@ pub(super) fn encode_video(
             resume_with_keyframe = true;
             continue;
         }
-        let frame = framed(&frame, program.borrow().crop_at(frame.captured_at), picture, &mut reframer);
+        // The slate is shown whole, whatever the shot.
+        let frame = if away {
+            frame
+        } else {
+            framed(&frame, program.borrow().crop_at(frame.captured_at), picture, &mut reframer, &pictures)
+        };
         // A camera that came back in another size needs a new encoder.
         if encoder.as_ref().is_some_and(|e| e.size() != (frame.width, frame.height)) {
             encoder = None;
@@ -148,16 +155,29 @@ pub(super) fn encode_video(
     }
 }
 
-/// The frame as the shot shows it: `crop` of it at the outgoing size (the
-/// frame itself when that is all of it already; the slate always is).
-fn framed(frame: &Arc<Frame>, crop: Crop, picture: PictureSize, reframer: &mut Reframer) -> Arc<Frame> {
+/// The frame as the shot shows it: `crop` of it at the outgoing size, in a
+/// buffer from `pool` (the frame itself when that is all of it already).
+fn framed(
+    frame: &Arc<Frame>,
+    crop: Crop,
+    picture: PictureSize,
+    reframer: &mut Reframer,
+    pool: &BufferPool,
+) -> Arc<Frame> {
     let size = PictureSize::new(frame.width, frame.height);
     if (crop == Crop::FULL && size == picture) || frame.format != PixelFormat::I420 {
         return frame.clone();
     }
-    let mut data = Vec::new();
+    let mut data = pool.take();
     reframer.reframe(&frame.data, size, crop, picture, &mut data);
-    Arc::new(Frame { width: picture.width, height: picture.height, data: data.into(), ..(**frame).clone() })
+    Arc::new(Frame {
+        seq: frame.seq,
+        captured_at: frame.captured_at,
+        width: picture.width,
+        height: picture.height,
+        format: PixelFormat::I420,
+        data,
+    })
 }
 
 /// Packetizes one picture's NAL units for the SFU; `Err` once the SFU is
