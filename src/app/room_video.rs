@@ -227,12 +227,23 @@ mod tests {
         vec![RoomCamera { frames, keyframes }]
     }
 
-    /// A program that stays on group view of camera 0.
+    /// A program that stays on group view of camera 0 (its sender gone:
+    /// the value stays readable).
     fn group() -> watch::Receiver<Program> {
         let framing = Framing { shot: Shot::Group, camera: 0, crop: Crop::FULL };
-        let (tx, rx) = watch::channel(Program::cut(framing, Instant::now()));
-        std::mem::forget(tx);
-        rx
+        watch::channel(Program::cut(framing, Instant::now())).1
+    }
+
+    /// A 64×64 frame captured now.
+    fn frame(seq: u64, format: PixelFormat, data: Vec<u8>) -> Arc<Frame> {
+        Arc::new(Frame { seq, captured_at: Instant::now(), width: 64, height: 64, format, data: data.into() })
+    }
+
+    /// Frame `seq` of the test scene, 64×64 I420.
+    fn scene_frame(scene: &TestScene, seq: u64) -> Arc<Frame> {
+        let mut data = Vec::new();
+        scene.render(seq, std::time::SystemTime::now(), &mut data);
+        frame(seq, PixelFormat::I420, data)
     }
 
     #[test]
@@ -249,17 +260,7 @@ mod tests {
         };
         let scene = TestScene::new(64, 64);
         for seq in 0..5 {
-            let mut data = Vec::new();
-            scene.render(seq, std::time::SystemTime::now(), &mut data);
-            let frame = Frame {
-                seq,
-                captured_at: Instant::now(),
-                width: 64,
-                height: 64,
-                format: PixelFormat::I420,
-                data: data.into(),
-            };
-            frames_tx.send(Arc::new(frame)).unwrap();
+            frames_tx.send(scene_frame(&scene, seq)).unwrap();
             std::thread::sleep(Duration::from_millis(100));
         }
         assert!(!drain(&mut packets, Duration::from_millis(200)).is_empty(), "the camera's frames go out");
@@ -278,18 +279,9 @@ mod tests {
     fn camera_h264(count: u64) -> Vec<Vec<u8>> {
         let scene = TestScene::new(64, 64);
         let mut encoder = H264Encoder::new(64, 64, 10, 200_000).unwrap();
-        let mut frame = Frame {
-            seq: 0,
-            captured_at: Instant::now(),
-            width: 64,
-            height: 64,
-            format: PixelFormat::I420,
-            data: Vec::new().into(),
-        };
         (0..count)
             .map(|seq| {
-                scene.render(seq, std::time::SystemTime::now(), &mut frame.data);
-                let nals = encoder.encode(&frame, seq == 4).unwrap();
+                let nals = encoder.encode(&scene_frame(&scene, seq), seq == 4).unwrap();
                 let sent_once = |n: &&Vec<u8>| seq == 0 || !matches!(nal_type(n), NAL_SPS | NAL_PPS);
                 annex_b(nals.iter().filter(sent_once).map(Vec::as_slice))
             })
@@ -309,15 +301,7 @@ mod tests {
         let units = camera_h264(8);
         let send = |from: usize, to: usize| {
             for (seq, au) in units.iter().enumerate().take(to).skip(from) {
-                let frame = Frame {
-                    seq: seq as u64,
-                    captured_at: Instant::now(),
-                    width: 64,
-                    height: 64,
-                    format: PixelFormat::H264,
-                    data: au.clone().into(),
-                };
-                frames_tx.send(Arc::new(frame)).unwrap();
+                frames_tx.send(frame(seq as u64, PixelFormat::H264, au.clone())).unwrap();
                 std::thread::sleep(Duration::from_millis(20));
             }
         };
@@ -362,17 +346,7 @@ mod tests {
         };
         let scene = TestScene::new(64, 64);
         let send = |tx: &broadcast::Sender<Arc<Frame>>, seq: u64| {
-            let mut data = Vec::new();
-            scene.render(seq, std::time::SystemTime::now(), &mut data);
-            let frame = Frame {
-                seq,
-                captured_at: Instant::now(),
-                width: 64,
-                height: 64,
-                format: PixelFormat::I420,
-                data: data.into(),
-            };
-            let _ = tx.send(Arc::new(frame));
+            let _ = tx.send(scene_frame(&scene, seq));
         };
         for seq in 0..6 {
             send(&tx_a, seq);
