@@ -17,4 +17,5 @@ pub mod sfu;
 pub mod speaker;
 pub mod store;
 pub mod system;
+pub mod vision;
 pub mod web;

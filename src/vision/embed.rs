@@ -1,0 +1,86 @@
+//! Face embeddings with SFace (OpenCV model zoo, Apache-2.0): a 112x112
+//! aligned face in, 128 numbers out; the same person's faces point the same
+//! way, so faces compare by cosine.
+
+use std::path::Path;
+
+use tract_tflite::prelude::Tensor;
+
+use super::model::{Model, ModelError};
+use super::{Face, Picture, align};
+
+pub const DIMENSIONS: usize = 128;
+
+/// A unit-length face embedding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding(pub Vec<f32>);
+
+impl Embedding {
+    /// Normalises `raw` to unit length.
+    pub fn new(mut raw: Vec<f32>) -> Embedding {
+        let norm = raw.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+        raw.iter_mut().for_each(|v| *v /= norm);
+        Embedding(raw)
+    }
+
+    pub fn cosine(&self, other: &Embedding) -> f32 {
+        self.0.iter().zip(&other.0).map(|(a, b)| a * b).sum()
+    }
+
+    /// Little-endian f32s, as stored.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Embedding> {
+        (bytes.len() == DIMENSIONS * 4)
+            .then(|| Embedding(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()))
+    }
+}
+
+pub struct Embedder {
+    model: Model,
+}
+
+impl Embedder {
+    pub const FILE: &'static str = "face_embedder.tflite";
+
+    pub fn load(dir: &Path) -> Result<Embedder, ModelError> {
+        Ok(Embedder { model: Model::load("embedder", &dir.join(Self::FILE))? })
+    }
+
+    /// The embedding of `face` in `picture`.
+    pub fn embed(&self, picture: &Picture, face: &Face) -> Result<Embedding, ModelError> {
+        self.embed_aligned(&align::aligned(picture, &face.landmarks))
+    }
+
+    pub fn embed_aligned(&self, aligned: &Picture) -> Result<Embedding, ModelError> {
+        let mut out = self.model.run(Self::input(aligned))?;
+        Ok(Embedding::new(out.swap_remove(0)))
+    }
+
+    /// RGB 0..255 planes (SFace normalises inside the graph).
+    pub fn input(aligned: &Picture) -> Tensor {
+        let n = align::SIZE * align::SIZE;
+        let mut planes = vec![0f32; 3 * n];
+        for (i, p) in aligned.rgb.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                planes[c * n + i] = p[c] as f32;
+            }
+        }
+        Tensor::from_shape(&[1, 3, align::SIZE, align::SIZE], &planes).expect("shape matches length")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeddings_are_unit_length_and_round_trip_as_bytes() {
+        let e = Embedding::new((0..DIMENSIONS).map(|i| i as f32 - 60.0).collect());
+        assert!((e.cosine(&e) - 1.0).abs() < 1e-5);
+        assert_eq!(Embedding::from_bytes(&e.to_bytes()), Some(e));
+        assert_eq!(Embedding::from_bytes(&[0; 12]), None);
+    }
+}
