@@ -20,6 +20,9 @@ pub enum BoxEvent {
     /// The director changed the room's shot: which camera, what it frames,
     /// and when (ms since the box started, on the audio's clock).
     Framing { camera: String, shot: Shot, crop: Crop, uptime_ms: u64 },
+    /// An enrolled person was recognised in the room: their check-in to the
+    /// current meeting.
+    CheckIn { person: i64, name: String, meeting: i64, similarity: f32 },
 }
 
 pub type EventBus = broadcast::Sender<BoxEvent>;

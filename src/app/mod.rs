@@ -34,6 +34,7 @@ use crate::director::CameraView;
 use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
 use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, Worker, stalled_sources};
+use crate::vision::service::CheckInService;
 use crate::web::join::Admission;
 use crate::web::{self, BoxStatus, WebServer, WebState, certificate};
 
@@ -205,6 +206,8 @@ pub struct RunningBox {
     /// The join code and its guessing throttle.
     pub admission: Arc<Admission>,
     pub sfu: SfuHandle,
+    /// Face check-in (enrollment, the check-in thread).
+    pub checkin: Arc<CheckInService>,
     /// The UDP port WebRTC media uses.
     pub media_port: u16,
     cameras: Vec<(String, Feed<Frame>)>,
@@ -354,8 +357,20 @@ async fn start_parts(
         }
     });
 
+    let checkin = {
+        let (config, feed, store, events) =
+            (config.checkin.clone(), cameras[0].1.clone(), store.clone(), events.clone());
+        let idle = Duration::from_secs(config.meeting_idle_minutes.get() as u64 * 60);
+        blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle))).await?
+    };
     let sessions = Arc::new(web::sessions::Sessions::default());
-    let state = WebState { status: status.clone(), admission: admission.clone(), sfu: sfu.clone(), sessions };
+    let state = WebState {
+        status: status.clone(),
+        admission: admission.clone(),
+        sfu: sfu.clone(),
+        sessions,
+        checkin: checkin.clone(),
+    };
     let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
         .map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
@@ -375,6 +390,7 @@ async fn start_parts(
         web,
         admission,
         sfu,
+        checkin,
         media_port,
         cameras,
         microphone,
@@ -416,8 +432,10 @@ impl RunningBox {
             room_media,
             sfu,
             sfu_thread,
+            checkin,
             ..
         } = self;
+        checkin.stop();
         tracing::info!("shutting down");
         notifier.send(&[NotifyState::Stopping]);
         for t in &tasks {
@@ -466,7 +484,7 @@ async fn feed_watchdog(notifier: Notifier, watchdog: Watchdog, status: Arc<BoxSt
     }
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 

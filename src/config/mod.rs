@@ -6,12 +6,14 @@
 //! has a default, unknown keys are refused, and every error names the key (and,
 //! for the file, the line).
 
+mod checkin;
 mod director;
 mod file;
 mod located;
 mod overlay;
 mod ranged;
 
+pub use checkin::CheckInConfig;
 pub use director::DirectorSettings;
 pub use file::{ConfigError, load_file, parse};
 pub use overlay::{OverlayError, apply_settings};
@@ -35,6 +37,7 @@ pub struct Config {
     pub microphone: MicrophoneConfig,
     pub gpio: GpioConfig,
     pub director: DirectorSettings,
+    pub checkin: CheckInConfig,
     /// What the simulated devices show and play when no hardware is found.
     pub simulation: SimulationConfig,
     pub system: SystemConfig,
@@ -50,6 +53,7 @@ impl Default for Config {
             microphone: MicrophoneConfig::default(),
             gpio: GpioConfig::default(),
             director: DirectorSettings::default(),
+            checkin: CheckInConfig::default(),
             simulation: SimulationConfig::default(),
             system: SystemConfig::default(),
         }

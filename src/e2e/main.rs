@@ -3,6 +3,7 @@
 //! binary itself for the command line.
 
 mod alsa;
+mod checkin;
 mod cli;
 mod common;
 mod daemon;

@@ -26,6 +26,42 @@ const MIGRATIONS: &[M<'static>] = &[
             stopped_at INTEGER
         ) STRICT;",
     ),
+    // v3: face check-in. People enrolled by the admin, their embeddings (and
+    // photos only when the admin keeps them), meetings and who checked in.
+    // Deleting a person deletes everything of theirs (ON DELETE CASCADE).
+    M::up(
+        "CREATE TABLE people (
+            id         INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL,
+            email      TEXT,
+            created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE embeddings (
+            id        INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            vector    BLOB NOT NULL
+        ) STRICT;
+        CREATE TABLE photos (
+            id        INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            jpeg      BLOB NOT NULL
+        ) STRICT;
+        CREATE TABLE meetings (
+            id         INTEGER PRIMARY KEY,
+            started_at INTEGER NOT NULL,
+            ended_at   INTEGER
+        ) STRICT;
+        CREATE TABLE checkins (
+            meeting_id INTEGER NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+            person_id  INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            first_seen INTEGER NOT NULL,
+            last_seen  INTEGER NOT NULL,
+            PRIMARY KEY (meeting_id, person_id)
+        ) STRICT;
+        CREATE INDEX embeddings_person ON embeddings(person_id);
+        CREATE INDEX photos_person ON photos(person_id);
+        CREATE INDEX checkins_person ON checkins(person_id);",
+    ),
 ];
 
 /// Schema version this release writes.

@@ -5,9 +5,11 @@
 //! a healthy database is moved aside (never overwritten) and a fresh one made.
 
 mod migrations;
+mod people;
 mod runs;
 mod settings;
 
+pub use people::{Attendee, Meeting, Person};
 pub use runs::RunRecord;
 
 use std::path::{Path, PathBuf};

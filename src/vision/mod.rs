@@ -13,6 +13,8 @@ pub mod embed;
 pub mod gallery;
 pub mod model;
 pub mod picture;
+pub mod pipeline;
+pub mod service;
 pub mod tracker;
 
 pub use detect::{Detector, Face, Rect};
@@ -72,6 +74,8 @@ pub enum EnrollError {
     TooSmall { width: u32 },
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("{0}")]
+    NoCamera(&'static str),
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod assets;
 pub mod certificate;
 mod health;
 pub mod join;
+mod people;
 mod redirect;
 mod server;
 pub mod sessions;
@@ -29,6 +30,7 @@ pub struct WebState {
     pub admission: Arc<join::Admission>,
     pub sfu: crate::sfu::SfuHandle,
     pub sessions: Arc<sessions::Sessions>,
+    pub checkin: Arc<crate::vision::service::CheckInService>,
 }
 
 /// The HTTPS router.
@@ -45,6 +47,7 @@ pub fn router(state: WebState) -> Router {
     ];
     let limit = || axum::extract::DefaultBodyLimit::max(join::MAX_JOIN_BODY);
     let join = axum::routing::post(join::join).layer(limit());
+    let photo_limit = || axum::extract::DefaultBodyLimit::max(people::MAX_PHOTO_BODY);
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/join", join)
@@ -53,6 +56,14 @@ pub fn router(state: WebState) -> Router {
         .route("/whep", axum::routing::post(whip::whep).options(whip::options).layer(limit()))
         .route("/whip/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
         .route("/whep/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
+        .route("/api/checkin", get(people::status).put(people::switch))
+        .route("/api/people", get(people::list).post(people::create).layer(photo_limit()))
+        .route("/api/people/capture", axum::routing::post(people::create_from_camera))
+        .route("/api/people/{id}", axum::routing::delete(people::delete))
+        .route("/api/people/{id}/photos", axum::routing::post(people::add_photo).layer(photo_limit()))
+        .route("/api/people/{id}/capture", axum::routing::post(people::add_capture))
+        .route("/api/meetings", get(people::meetings))
+        .route("/api/meetings/{id}/{format}", get(people::attendance))
         .fallback(assets::serve)
         .with_state(state);
 

@@ -56,6 +56,9 @@ impl VideoSource for SimulatedCamera {
         let (seq, due) = self.pacer.wait();
         let mut data = self.buffers.take();
         self.scene.render(seq, SystemTime::now(), &mut data);
+        if let Some(person) = self.control.person() {
+            self.scene.paste(&person, &mut data);
+        }
         Ok(Frame { seq, captured_at: due, width: self.width, height: self.height, format: PixelFormat::I420, data })
     }
 }

@@ -1,11 +1,12 @@
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::capture::CaptureError;
 
 /// A handle on a simulated device to inject the faults real devices have: a
-/// stall (the device stops delivering) and an unplug (it disappears).
+/// stall (the device stops delivering) and an unplug (it disappears); and,
+/// for a camera, a person to put in front of it.
 #[derive(Debug, Clone, Default)]
 pub struct SimControl {
     inner: Arc<Faults>,
@@ -15,6 +16,16 @@ pub struct SimControl {
 struct Faults {
     stalled: AtomicBool,
     unplugged: AtomicBool,
+    person: Mutex<Option<Arc<Portrait>>>,
+}
+
+/// A picture of a person (I420, even sizes) a simulated camera shows in the
+/// middle of its scene.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Portrait {
+    pub width: u32,
+    pub height: u32,
+    pub i420: Vec<u8>,
 }
 
 impl SimControl {
@@ -24,6 +35,15 @@ impl SimControl {
 
     pub fn unplug(&self) {
         self.inner.unplugged.store(true, Ordering::Relaxed);
+    }
+
+    /// Puts `person` in front of the camera (`None`: nobody).
+    pub fn show(&self, person: Option<Portrait>) {
+        *self.inner.person.lock().unwrap_or_else(|p| p.into_inner()) = person.map(Arc::new);
+    }
+
+    pub(super) fn person(&self) -> Option<Arc<Portrait>> {
+        self.inner.person.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Ends a stall or an unplug.

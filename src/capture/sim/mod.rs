@@ -11,7 +11,7 @@ mod scene;
 mod voice;
 
 pub use camera::SimulatedCamera;
-pub use control::SimControl;
+pub use control::{Portrait, SimControl};
 pub use mic_array::{RoomScene, SimulatedMicArray};
 pub use pacer::Pacer;
 pub use scene::TestScene;

@@ -98,6 +98,27 @@ impl TestScene {
         self.draw_text(y_plane, &caption(seq, wall));
     }
 
+    /// Pastes `person` in the middle of the picture (cut to fit).
+    pub fn paste(&self, person: &super::Portrait, out: &mut [u8]) {
+        let (w, h) = (self.width, self.height);
+        let (pw, ph) = ((person.width as usize).min(w) & !1, (person.height as usize).min(h) & !1);
+        let (x0, y0) = (((w - pw) / 2) & !1, ((h - ph) / 2) & !1);
+        let src_w = person.width as usize;
+        let (src_y, src_chroma) = person.i420.split_at(src_w * person.height as usize);
+        let (src_u, src_v) = src_chroma.split_at(src_w * person.height as usize / 4);
+        let (y_plane, chroma) = out.split_at_mut(w * h);
+        let (u_plane, v_plane) = chroma.split_at_mut(w * h / 4);
+        for row in 0..ph {
+            y_plane[(y0 + row) * w + x0..][..pw].copy_from_slice(&src_y[row * src_w..][..pw]);
+        }
+        let (cw, scw) = (w / 2, src_w / 2);
+        for row in 0..ph / 2 {
+            let at = (y0 / 2 + row) * cw + x0 / 2;
+            u_plane[at..][..pw / 2].copy_from_slice(&src_u[row * scw..][..pw / 2]);
+            v_plane[at..][..pw / 2].copy_from_slice(&src_v[row * scw..][..pw / 2]);
+        }
+    }
+
     /// Top-left corner and side of the bouncing square in frame `seq` (even
     /// numbers, so it lines up with chroma).
     pub fn square_at(&self, seq: u64) -> (usize, usize, usize) {

@@ -1,0 +1,140 @@
+//! Check-in as the rest of the box sees it: the models (when installed),
+//! the check-in thread's inbox, and what enrollment needs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use super::checkin::CheckInRules;
+use super::pipeline::{self, Command, FaceBox, PipelineSettings};
+use super::{EnrollError, Models, PhotoLimits, Picture};
+use crate::app::events::EventBus;
+use crate::capture::{Feed, Frame, PixelFormat};
+use crate::config::CheckInConfig;
+use crate::store::Store;
+
+pub struct CheckInService {
+    /// `None` when the models are not installed (check-in cannot run).
+    pub models: Option<Arc<Models>>,
+    /// Why the models are missing.
+    pub models_error: Option<String>,
+    pub config: CheckInConfig,
+    pub limits: PhotoLimits,
+    enabled: AtomicBool,
+    commands: Mutex<Option<Sender<Command>>>,
+    pub faces: watch::Receiver<Vec<FaceBox>>,
+    /// Only resubscribed from, never read: holding a sender would keep the
+    /// camera's channel open after the camera stops.
+    camera: Mutex<broadcast::Receiver<Arc<Frame>>>,
+    pub store: Store,
+}
+
+impl CheckInService {
+    /// Loads the models (blocking) and starts the check-in thread; without
+    /// models the service only answers that check-in is unavailable.
+    pub fn start(
+        config: CheckInConfig,
+        camera: Feed<Frame>,
+        store: Store,
+        events: EventBus,
+        meeting_idle: Duration,
+    ) -> Arc<Self> {
+        let (models, models_error) = match Models::load(&config.models_dir) {
+            Ok(models) => (Some(Arc::new(models)), None),
+            Err(e) => {
+                tracing::warn!(error = %e, "face check-in is unavailable");
+                (None, Some(e.to_string()))
+            }
+        };
+        let (mut commands, mut faces) = (None, watch::channel(Vec::new()).1);
+        if let Some(models) = &models {
+            let settings = PipelineSettings {
+                fps: config.fps.as_u32(),
+                analysis_width: config.analysis_width.as_u32(),
+                threshold: config.threshold(),
+                retention: Duration::from_secs(config.retention_days.get() as u64 * 86_400),
+                meeting_idle,
+                rules: CheckInRules::default(),
+            };
+            let started =
+                pipeline::spawn(models.clone(), settings, camera.subscribe(), store.clone(), events, config.enabled);
+            match started {
+                Ok(running) => {
+                    commands = Some(running.commands);
+                    faces = running.faces;
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start the check-in thread"),
+            }
+        }
+        let enabled = AtomicBool::new(config.enabled && commands.is_some());
+        Arc::new(CheckInService {
+            models,
+            models_error,
+            config,
+            limits: PhotoLimits::default(),
+            enabled,
+            commands: Mutex::new(commands),
+            faces,
+            camera: Mutex::new(camera.subscribe()),
+            store,
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Turns check-in on or off; false when it cannot run (no models).
+    pub fn set_enabled(&self, on: bool) -> bool {
+        if self.send(Command::Enable(on)) {
+            self.enabled.store(on, Ordering::Relaxed);
+            true
+        } else {
+            !on
+        }
+    }
+
+    pub fn gallery_changed(&self) {
+        self.send(Command::GalleryChanged);
+    }
+
+    pub fn forget(&self, person: i64) {
+        self.send(Command::Forget(person));
+    }
+
+    /// Stops the thread (it ends when its inbox closes).
+    pub fn stop(&self) {
+        self.commands.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn send(&self, command: Command) -> bool {
+        let commands = self.commands.lock().unwrap_or_else(|p| p.into_inner());
+        commands.as_ref().is_some_and(|c| c.send(command).is_ok())
+    }
+
+    /// The next picture from the main camera (blocking, up to 3 s).
+    pub fn capture(&self) -> Result<Picture, EnrollError> {
+        let mut frames = self.camera.lock().unwrap_or_else(|p| p.into_inner()).resubscribe();
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            match frames.try_recv() {
+                Ok(frame) if frame.format == PixelFormat::I420 => {
+                    return Ok(Picture::from_i420(&frame.data, frame.width, frame.height));
+                }
+                Ok(_) => {
+                    return Err(EnrollError::NoCamera(
+                        "the camera sends H.264 (passthrough): no pictures to enroll from",
+                    ));
+                }
+                Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Lagged(_)) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(broadcast::error::TryRecvError::Closed) => break,
+            }
+        }
+        Err(EnrollError::NoCamera("no picture from the camera"))
+    }
+}

@@ -1,0 +1,316 @@
+//! The check-in API: enrolled people (photos uploaded or taken with the box
+//! camera), meetings and their attendance (JSON and CSV), and check-in on/off.
+//!
+//! Photos are the request body as they are (`image/jpeg` or `image/png`), so
+//! a page uploads a file with one `fetch`; name and email go in the query.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::WebState;
+use super::join::error;
+use crate::vision::service::CheckInService;
+use crate::vision::{Embedding, EnrollError, PhotoError, Picture};
+
+/// A refusal: status and the reason shown to the admin.
+#[derive(Debug)]
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error(self.0, &self.1)
+    }
+}
+
+fn refused(status: StatusCode, message: impl Into<String>) -> Refused {
+    Refused(status, message.into())
+}
+
+/// Bodies above this are cut off by the server before any handler runs; up
+/// to it, the photo limits give the clear error.
+pub const MAX_PHOTO_BODY: usize = 26 << 20;
+
+#[derive(Debug, Deserialize)]
+pub struct NewPerson {
+    name: String,
+    email: Option<String>,
+}
+
+impl NewPerson {
+    fn validate(&self) -> Result<(String, Option<String>), Refused> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+            return Err(refused(StatusCode::BAD_REQUEST, "name: 1 to 80 characters, please"));
+        }
+        let email = self.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        if let Some(e) = email
+            && (e.len() > 254 || !e.contains('@') || e.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(refused(StatusCode::BAD_REQUEST, "email: not an email address"));
+        }
+        Ok((name.to_string(), email.map(str::to_string)))
+    }
+}
+
+fn enroll_error(e: EnrollError) -> Refused {
+    let status = match &e {
+        EnrollError::Photo(PhotoError::TooLarge { .. } | PhotoError::TooManyPixels { .. }) => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        EnrollError::Photo(PhotoError::UnsupportedType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        EnrollError::Photo(PhotoError::Corrupt(_)) => StatusCode::BAD_REQUEST,
+        EnrollError::NoFace | EnrollError::SeveralFaces(_) | EnrollError::TooSmall { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        EnrollError::NoCamera(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EnrollError::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    refused(status, e.to_string())
+}
+
+fn store_error(e: impl std::fmt::Display) -> Refused {
+    tracing::error!(error = %e, "check-in store");
+    refused(StatusCode::INTERNAL_SERVER_ERROR, "the box could not read or write its database")
+}
+
+/// Where an enrollment picture comes from.
+enum Source {
+    Upload(Bytes),
+    Camera,
+}
+
+/// Decodes (or captures) the picture and finds its one face's embedding;
+/// also the photo to keep, when the admin keeps photos.
+fn embed(service: &CheckInService, source: Source) -> Result<(Embedding, Option<Vec<u8>>), Refused> {
+    let Some(models) = &service.models else {
+        let why = service.models_error.clone().unwrap_or_default();
+        return Err(refused(StatusCode::SERVICE_UNAVAILABLE, format!("face check-in is unavailable: {why}")));
+    };
+    let (picture, bytes) = match source {
+        Source::Upload(bytes) => {
+            (Picture::decode(&bytes, service.limits).map_err(|e| enroll_error(e.into()))?, Some(bytes))
+        }
+        Source::Camera => (service.capture().map_err(enroll_error)?, None),
+    };
+    let (_, embedding) = models.enrollment(&picture).map_err(enroll_error)?;
+    let keep = service.config.keep_photos.then_some(bytes).flatten().map(|b| b.to_vec());
+    Ok((embedding, keep))
+}
+
+async fn enroll(state: WebState, person: Option<i64>, who: Option<NewPerson>, source: Source) -> Response {
+    let named = match who.as_ref().map(NewPerson::validate) {
+        Some(Err(refused)) => return refused.into_response(),
+        Some(Ok(named)) => Some(named),
+        None => None,
+    };
+    let service = state.checkin.clone();
+    let done = tokio::task::spawn_blocking(move || -> Result<Response, Refused> {
+        let (embedding, photo) = embed(&service, source)?;
+        let photos: Vec<Vec<u8>> = photo.into_iter().collect();
+        let id = match (person, named) {
+            (Some(id), _) => {
+                if !service.store.add_faces(id, &[embedding], &photos).map_err(store_error)? {
+                    return Err(refused(StatusCode::NOT_FOUND, "no such person"));
+                }
+                id
+            }
+            (None, Some((name, email))) => service
+                .store
+                .add_person(&name, email.as_deref(), &[embedding], &photos, crate::app::unix_now())
+                .map_err(store_error)?,
+            (None, None) => return Err(refused(StatusCode::BAD_REQUEST, "name is required")),
+        };
+        service.gallery_changed();
+        tracing::info!(person = id, "enrolled a face");
+        Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+    })
+    .await;
+    match done {
+        Ok(Ok(response)) => response,
+        Ok(Err(refused)) => refused.into_response(),
+        Err(e) => store_error(e).into_response(),
+    }
+}
+
+/// `POST /api/people?name=…&email=…` with a photo: enrolls a new person.
+pub async fn create(
+    State(state): State<WebState>,
+    query: Result<Query<NewPerson>, QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let Ok(Query(who)) = query else { return error(StatusCode::BAD_REQUEST, "name is required (?name=…)") };
+    enroll(state, None, Some(who), Source::Upload(body)).await
+}
+
+/// `POST /api/people/capture?name=…`: enrolls a new person from the camera.
+pub async fn create_from_camera(
+    State(state): State<WebState>,
+    query: Result<Query<NewPerson>, QueryRejection>,
+) -> Response {
+    let Ok(Query(who)) = query else { return error(StatusCode::BAD_REQUEST, "name is required (?name=…)") };
+    enroll(state, None, Some(who), Source::Camera).await
+}
+
+/// `POST /api/people/{id}/photos` with a photo: another photo of someone.
+pub async fn add_photo(State(state): State<WebState>, Path(id): Path<i64>, body: Bytes) -> Response {
+    enroll(state, Some(id), None, Source::Upload(body)).await
+}
+
+/// `POST /api/people/{id}/capture`: another picture of someone, from the camera.
+pub async fn add_capture(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
+    enroll(state, Some(id), None, Source::Camera).await
+}
+
+pub async fn list(State(state): State<WebState>) -> Response {
+    let store = state.checkin.store.clone();
+    match tokio::task::spawn_blocking(move || store.people()).await {
+        Ok(Ok(people)) => Json(people).into_response(),
+        Ok(Err(e)) => store_error(e).into_response(),
+        Err(e) => store_error(e).into_response(),
+    }
+}
+
+/// `DELETE /api/people/{id}`: the person, their embeddings, photos and
+/// check-ins.
+pub async fn delete(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
+    let service = state.checkin.clone();
+    match tokio::task::spawn_blocking(move || service.store.delete_person(id).map(|found| (found, service))).await {
+        Ok(Ok((true, service))) => {
+            service.forget(id);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Ok((false, _))) => error(StatusCode::NOT_FOUND, "no such person"),
+        Ok(Err(e)) => store_error(e).into_response(),
+        Err(e) => store_error(e).into_response(),
+    }
+}
+
+pub async fn meetings(State(state): State<WebState>) -> Response {
+    let store = state.checkin.store.clone();
+    match tokio::task::spawn_blocking(move || store.meetings()).await {
+        Ok(Ok(rows)) => Json(rows).into_response(),
+        Ok(Err(e)) => store_error(e).into_response(),
+        Err(e) => store_error(e).into_response(),
+    }
+}
+
+/// `GET /api/meetings/{id}/attendance` (JSON) or `…/attendance.csv`.
+pub async fn attendance(State(state): State<WebState>, Path((id, format)): Path<(i64, String)>) -> Response {
+    let store = state.checkin.store.clone();
+    let rows = match tokio::task::spawn_blocking(move || store.attendance(id)).await {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => return store_error(e).into_response(),
+        Err(e) => return store_error(e).into_response(),
+    };
+    match format.as_str() {
+        "attendance" => Json(rows).into_response(),
+        "attendance.csv" => {
+            let mut csv = String::from("name,email,first_seen,last_seen\r\n");
+            for a in rows {
+                let iso = |t: i64| {
+                    time::OffsetDateTime::from_unix_timestamp(t)
+                        .ok()
+                        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                        .unwrap_or_default()
+                };
+                let fields = [a.name, a.email.unwrap_or_default(), iso(a.first_seen), iso(a.last_seen)];
+                csv.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+                csv.push_str("\r\n");
+            }
+            let disposition = format!("attachment; filename=\"meeting-{id}-attendance.csv\"");
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        _ => error(StatusCode::NOT_FOUND, "no such page"),
+    }
+}
+
+/// A CSV field, quoted when needed; a leading =, +, - or @ is defused so a
+/// spreadsheet does not run a name as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_string() };
+    if value.contains([',', '"', '\r', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
+}
+
+pub async fn status(State(state): State<WebState>) -> Response {
+    let s = &state.checkin;
+    Json(serde_json::json!({
+        "enabled": s.enabled(),
+        "available": s.models.is_some(),
+        "unavailable_because": s.models_error,
+        "threshold": s.config.threshold(),
+        "fps": s.config.fps.get(),
+        "retention_days": s.config.retention_days.get(),
+        "keep_photos": s.config.keep_photos,
+        "faces": *s.faces.borrow(),
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Switch {
+    enabled: bool,
+}
+
+/// `PUT /api/checkin {"enabled": bool}`: applies at once and is kept.
+pub async fn switch(
+    State(state): State<WebState>,
+    body: Result<Json<Switch>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(Switch { enabled }) = match body {
+        Ok(json) => json,
+        Err(e) => {
+            return error(StatusCode::BAD_REQUEST, &format!("expected {{\"enabled\": true|false}}: {}", e.body_text()));
+        }
+    };
+    let service: Arc<CheckInService> = state.checkin.clone();
+    if !service.set_enabled(enabled) {
+        let why = service.models_error.clone().unwrap_or_else(|| "the check-in thread is not running".into());
+        return error(StatusCode::SERVICE_UNAVAILABLE, &format!("face check-in is unavailable: {why}"));
+    }
+    let store = service.store.clone();
+    let saved =
+        tokio::task::spawn_blocking(move || store.set_setting("checkin.enabled", &serde_json::json!(enabled))).await;
+    match saved {
+        Ok(Ok(())) => status(State(state)).await,
+        Ok(Err(e)) => store_error(e).into_response(),
+        Err(e) => store_error(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("Ada"), "Ada");
+        assert_eq!(csv_field("Lovelace, Ada"), "\"Lovelace, Ada\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+
+    #[test]
+    fn names_and_emails_are_checked() {
+        let who = |name: &str, email: Option<&str>| NewPerson { name: name.into(), email: email.map(Into::into) };
+        assert_eq!(who(" Ada ", None).validate().unwrap(), ("Ada".to_string(), None));
+        assert!(who("", None).validate().is_err());
+        assert!(who(&"x".repeat(81), None).validate().is_err());
+        assert!(who("Ada", Some("not an email")).validate().is_err());
+        assert_eq!(who("Ada", Some("")).validate().unwrap().1, None);
+    }
+}
