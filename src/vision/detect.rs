@@ -83,6 +83,10 @@ impl Detector {
         Ok(Detector { model, heads })
     }
 
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
     /// Width and height the model sees.
     pub fn input_size(&self) -> (usize, usize) {
         (self.model.input_shape[3], self.model.input_shape[2])

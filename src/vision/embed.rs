@@ -49,6 +49,10 @@ impl Embedder {
         Ok(Embedder { model: Model::load("embedder", &dir.join(Self::FILE))? })
     }
 
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
     /// The embedding of `face` in `picture`.
     pub fn embed(&self, picture: &Picture, face: &Face) -> Result<Embedding, ModelError> {
         self.embed_aligned(&align::aligned(picture, &face.landmarks))

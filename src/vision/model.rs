@@ -53,6 +53,12 @@ impl Model {
             .collect()
     }
 
+    /// Output names, in output order, as the reference runtimes name them
+    /// (without tract's `.0`).
+    pub fn output_names(&self) -> Vec<&str> {
+        self.outputs.iter().map(|o| o.strip_suffix(".0").unwrap_or(o)).collect()
+    }
+
     /// Index of the output called `name` (tract names a node's first
     /// output `name.0` when it reads the file back).
     pub fn output(&self, name: &str) -> Result<usize, ModelError> {

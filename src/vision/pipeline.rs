@@ -82,28 +82,38 @@ pub fn spawn(
     enabled: bool,
 ) -> std::io::Result<Running> {
     let (commands, inbox) = std::sync::mpsc::channel();
-    let (faces, faces_rx) = watch::channel(Vec::new());
-    let mut pipeline = Pipeline {
-        attendance: Attendance::new(settings.rules),
-        models,
-        settings,
-        store,
-        events,
-        faces,
-        gallery: Gallery::default(),
-        names: HashMap::new(),
-        meeting: None,
-        last_face: None,
-        last_expiry: None,
-    };
-    let thread = std::thread::Builder::new().name("checkin".into()).spawn(move || {
-        pipeline.reload_gallery();
-        pipeline.run(&mut frames, &inbox, enabled);
-    })?;
-    Ok(Running { commands, faces: faces_rx, thread })
+    let (mut pipeline, faces) = Pipeline::new(models, settings, store, events);
+    let thread =
+        std::thread::Builder::new().name("checkin".into()).spawn(move || pipeline.run(&mut frames, &inbox, enabled))?;
+    Ok(Running { commands, faces, thread })
 }
 
 impl Pipeline {
+    /// The analysis without its thread (the benchmark drives it).
+    pub fn new(
+        models: Arc<Models>,
+        settings: PipelineSettings,
+        store: Store,
+        events: EventBus,
+    ) -> (Pipeline, watch::Receiver<Vec<FaceBox>>) {
+        let (faces, faces_rx) = watch::channel(Vec::new());
+        let mut pipeline = Pipeline {
+            attendance: Attendance::new(settings.rules),
+            models,
+            settings,
+            store,
+            events,
+            faces,
+            gallery: Gallery::default(),
+            names: HashMap::new(),
+            meeting: None,
+            last_face: None,
+            last_expiry: None,
+        };
+        pipeline.reload_gallery();
+        (pipeline, faces_rx)
+    }
+
     fn run(&mut self, frames: &mut broadcast::Receiver<Arc<Frame>>, inbox: &Receiver<Command>, mut enabled: bool) {
         let period = Duration::from_secs_f64(1.0 / self.settings.fps.max(1) as f64);
         let mut next = Instant::now();

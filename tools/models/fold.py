@@ -38,8 +38,12 @@ def fold(src, dst):
     del g.input[:]
     g.input.extend(real_inputs)
     # Shapes are re-inferred by the runtime: the detector takes any input
-    # size (multiples of 32), so drop the ones the exporter wrote.
+    # size (multiples of 32), so the picture's height and width are left
+    # open and the shapes the exporter wrote are dropped.
     del g.value_info[:]
+    for i in g.input:
+        for d, name in zip(i.type.tensor_type.shape.dim[2:], ("height", "width")):
+            d.dim_param = name
     for o in g.output:
         for d in o.type.tensor_type.shape.dim:
             d.ClearField("dim_value")
