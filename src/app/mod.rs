@@ -270,6 +270,8 @@ async fn start_parts(
     let mut camera_health = Vec::new();
     let mut cameras = Vec::new();
     let mut room_cameras = Vec::new();
+    // Faces check-in finds in the main camera, for the director's framing.
+    let (faces, faces_rx) = watch::channel(Vec::new());
     for Camera { name, mut source, keyframes } in hardware.cameras {
         let info = source.info();
         tracing::info!(camera = %name, backend = info.backend, device = %info.device, "{}", info.description);
@@ -278,7 +280,8 @@ async fn start_parts(
         let pump = spawn_pump(format!("camera-{name}"), move || source.next_frame(), feed.clone(), health.clone());
         pumps.push(pump.map_err(AppError::Thread)?);
         camera_health.push(health);
-        room_cameras.push(RoomCamera { frames: feed.subscribe(), keyframes });
+        let faces = if room_cameras.is_empty() { faces_rx.clone() } else { watch::channel(Vec::new()).1 };
+        room_cameras.push(RoomCamera { frames: feed.subscribe(), keyframes, faces });
         cameras.push((name, feed));
     }
     if cameras.is_empty() {
@@ -361,7 +364,7 @@ async fn start_parts(
         let (config, feed, store, events) =
             (config.checkin.clone(), cameras[0].1.clone(), store.clone(), events.clone());
         let idle = Duration::from_secs(config.meeting_idle_minutes.get() as u64 * 60);
-        blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle))).await?
+        blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle, faces))).await?
     };
     let sessions = Arc::new(web::sessions::Sessions::default());
     let state = WebState {

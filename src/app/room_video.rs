@@ -17,8 +17,9 @@ use crate::capture::h264::KeyframeWanted;
 use crate::capture::slate::slate;
 use crate::capture::{BufferPool, Frame, PixelFormat};
 use crate::codec::{H264Encoder, Passthrough, packetize_h264};
-use crate::director::{Crop, Program, Reframer};
+use crate::director::{Crop, Program, Reframer, Shot};
 use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
+use crate::vision::pipeline::FaceBox;
 
 /// RTP payload size the box keeps under (leaves room for headers, SRTP and
 /// a VPN or PPPoE link on the way).
@@ -34,6 +35,8 @@ pub struct RoomCamera {
     pub frames: Receiver<Arc<Frame>>,
     /// Viewers' keyframe requests, for a camera whose own H.264 goes out.
     pub keyframes: KeyframeWanted,
+    /// Faces check-in sees in this camera's picture (none while it is off).
+    pub faces: watch::Receiver<Vec<FaceBox>>,
 }
 
 /// Target bitrate for a picture size: about 0.07 bit per pixel per frame,
@@ -124,7 +127,8 @@ pub(super) fn encode_video(
         let frame = if away {
             frame
         } else {
-            framed(&frame, program.borrow().crop_at(frame.captured_at), picture, &mut reframer, &pictures)
+            let crop = shot_crop(&program.borrow(), frame.captured_at, &cameras[on_air].faces.borrow());
+            framed(&frame, crop, picture, &mut reframer, &pictures)
         };
         // A camera that came back in another size needs a new encoder.
         if encoder.as_ref().is_some_and(|e| e.size() != (frame.width, frame.height)) {
@@ -153,6 +157,17 @@ pub(super) fn encode_video(
             return;
         }
     }
+}
+
+/// The crop of the program at `at`: a speaker shot, once its pan is done,
+/// is moved onto the face it aims at.
+fn shot_crop(program: &Program, at: Instant, faces: &[FaceBox]) -> Crop {
+    let crop = program.crop_at(at);
+    if !matches!(program.framing.shot, Shot::Speaker { .. }) || crop != program.framing.crop || faces.is_empty() {
+        return crop;
+    }
+    let faces: Vec<Crop> = faces.iter().map(|f| Crop { x: f.x, y: f.y, width: f.w, height: f.h }).collect();
+    crop.on_face(&faces)
 }
 
 /// The frame as the shot shows it: `crop` of it at the outgoing size, in a
@@ -224,7 +239,7 @@ mod tests {
     use tokio::sync::broadcast;
 
     fn one_camera(frames: Receiver<Arc<Frame>>, keyframes: KeyframeWanted) -> Vec<RoomCamera> {
-        vec![RoomCamera { frames, keyframes }]
+        vec![RoomCamera { frames, keyframes, faces: watch::channel(Vec::new()).1 }]
     }
 
     /// A program that stays on group view of camera 0 (its sender gone:
@@ -337,8 +352,8 @@ mod tests {
         let wide = Framing { shot: Shot::Group, camera: 0, crop: Crop::FULL };
         let (program, program_rx) = watch::channel(Program::cut(wide, Instant::now()));
         let cameras = vec![
-            RoomCamera { frames: frames_a, keyframes: KeyframeWanted::default() },
-            RoomCamera { frames: frames_b, keyframes: KeyframeWanted::default() },
+            RoomCamera { frames: frames_a, keyframes: KeyframeWanted::default(), faces: watch::channel(Vec::new()).1 },
+            RoomCamera { frames: frames_b, keyframes: KeyframeWanted::default(), faces: watch::channel(Vec::new()).1 },
         ];
         let thread = {
             let control = control.clone();

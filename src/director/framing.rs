@@ -32,6 +32,29 @@ impl Crop {
         self.x + self.width / 2.0
     }
 
+    /// This speaker crop moved onto the face it was aimed at: of `faces`
+    /// (boxes in the same picture), the one whose centre is inside the crop
+    /// and nearest its centre; the face then sits centred, with a third of
+    /// the crop above its centre. Sound gives the direction to a few
+    /// degrees; the face gives the person.
+    pub fn on_face(self, faces: &[Crop]) -> Crop {
+        let cx = self.centre_x();
+        let inside = |f: &&Crop| {
+            let fx = f.centre_x();
+            fx >= self.x && fx <= self.x + self.width
+        };
+        let distance = |f: &Crop| (f.centre_x() - cx).abs();
+        let Some(face) = faces.iter().filter(inside).min_by(|a, b| distance(a).total_cmp(&distance(b))) else {
+            return self;
+        };
+        let face_y = face.y + face.height / 2.0;
+        Crop {
+            x: (face.centre_x() - self.width / 2.0).clamp(0.0, 1.0 - self.width),
+            y: (face_y - self.height / 3.0).clamp(0.0, 1.0 - self.height),
+            ..self
+        }
+    }
+
     /// Part way (`t` from 0 to 1, eased in and out) from this crop to `to`.
     pub fn towards(self, to: Crop, t: f32) -> Crop {
         let t = t.clamp(0.0, 1.0);
@@ -93,4 +116,26 @@ pub fn best_camera(cameras: &[CameraView], azimuth_deg: f32) -> usize {
             .min_by(|&a, &b| cameras[a].reach(azimuth_deg).total_cmp(&cameras[b].reach(azimuth_deg)))
             .unwrap_or(0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_speaker_crop_moves_onto_the_face_it_was_aimed_at() {
+        let crop = Crop { x: 0.2, y: 0.2, width: 0.4, height: 0.4 };
+        let face = |x: f32| Crop { x, y: 0.3, width: 0.06, height: 0.1 };
+        // Faces at 0.35 and 0.57 (centres 0.38, 0.60): the nearer one wins.
+        let on = crop.on_face(&[face(0.57), face(0.35)]);
+        assert!((on.centre_x() - 0.38).abs() < 1e-6, "{on:?}");
+        assert!((on.y - (0.35 - 0.4 / 3.0)).abs() < 1e-6, "a third of the crop above the face: {on:?}");
+        assert_eq!((on.width, on.height), (0.4, 0.4));
+        // No face inside the crop: the crop stays where sound put it.
+        assert_eq!(crop.on_face(&[face(0.8)]), crop);
+        assert_eq!(crop.on_face(&[]), crop);
+        // A face at the edge: the crop stays inside the picture.
+        let edge = Crop { x: 0.0, ..crop }.on_face(&[face(0.0)]);
+        assert_eq!(edge.x, 0.0);
+    }
 }

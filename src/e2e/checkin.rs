@@ -91,6 +91,11 @@ async fn an_enrolled_face_checks_in_within_3_s_and_a_stranger_leaves_no_trace() 
     let checked_in = next_check_in(&mut events, Duration::from_secs(3)).await;
     assert_eq!(checked_in, Some((id, "Barack Obama".to_string())), "after {:?}", shown.elapsed());
     eprintln!("checked in {:?} after the face appeared", shown.elapsed());
+    // The face, with who it is, is what the director frames speakers by.
+    let faces = json(&http, format!("{base}/api/checkin")).await["faces"].clone();
+    assert_eq!(faces[0]["person"], id, "{faces}");
+    let x = faces[0]["x"].as_f64().unwrap();
+    assert!((0.3..0.6).contains(&x), "the portrait is in the middle of the picture: {faces}");
 
     let meetings = json(&http, format!("{base}/api/meetings")).await;
     let meeting = meetings[0]["id"].as_i64().unwrap();

@@ -65,10 +65,9 @@ pub struct Pipeline {
     last_expiry: Option<Instant>,
 }
 
-/// The running thread: its inbox and what it publishes.
+/// The running thread and its inbox.
 pub struct Running {
     pub commands: Sender<Command>,
-    pub faces: watch::Receiver<Vec<FaceBox>>,
     pub thread: std::thread::JoinHandle<()>,
 }
 
@@ -79,24 +78,26 @@ pub fn spawn(
     mut frames: broadcast::Receiver<Arc<Frame>>,
     store: Store,
     events: EventBus,
+    faces: watch::Sender<Vec<FaceBox>>,
     enabled: bool,
 ) -> std::io::Result<Running> {
     let (commands, inbox) = std::sync::mpsc::channel();
-    let (mut pipeline, faces) = Pipeline::new(models, settings, store, events);
+    let mut pipeline = Pipeline::new(models, settings, store, events, faces);
     let thread =
         std::thread::Builder::new().name("checkin".into()).spawn(move || pipeline.run(&mut frames, &inbox, enabled))?;
-    Ok(Running { commands, faces, thread })
+    Ok(Running { commands, thread })
 }
 
 impl Pipeline {
-    /// The analysis without its thread (the benchmark drives it).
+    /// The analysis without its thread (the benchmark drives it); each
+    /// frame's faces go to `faces` (the director and the API read them).
     pub fn new(
         models: Arc<Models>,
         settings: PipelineSettings,
         store: Store,
         events: EventBus,
-    ) -> (Pipeline, watch::Receiver<Vec<FaceBox>>) {
-        let (faces, faces_rx) = watch::channel(Vec::new());
+        faces: watch::Sender<Vec<FaceBox>>,
+    ) -> Pipeline {
         let mut pipeline = Pipeline {
             attendance: Attendance::new(settings.rules),
             models,
@@ -111,7 +112,7 @@ impl Pipeline {
             last_expiry: None,
         };
         pipeline.reload_gallery();
-        (pipeline, faces_rx)
+        pipeline
     }
 
     fn run(&mut self, frames: &mut broadcast::Receiver<Arc<Frame>>, inbox: &Receiver<Command>, mut enabled: bool) {

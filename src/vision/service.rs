@@ -33,14 +33,16 @@ pub struct CheckInService {
 }
 
 impl CheckInService {
-    /// Loads the models (blocking) and starts the check-in thread; without
-    /// models the service only answers that check-in is unavailable.
+    /// Loads the models (blocking) and starts the check-in thread, which
+    /// publishes each analysed frame's faces to `faces`; without models the
+    /// service only answers that check-in is unavailable.
     pub fn start(
         config: CheckInConfig,
         camera: Feed<Frame>,
         store: Store,
         events: EventBus,
         meeting_idle: Duration,
+        faces: watch::Sender<Vec<FaceBox>>,
     ) -> Arc<Self> {
         let (models, models_error) = match Models::load(&config.models_dir) {
             Ok(models) => (Some(Arc::new(models)), None),
@@ -49,7 +51,7 @@ impl CheckInService {
                 (None, Some(e.to_string()))
             }
         };
-        let (mut commands, mut faces) = (None, watch::channel(Vec::new()).1);
+        let (mut commands, faces_rx) = (None, faces.subscribe());
         if let Some(models) = &models {
             let settings = PipelineSettings {
                 fps: config.fps.as_u32(),
@@ -59,13 +61,9 @@ impl CheckInService {
                 meeting_idle,
                 rules: CheckInRules::default(),
             };
-            let started =
-                pipeline::spawn(models.clone(), settings, camera.subscribe(), store.clone(), events, config.enabled);
-            match started {
-                Ok(running) => {
-                    commands = Some(running.commands);
-                    faces = running.faces;
-                }
+            let frames = camera.subscribe();
+            match pipeline::spawn(models.clone(), settings, frames, store.clone(), events, faces, config.enabled) {
+                Ok(running) => commands = Some(running.commands),
                 Err(e) => tracing::error!(error = %e, "cannot start the check-in thread"),
             }
         }
@@ -77,7 +75,7 @@ impl CheckInService {
             limits: PhotoLimits::default(),
             enabled,
             commands: Mutex::new(commands),
-            faces,
+            faces: faces_rx,
             camera: Mutex::new(camera.subscribe()),
             store,
         })

@@ -235,7 +235,8 @@ fn pipeline_cpu(models: &Arc<Models>, group: &Path) -> f64 {
         rules: CheckInRules::default(),
     };
     let (events, mut heard) = tokio::sync::broadcast::channel(64);
-    let (mut pipeline, _) = Pipeline::new(models.clone(), settings, store, events);
+    let (faces, _) = tokio::sync::watch::channel(Vec::new());
+    let mut pipeline = Pipeline::new(models.clone(), settings, store, events, faces);
     let t0 = Instant::now();
     let period = Duration::from_millis(200);
     let (mut busy, mut frames) = (Duration::ZERO, 0u32);
