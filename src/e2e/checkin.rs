@@ -137,7 +137,7 @@ fn hundred_megapixels() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_photos_are_refused_with_a_reason_and_nothing_is_stored() {
-    let TestBox { running, https, .. } = start_box(config()).await;
+    let TestBox { running, https, sim, .. } = start_box(config()).await;
     let (http, base) = (client(), format!("https://{https}"));
     let mut grey = Vec::new();
     jpeg_encoder::Encoder::new(&mut grey, 80)
@@ -172,5 +172,17 @@ async fn bad_photos_are_refused_with_a_reason_and_nothing_is_stored() {
     assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200, "still serving");
     // And a good photo still enrolls after all that.
     assert_eq!(enroll(&http, &base, "name=Barack%20Obama", photo("obama3.jpg")).await.status(), 201);
+
+    // Enrolling with the box camera: nobody in view, then someone.
+    let capture = |query: &'static str| http.post(format!("{base}/api/people/capture?{query}")).send();
+    let empty = capture("name=Eileen").await.unwrap();
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("no face"));
+    sim.cameras[0].show(Some(portrait("obama.jpg", 340)));
+    let captured = capture("name=Obama%20by%20camera").await.unwrap();
+    assert_eq!(captured.status(), 201, "{}", captured.text().await.unwrap());
+    let people = json(&http, format!("{base}/api/people")).await;
+    let names: Vec<&str> = people.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Barack Obama", "Obama by camera"]);
     running.shutdown().await;
 }
