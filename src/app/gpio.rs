@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::hw::{Button, ButtonEvent, Leds, ring_colors};
+use crate::hw::{Button, ButtonEvent, Leds, PrivacySwitch, ring_colors};
 use crate::system::Worker;
 
 /// Starts the thread that owns the button and the LED ring: a press toggles
@@ -14,6 +14,8 @@ pub fn spawn_gpio(
     mut leds: Box<dyn Leds>,
     muted: watch::Sender<bool>,
     mut talker: watch::Receiver<Option<f32>>,
+    mut privacy_switch: Box<dyn PrivacySwitch>,
+    privacy: watch::Sender<bool>,
 ) -> std::io::Result<Worker> {
     Worker::spawn("gpio", move |stopping| {
         let mut rx = muted.subscribe();
@@ -34,6 +36,15 @@ pub fn spawn_gpio(
                 Err(e) => {
                     tracing::warn!(error = %e, "mute button unreadable");
                     std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            match privacy_switch.engaged() {
+                Ok(engaged) => {
+                    privacy.send_if_modified(|p| std::mem::replace(p, engaged) != engaged);
+                }
+                // Unreadable: engaged, the safe side for people's faces.
+                Err(_) => {
+                    privacy.send_if_modified(|p| !std::mem::replace(p, true));
                 }
             }
             // Mute may also change elsewhere (admin page, later).

@@ -9,7 +9,7 @@ use crate::capture::v4l2::V4l2Camera;
 use crate::capture::{AudioSource, VideoSource};
 use crate::config::{Config, DeviceChoice, GpioChoice};
 
-use crate::hw::{Button, ButtonPress, LedView, Leds, pi, simulated_gpio};
+use crate::hw::{Button, ButtonPress, LedView, Leds, PrivacySwitch, SimulatedPrivacySwitch, pi, simulated_gpio};
 use crate::system::devices::FoundDevices;
 
 /// A configured camera and the device behind it.
@@ -28,6 +28,7 @@ pub struct Hardware {
     pub microphone: Box<dyn AudioSource>,
     pub button: Box<dyn Button>,
     pub leds: Box<dyn Leds>,
+    pub privacy: Box<dyn PrivacySwitch>,
 }
 
 /// Handles to drive simulated hardware: inject faults, press the button,
@@ -37,6 +38,8 @@ pub struct SimHandles {
     pub microphone: SimControl,
     pub button: ButtonPress,
     pub leds: LedView,
+    /// Slides the privacy switch.
+    pub privacy: SimulatedPrivacySwitch,
 }
 
 impl Hardware {
@@ -63,8 +66,15 @@ impl Hardware {
         let mic = simulated_microphone(config);
         let mic_control = mic.control();
         let (button, press, leds, view) = simulated_gpio(config.gpio.led_count.get() as usize);
-        let hardware = Hardware { cameras, microphone: Box::new(mic), button: Box::new(button), leds: Box::new(leds) };
-        (hardware, SimHandles { cameras: controls, microphone: mic_control, button: press, leds: view })
+        let privacy = SimulatedPrivacySwitch::default();
+        let hardware = Hardware {
+            cameras,
+            microphone: Box::new(mic),
+            button: Box::new(button),
+            leds: Box::new(leds),
+            privacy: Box::new(privacy.clone()),
+        };
+        (hardware, SimHandles { cameras: controls, microphone: mic_control, button: press, leds: view, privacy })
     }
 
     /// Picks a device for each part: a named device always (it is waited
@@ -140,6 +150,15 @@ impl Hardware {
                         hardware.leds = Box::new(leds);
                     }
                     Some(Err(e)) => tracing::warn!(error = %e, "no LED ring; simulated"),
+                }
+                if let Some(pin) = config.gpio.privacy_pin {
+                    match pi::PiPrivacySwitch::open(pin.get() as u8) {
+                        Ok(switch) => {
+                            tracing::info!(pin = pin.get(), "privacy switch");
+                            hardware.privacy = Box::new(switch);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "no privacy switch"),
+                    }
                 }
             }
         }

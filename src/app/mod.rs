@@ -308,8 +308,10 @@ async fn start_parts(
         started,
     );
     let (muted, muted_rx) = watch::channel(false);
+    let (privacy, mut privacy_rx) = watch::channel(false);
     let gpio =
-        gpio::spawn_gpio(hardware.button, hardware.leds, muted, ears.talker.subscribe()).map_err(AppError::Thread)?;
+        gpio::spawn_gpio(hardware.button, hardware.leds, muted, ears.talker.subscribe(), hardware.privacy, privacy)
+            .map_err(AppError::Thread)?;
 
     let media_port = listeners.media.port();
     let (served, served_rx) = watch::channel(cert);
@@ -382,6 +384,18 @@ async fn start_parts(
         tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
         follow_addresses,
         tokio::spawn(events::watch_devices(status.clone(), events.clone())),
+        // The privacy switch overrides the admin's setting while engaged.
+        tokio::spawn({
+            let checkin = checkin.clone();
+            async move {
+                loop {
+                    checkin.set_privacy(*privacy_rx.borrow_and_update());
+                    if privacy_rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }),
     ];
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {

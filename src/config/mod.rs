@@ -269,11 +269,13 @@ pub struct GpioConfig {
     pub device: GpioChoice,
     /// LEDs on the ring (0 when none is fitted).
     pub led_count: InRange<0, 64>,
+    /// BCM number of a privacy switch to ground, when one is fitted.
+    pub privacy_pin: Option<InRange<0, 27>>,
 }
 
 impl Default for GpioConfig {
     fn default() -> Self {
-        GpioConfig { device: GpioChoice::Auto, led_count: InRange::new_const(12) }
+        GpioConfig { device: GpioChoice::Auto, led_count: InRange::new_const(12), privacy_pin: None }
     }
 }
 

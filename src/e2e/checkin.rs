@@ -106,6 +106,20 @@ async fn an_enrolled_face_checks_in_within_3_s_and_a_stranger_leaves_no_trace() 
     let csv = csv.text().await.unwrap();
     assert!(csv.starts_with("name,email,first_seen,last_seen\r\nBarack Obama,potus44@example.org,"), "{csv}");
 
+    // The privacy switch: while engaged no frame reaches the models, and
+    // once released check-in goes on as the admin set it.
+    sim.privacy.set(true);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let status = json(&http, format!("{base}/api/checkin")).await;
+    assert_eq!((status["privacy_switch"].clone(), status["faces"].clone()), (true.into(), serde_json::json!([])));
+    assert_eq!(status["enabled"], true, "the admin's setting is untouched");
+    sim.privacy.set(false);
+    let back = Instant::now();
+    while json(&http, format!("{base}/api/checkin")).await["faces"] == serde_json::json!([]) {
+        assert!(back.elapsed() < Duration::from_secs(3), "faces seen again after the switch is released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // Check-in off: the face stays in view, and no frame reaches the models.
     let off = http.put(format!("{base}/api/checkin")).json(&serde_json::json!({ "enabled": false })).send().await;
     assert_eq!(off.unwrap().status(), 200);

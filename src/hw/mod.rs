@@ -7,7 +7,7 @@ mod ring;
 mod simulated;
 
 pub use ring::ring_colors;
-pub use simulated::{ButtonPress, LedView, SimulatedButton, SimulatedLeds, simulated_gpio};
+pub use simulated::{ButtonPress, LedView, SimulatedButton, SimulatedLeds, SimulatedPrivacySwitch, simulated_gpio};
 
 use std::time::Duration;
 
@@ -29,6 +29,12 @@ pub trait Button: Send + 'static {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Rgb(pub u8, pub u8, pub u8);
+
+/// A privacy switch (a slide switch on the case): while engaged, face
+/// check-in sees no frame, whatever the admin set.
+pub trait PrivacySwitch: Send + 'static {
+    fn engaged(&mut self) -> Result<bool, GpioError>;
+}
 
 /// The LED ring (APA102 on the ReSpeaker HATs).
 pub trait Leds: Send + 'static {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rppal::gpio::{Gpio, InputPin, Level, OutputPin, Trigger};
 use rppal::spi::{Bus, Mode, SlaveSelect, Spi};
 
-use super::{Button, ButtonEvent, GpioError, Leds, Rgb, apa102};
+use super::{Button, ButtonEvent, GpioError, Leds, PrivacySwitch, Rgb, apa102};
 
 const BUTTON_PIN: u8 = 17;
 const LED_POWER_PIN: u8 = 5;
@@ -42,6 +42,23 @@ impl Button for PiButton {
             Level::Low => ButtonEvent::Pressed,
             Level::High => ButtonEvent::Released,
         }))
+    }
+}
+
+/// A privacy switch to ground on `pin` (pulled up): engaged when low.
+pub struct PiPrivacySwitch {
+    pin: InputPin,
+}
+
+impl PiPrivacySwitch {
+    pub fn open(pin: u8) -> Result<Self, GpioError> {
+        Ok(PiPrivacySwitch { pin: Gpio::new().map_err(gpio_error)?.get(pin).map_err(gpio_error)?.into_input_pullup() })
+    }
+}
+
+impl PrivacySwitch for PiPrivacySwitch {
+    fn engaged(&mut self) -> Result<bool, GpioError> {
+        Ok(self.pin.is_low())
     }
 }
 

@@ -2,7 +2,25 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Button, ButtonEvent, GpioError, Leds, Rgb};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{Button, ButtonEvent, GpioError, Leds, PrivacySwitch, Rgb};
+
+/// A privacy switch slid from code (tests); its handle is a clone.
+#[derive(Debug, Clone, Default)]
+pub struct SimulatedPrivacySwitch(Arc<AtomicBool>);
+
+impl SimulatedPrivacySwitch {
+    pub fn set(&self, engaged: bool) {
+        self.0.store(engaged, Ordering::Relaxed);
+    }
+}
+
+impl PrivacySwitch for SimulatedPrivacySwitch {
+    fn engaged(&mut self) -> Result<bool, GpioError> {
+        Ok(self.0.load(Ordering::Relaxed))
+    }
+}
 
 /// A button pressed from code (tests, the dev run).
 pub struct SimulatedButton {

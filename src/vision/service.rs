@@ -23,7 +23,10 @@ pub struct CheckInService {
     pub models_error: Option<String>,
     pub config: CheckInConfig,
     pub limits: PhotoLimits,
+    /// The admin's setting.
     enabled: AtomicBool,
+    /// The hardware privacy switch, engaged.
+    privacy: AtomicBool,
     commands: Mutex<Option<Sender<Command>>>,
     pub faces: watch::Receiver<Vec<FaceBox>>,
     /// Only resubscribed from, never read: holding a sender would keep the
@@ -74,6 +77,7 @@ impl CheckInService {
             config,
             limits: PhotoLimits::default(),
             enabled,
+            privacy: AtomicBool::new(false),
             commands: Mutex::new(commands),
             faces: faces_rx,
             camera: Mutex::new(camera.subscribe()),
@@ -85,13 +89,26 @@ impl CheckInService {
         self.enabled.load(Ordering::Relaxed)
     }
 
+    pub fn privacy(&self) -> bool {
+        self.privacy.load(Ordering::Relaxed)
+    }
+
     /// Turns check-in on or off; false when it cannot run (no models).
+    /// While the privacy switch is engaged it stays off regardless.
     pub fn set_enabled(&self, on: bool) -> bool {
-        if self.send(Command::Enable(on)) {
+        if self.send(Command::Enable(on && !self.privacy())) {
             self.enabled.store(on, Ordering::Relaxed);
             true
         } else {
             !on
+        }
+    }
+
+    /// The privacy switch moved.
+    pub fn set_privacy(&self, engaged: bool) {
+        if self.privacy.swap(engaged, Ordering::Relaxed) != engaged {
+            tracing::info!(engaged, "privacy switch");
+            self.send(Command::Enable(self.enabled() && !engaged));
         }
     }
 

@@ -249,6 +249,7 @@ pub async fn status(State(state): State<WebState>) -> Response {
     let s = &state.checkin;
     Json(serde_json::json!({
         "enabled": s.enabled(),
+        "privacy_switch": s.privacy(),
         "available": s.models.is_some(),
         "unavailable_because": s.models_error,
         "threshold": s.config.threshold(),
