@@ -271,7 +271,7 @@ async fn start_parts(
     let mut cameras = Vec::new();
     let mut room_cameras = Vec::new();
     // Faces check-in finds in the main camera, for the director's framing.
-    let (faces, faces_rx) = watch::channel(Vec::new());
+    let (faces_tx, faces_rx) = watch::channel(Vec::new());
     for Camera { name, mut source, keyframes } in hardware.cameras {
         let info = source.info();
         tracing::info!(camera = %name, backend = info.backend, device = %info.device, "{}", info.description);
@@ -366,7 +366,7 @@ async fn start_parts(
         let (config, feed, store, events) =
             (config.checkin.clone(), cameras[0].1.clone(), store.clone(), events.clone());
         let idle = Duration::from_secs(config.meeting_idle_minutes.get() as u64 * 60);
-        blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle, faces))).await?
+        blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle, faces_tx))).await?
     };
     let sessions = Arc::new(web::sessions::Sessions::default());
     let state = WebState {

@@ -238,8 +238,13 @@ mod tests {
     use crate::director::{Framing, Shot};
     use tokio::sync::broadcast;
 
+    /// A camera in which check-in sees nobody.
+    fn camera(frames: Receiver<Arc<Frame>>, keyframes: KeyframeWanted) -> RoomCamera {
+        RoomCamera { frames, keyframes, faces: watch::channel(Vec::new()).1 }
+    }
+
     fn one_camera(frames: Receiver<Arc<Frame>>, keyframes: KeyframeWanted) -> Vec<RoomCamera> {
-        vec![RoomCamera { frames, keyframes, faces: watch::channel(Vec::new()).1 }]
+        vec![camera(frames, keyframes)]
     }
 
     /// A program that stays on group view of camera 0 (its sender gone:
@@ -351,10 +356,7 @@ mod tests {
         control.viewers.store(true, Ordering::Relaxed);
         let wide = Framing { shot: Shot::Group, camera: 0, crop: Crop::FULL };
         let (program, program_rx) = watch::channel(Program::cut(wide, Instant::now()));
-        let cameras = vec![
-            RoomCamera { frames: frames_a, keyframes: KeyframeWanted::default(), faces: watch::channel(Vec::new()).1 },
-            RoomCamera { frames: frames_b, keyframes: KeyframeWanted::default(), faces: watch::channel(Vec::new()).1 },
-        ];
+        let cameras = vec![camera(frames_a, KeyframeWanted::default()), camera(frames_b, KeyframeWanted::default())];
         let thread = {
             let control = control.clone();
             std::thread::spawn(move || encode_video(cameras, (64, 64, 10), program_rx, &control, &out))

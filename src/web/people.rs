@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::WebState;
 use super::join::error;
+use crate::store::{Store, StoreError};
 use crate::vision::service::CheckInService;
 use crate::vision::{Embedding, EnrollError, PhotoError, Picture};
 
@@ -78,6 +79,19 @@ fn enroll_error(e: EnrollError) -> Refused {
 fn store_error(e: impl std::fmt::Display) -> Refused {
     tracing::error!(error = %e, "check-in store");
     refused(StatusCode::INTERNAL_SERVER_ERROR, "the box could not read or write its database")
+}
+
+/// Runs `query` on the store off the async threads (SQLite blocks).
+async fn on_store<T: Send + 'static>(
+    store: &Store,
+    query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Refused> {
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || query(&store)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(store_error(e)),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 /// Where an enrollment picture comes from.
@@ -169,45 +183,37 @@ pub async fn add_capture(State(state): State<WebState>, Path(id): Path<i64>) -> 
 }
 
 pub async fn list(State(state): State<WebState>) -> Response {
-    let store = state.checkin.store.clone();
-    match tokio::task::spawn_blocking(move || store.people()).await {
-        Ok(Ok(people)) => Json(people).into_response(),
-        Ok(Err(e)) => store_error(e).into_response(),
-        Err(e) => store_error(e).into_response(),
+    match on_store(&state.checkin.store, Store::people).await {
+        Ok(people) => Json(people).into_response(),
+        Err(refused) => refused.into_response(),
     }
 }
 
 /// `DELETE /api/people/{id}`: the person, their embeddings, photos and
 /// check-ins.
 pub async fn delete(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
-    let service = state.checkin.clone();
-    match tokio::task::spawn_blocking(move || service.store.delete_person(id).map(|found| (found, service))).await {
-        Ok(Ok((true, service))) => {
-            service.forget(id);
+    match on_store(&state.checkin.store, move |store| store.delete_person(id)).await {
+        Ok(true) => {
+            state.checkin.forget(id);
             StatusCode::NO_CONTENT.into_response()
         }
-        Ok(Ok((false, _))) => error(StatusCode::NOT_FOUND, "no such person"),
-        Ok(Err(e)) => store_error(e).into_response(),
-        Err(e) => store_error(e).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, "no such person"),
+        Err(refused) => refused.into_response(),
     }
 }
 
 pub async fn meetings(State(state): State<WebState>) -> Response {
-    let store = state.checkin.store.clone();
-    match tokio::task::spawn_blocking(move || store.meetings()).await {
-        Ok(Ok(rows)) => Json(rows).into_response(),
-        Ok(Err(e)) => store_error(e).into_response(),
-        Err(e) => store_error(e).into_response(),
+    match on_store(&state.checkin.store, Store::meetings).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(refused) => refused.into_response(),
     }
 }
 
 /// `GET /api/meetings/{id}/attendance` (JSON) or `…/attendance.csv`.
 pub async fn attendance(State(state): State<WebState>, Path((id, format)): Path<(i64, String)>) -> Response {
-    let store = state.checkin.store.clone();
-    let rows = match tokio::task::spawn_blocking(move || store.attendance(id)).await {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(e)) => return store_error(e).into_response(),
-        Err(e) => return store_error(e).into_response(),
+    let rows = match on_store(&state.checkin.store, move |store| store.attendance(id)).await {
+        Ok(rows) => rows,
+        Err(refused) => return refused.into_response(),
     };
     match format.as_str() {
         "attendance" => Json(rows).into_response(),
@@ -283,13 +289,11 @@ pub async fn switch(
         let why = service.models_error.clone().unwrap_or_else(|| "the check-in thread is not running".into());
         return error(StatusCode::SERVICE_UNAVAILABLE, &format!("face check-in is unavailable: {why}"));
     }
-    let store = service.store.clone();
     let saved =
-        tokio::task::spawn_blocking(move || store.set_setting("checkin.enabled", &serde_json::json!(enabled))).await;
-    match saved {
-        Ok(Ok(())) => status(State(state)).await,
-        Ok(Err(e)) => store_error(e).into_response(),
-        Err(e) => store_error(e).into_response(),
+        on_store(&service.store, move |store| store.set_setting("checkin.enabled", &serde_json::json!(enabled)));
+    match saved.await {
+        Ok(()) => status(State(state)).await,
+        Err(refused) => refused.into_response(),
     }
 }
 
