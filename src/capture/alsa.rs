@@ -145,8 +145,10 @@ impl AlsaMicArray {
                 Ok(true) => self.heard_at = Instant::now(),
                 Ok(false) => {
                     if self.heard_at.elapsed() >= REOPEN_SILENT_AFTER {
-                        tracing::debug!(device = %self.settings.device, "no audio; reopening");
+                        // As for cameras: back off with the device closed.
                         self.pcm = None;
+                        let reason = format!("no audio for {} s; reopening", REOPEN_SILENT_AFTER.as_secs());
+                        return Err(CaptureError::Device { device: self.settings.device.clone(), reason });
                     }
                     return Err(CaptureError::Timeout);
                 }

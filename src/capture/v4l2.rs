@@ -294,8 +294,11 @@ impl VideoSource for V4l2Camera {
             Ok(next) => next,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 if open.last_frame_at.elapsed() >= REOPEN_SILENT_AFTER {
-                    tracing::debug!(camera = %self.path.display(), "no frames; reopening");
+                    // An error, not a timeout: the pump backs off with the
+                    // device closed, which is when a driver can be unloaded.
                     self.open = None;
+                    let reason = format!("no frames for {} s; reopening", REOPEN_SILENT_AFTER.as_secs());
+                    return Err(CaptureError::Device { device: self.path.display().to_string(), reason });
                 }
                 return Err(CaptureError::Timeout);
             }
