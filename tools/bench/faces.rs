@@ -16,6 +16,9 @@ use confcam::vision::checkin::CheckInRules;
 use confcam::vision::pipeline::{Pipeline, PipelineSettings};
 use confcam::vision::{Embedder, Models, PhotoLimits, Picture, align, detect, gallery};
 use nix::time::{ClockId, clock_gettime};
+
+/// Turns tract and the references take (see the timing loop).
+const ROUNDS: usize = 3;
 use tract_tflite::prelude::Tensor;
 
 struct Args {
@@ -102,31 +105,42 @@ fn main() {
         .collect();
     std::fs::write(args.work.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
 
-    // tract, then the references, on the same machine in the same run.
+    // tract and the references take turns, a few rounds each, so a slow
+    // spell of this shared machine does not land on one runtime only.
     let mut tract: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut reference: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut outputs = Vec::new();
-    for input in &inputs {
-        let model = match input.model {
-            "detector" => models.detector.model(),
-            _ => models.embedder.model(),
-        };
-        outputs.push(model.run(input.tensor.clone()).unwrap());
-        for _ in 0..args.repeats {
-            let start = Instant::now();
-            model.run(input.tensor.clone()).unwrap();
-            tract.entry(input.model).or_default().push(start.elapsed().as_secs_f64() * 1e3);
+    let per_round = args.repeats.div_ceil(ROUNDS);
+    for round in 0..ROUNDS {
+        for input in &inputs {
+            let model = match input.model {
+                "detector" => models.detector.model(),
+                _ => models.embedder.model(),
+            };
+            let first = model.run(input.tensor.clone()).unwrap(); // also the warm-up
+            if round == 0 {
+                outputs.push(first);
+            }
+            for _ in 0..per_round {
+                let start = Instant::now();
+                model.run(input.tensor.clone()).unwrap();
+                tract.entry(input.model).or_default().push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let status = std::process::Command::new(&args.python)
+            .arg("tools/faces/reference.py")
+            .arg(&args.work)
+            .arg(&args.models)
+            .arg(per_round.to_string())
+            .status()
+            .expect("run the reference runtimes");
+        assert!(status.success(), "tools/faces/reference.py failed");
+        let times: BTreeMap<String, Vec<f64>> =
+            serde_json::from_slice(&std::fs::read(args.work.join("reference.json")).unwrap()).unwrap();
+        for (runtime, times) in times {
+            reference.entry(runtime).or_default().extend(times);
         }
     }
-    let status = std::process::Command::new(&args.python)
-        .arg("tools/faces/reference.py")
-        .arg(&args.work)
-        .arg(&args.models)
-        .arg(args.repeats.to_string())
-        .status()
-        .expect("run the reference runtimes");
-    assert!(status.success(), "tools/faces/reference.py failed");
-    let reference: BTreeMap<String, Vec<f64>> =
-        serde_json::from_slice(&std::fs::read(args.work.join("reference.json")).unwrap()).unwrap();
 
     // Outputs: the largest difference relative to the reference output's
     // largest magnitude, over every output of every input.
@@ -155,7 +169,7 @@ fn main() {
         }
     }
 
-    println!("\nPer inference, one thread, {} repeats of each input (ms, median / p90):", args.repeats);
+    println!("\nPer inference, one thread, {} repeats of each input in {ROUNDS} turns (ms, median / p90):", per_round * ROUNDS);
     println!("{:<10} {:>16} {:>16} {:>16}", "model", "tract", "LiteRT", "onnxruntime");
     let mut ratios = BTreeMap::new();
     for model in ["detector", "embedder"] {

@@ -1,8 +1,20 @@
-"""Fold blockwise-int8 DequantizeLinear weights to fp32 initializers."""
+"""Fold blockwise-int8 DequantizeLinear weights to fp32 initializers, then
+simplify the graph for tract (the same file goes to LiteRT and onnxruntime
+in tools/bench-faces, so every runtime runs the same graph):
+
+- a BatchNormalization right after a Conv is folded into its weights (tract
+  fuses it into a 1x1 convolution but runs it as a separate pass after a
+  depthwise one);
+- PRelu becomes Max(x, a*x) (or Min for slopes >= 1, or relu(x) + a*min(x, 0)
+  for mixed slopes), the same numbers bit for bit: tract-tflite has no PRELU
+  and read the file's GREATER + SELECT_V2, which took a third of SFace's
+  time.
+"""
+import collections
 import sys
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 def fold(src, dst):
     model = onnx.load(src)
@@ -47,7 +59,80 @@ def fold(src, dst):
     for o in g.output:
         for d in o.type.tensor_type.shape.dim:
             d.ClearField("dim_value")
+    fold_constant_reshapes(g)
+    fold_batch_norms(g)
+    rewrite_prelus(g)
     onnx.checker.check_model(model)
     onnx.save(model, dst)
+
+def fold_constant_reshapes(g):
+    """Reshapes of weights (SFace reshapes each convolution's) become weights."""
+    inits = {i.name: i for i in g.initializer}
+    keep = []
+    for node in g.node:
+        if node.op_type != "Reshape" or not all(i in inits for i in node.input):
+            keep.append(node)
+            continue
+        data = numpy_helper.to_array(inits[node.input[0]])
+        shape = [d if d != 0 else data.shape[k] for k, d in enumerate(numpy_helper.to_array(inits[node.input[1]]))]
+        folded = numpy_helper.from_array(data.reshape(shape), node.output[0])
+        g.initializer.append(folded)
+        inits[node.output[0]] = folded
+    del g.node[:]
+    g.node.extend(keep)
+
+def fold_batch_norms(g):
+    inits = {i.name: i for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    uses = collections.Counter(i for n in g.node for i in n.input)
+    keep = []
+    for node in g.node:
+        conv = producer.get(node.input[0]) if node.input else None
+        if (node.op_type != "BatchNormalization" or conv is None or conv.op_type != "Conv"
+                or uses[node.input[0]] != 1 or not all(i in inits for i in node.input[1:] + conv.input[1:])):
+            keep.append(node)
+            continue
+        gamma, beta, mean, var = (numpy_helper.to_array(inits[i]).astype(np.float64) for i in node.input[1:5])
+        eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+        scale = gamma / np.sqrt(var + eps)
+        w = numpy_helper.to_array(inits[conv.input[1]]).astype(np.float64)
+        b = numpy_helper.to_array(inits[conv.input[2]]).astype(np.float64) if len(conv.input) > 2 else np.zeros_like(mean)
+        w = w * scale.reshape(-1, *[1] * (w.ndim - 1))
+        b = (b - mean) * scale + beta
+        wname, bname = conv.output[0] + "_folded_w", conv.output[0] + "_folded_b"
+        g.initializer.append(numpy_helper.from_array(w.astype(np.float32), wname))
+        g.initializer.append(numpy_helper.from_array(b.astype(np.float32), bname))
+        conv.input[:] = [conv.input[0], wname, bname]
+        conv.output[0] = node.output[0]
+    del g.node[:]
+    g.node.extend(keep)
+    used = {i for n in g.node for i in n.input}
+    live = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend(live)
+
+def rewrite_prelus(g):
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    zero = "prelu_zero"
+    nodes = []
+    for node in g.node:
+        if node.op_type != "PRelu" or node.input[1] not in inits:
+            nodes.append(node)
+            continue
+        (x, a), y, p = node.input, node.output[0], node.name or node.output[0]
+        slope = inits[a]
+        if (slope <= 1).all() or (slope >= 1).all():
+            pick = "Max" if (slope <= 1).all() else "Min"
+            nodes += [helper.make_node("Mul", [x, a], [p + "_ax"]), helper.make_node(pick, [x, p + "_ax"], [y])]
+        else:
+            if zero not in inits:
+                g.initializer.append(numpy_helper.from_array(np.zeros((), np.float32), zero))
+                inits[zero] = None
+            nodes += [helper.make_node("Max", [x, zero], [p + "_pos"]),
+                      helper.make_node("Min", [x, zero], [p + "_neg"]),
+                      helper.make_node("Mul", [p + "_neg", a], [p + "_aneg"]),
+                      helper.make_node("Add", [p + "_pos", p + "_aneg"], [y])]
+    del g.node[:]
+    g.node.extend(nodes)
 
 fold(sys.argv[1], sys.argv[2])
