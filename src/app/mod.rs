@@ -369,12 +369,17 @@ async fn start_parts(
         blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle, faces_tx))).await?
     };
     let sessions = Arc::new(web::sessions::Sessions::default());
+    let admin = {
+        let store = store.clone();
+        blocking(move || web::admin::AdminAuth::new(store).map_err(AppError::Store)).await?
+    };
     let state = WebState {
         status: status.clone(),
         admission: admission.clone(),
         sfu: sfu.clone(),
         sessions,
         checkin: checkin.clone(),
+        admin,
     };
     let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
         .map_err(AppError::Web)?;

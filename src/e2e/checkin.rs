@@ -12,7 +12,7 @@ use confcam::config::{Config, InRange};
 use confcam::vision::{PhotoLimits, Picture};
 use tokio::sync::broadcast;
 
-use crate::common::{TestBox, client, small_config, start_box};
+use crate::common::{TestBox, admin_client, small_config, start_box};
 
 fn repo(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(default))
@@ -82,7 +82,8 @@ async fn once_faces(http: &reqwest::Client, base: &str, empty: bool) -> serde_js
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enrolled_face_checks_in_within_3_s_and_a_stranger_leaves_no_trace() {
     let TestBox { running, sim, https, .. } = start_box(config()).await;
-    let (http, base) = (client(), format!("https://{https}"));
+    let base = format!("https://{https}");
+    let http = admin_client(&base).await;
     let mut events = running.events.subscribe();
 
     let enrolled = enroll(&http, &base, "name=Barack%20Obama&email=potus44%40example.org", photo("obama.jpg")).await;
@@ -166,7 +167,8 @@ fn hundred_megapixels() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_photos_are_refused_with_a_reason_and_nothing_is_stored() {
     let TestBox { running, https, sim, .. } = start_box(config()).await;
-    let (http, base) = (client(), format!("https://{https}"));
+    let base = format!("https://{https}");
+    let http = admin_client(&base).await;
     let mut grey = Vec::new();
     jpeg_encoder::Encoder::new(&mut grey, 80)
         .encode(&[120; 320 * 240 * 3], 320, 240, jpeg_encoder::ColorType::Rgb)

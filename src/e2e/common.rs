@@ -61,3 +61,34 @@ pub fn client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The admin's password in tests.
+pub const ADMIN_PASSWORD: &str = "projector-42";
+
+/// Claims the box with the setup code the room display shows, and returns a
+/// client carrying the session cookie and CSRF token, as the admin page does.
+pub async fn admin_client(base: &str) -> reqwest::Client {
+    let display: serde_json::Value =
+        client().get(format!("{base}/api/display")).send().await.unwrap().json().await.unwrap();
+    let code = display["setup_code"].as_str().expect("a new box shows its setup code").to_string();
+    let setup = serde_json::json!({ "code": code, "password": ADMIN_PASSWORD });
+    let response = client().post(format!("{base}/api/admin/setup")).json(&setup).send().await.unwrap();
+    assert_eq!(response.status(), 200, "setup");
+    session_client(response).await
+}
+
+/// A client for the session a login or setup response started.
+pub async fn session_client(response: reqwest::Response) -> reqwest::Client {
+    let cookie =
+        response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    headers.insert("x-csrf-token", body["csrf"].as_str().unwrap().parse().unwrap());
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}

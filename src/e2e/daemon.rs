@@ -19,7 +19,7 @@ async fn the_box_serves_captures_and_stops_cleanly() {
     let health: Health = r.json().await.unwrap();
     assert_eq!(health.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(health.subsystems.store.state, Overall::Ok);
-    assert_eq!(health.subsystems.store.schema_version, Some(3));
+    assert_eq!(health.subsystems.store.schema_version, Some(4));
     assert_eq!(health.subsystems.meeting.state, Overall::Ok);
     assert_eq!(health.subsystems.meeting.participants, 0);
     assert_eq!(health.subsystems.meeting.media_port, b.running.media_port);

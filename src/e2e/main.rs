@@ -2,6 +2,7 @@
 //! talking real HTTPS, real SQLite and real datagrams; and the `confcamd`
 //! binary itself for the command line.
 
+mod admin;
 mod alsa;
 mod checkin;
 mod cli;

@@ -34,7 +34,7 @@ fn a_v1_database_migrates_forward_keeping_its_settings() {
     drop(conn);
 
     let (boot, logs) = logs_of(|| Boot::open(Config::default(), dir.path()).unwrap());
-    assert_eq!(boot.store.schema_version().unwrap(), 3);
+    assert_eq!(boot.store.schema_version().unwrap(), 4);
     assert_eq!(boot.config.room.name, "Aquarium", "v1 settings overlay the file");
     assert_eq!(boot.config.camera[0].fps.get(), 25);
     assert!(logs.contains("database migrated"), "{logs}");
@@ -59,7 +59,7 @@ fn a_corrupt_database_is_moved_aside_with_an_error_and_replaced() {
     assert_eq!(aside.len(), 1);
     assert_eq!(std::fs::read(aside[0].path()).unwrap(), garbage, "kept byte for byte");
     assert_eq!(boot.store.check(), Ok(()));
-    assert_eq!(boot.store.schema_version().unwrap(), 3);
+    assert_eq!(boot.store.schema_version().unwrap(), 4);
 }
 
 #[test]

@@ -62,6 +62,21 @@ const MIGRATIONS: &[M<'static>] = &[
         CREATE INDEX photos_person ON photos(person_id);
         CREATE INDEX checkins_person ON checkins(person_id);",
     ),
+    // v4: the admin's password (Argon2id, PHC string) and login sessions,
+    // kept as the SHA-256 of their cookie so the file alone logs nobody in.
+    M::up(
+        "CREATE TABLE admin (
+            id            INTEGER PRIMARY KEY CHECK (id = 1),
+            password_hash TEXT NOT NULL,
+            changed_at    INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE admin_sessions (
+            token_sha256 TEXT PRIMARY KEY NOT NULL,
+            csrf         TEXT NOT NULL,
+            created_at   INTEGER NOT NULL,
+            expires_at   INTEGER NOT NULL
+        ) STRICT;",
+    ),
 ];
 
 /// Schema version this release writes.

@@ -4,11 +4,13 @@
 //! schema migrations on open, every write in a transaction. A file that is not
 //! a healthy database is moved aside (never overwritten) and a fresh one made.
 
+mod admin;
 mod migrations;
 mod people;
 mod runs;
 mod settings;
 
+pub use admin::AdminSession;
 pub use people::{Attendee, Meeting, Person};
 pub use runs::RunRecord;
 

@@ -2,8 +2,11 @@
 //! JSON API and the pages embedded from `web/`, and a plain-HTTP port that
 //! only redirects to HTTPS (phones need a secure origin for their camera).
 
+pub mod admin;
+pub mod api;
 mod assets;
 pub mod certificate;
+mod display;
 mod health;
 pub mod join;
 mod people;
@@ -31,6 +34,7 @@ pub struct WebState {
     pub sfu: crate::sfu::SfuHandle,
     pub sessions: Arc<sessions::Sessions>,
     pub checkin: Arc<crate::vision::service::CheckInService>,
+    pub admin: Arc<admin::AdminAuth>,
 }
 
 /// The HTTPS router.
@@ -46,24 +50,16 @@ pub fn router(state: WebState) -> Router {
         (HeaderName::from_static("permissions-policy"), "camera=(self), microphone=(self), display-capture=()"),
     ];
     let limit = || axum::extract::DefaultBodyLimit::max(join::MAX_JOIN_BODY);
-    let join = axum::routing::post(join::join).layer(limit());
-    let photo_limit = || axum::extract::DefaultBodyLimit::max(people::MAX_PHOTO_BODY);
+    let api = api::api();
+    let guard = axum::middleware::from_fn_with_state(state.clone(), admin::guard::require_admin);
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/api/join", join)
-        .route("/api/session/{token}", axum::routing::post(join::renegotiate).layer(limit()))
         .route("/whip", axum::routing::post(whip::whip).options(whip::options).layer(limit()))
         .route("/whep", axum::routing::post(whip::whep).options(whip::options).layer(limit()))
         .route("/whip/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
         .route("/whep/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
-        .route("/api/checkin", get(people::status).put(people::switch))
-        .route("/api/people", get(people::list).post(people::create).layer(photo_limit()))
-        .route("/api/people/capture", axum::routing::post(people::create_from_camera))
-        .route("/api/people/{id}", axum::routing::delete(people::delete))
-        .route("/api/people/{id}/photos", axum::routing::post(people::add_photo).layer(photo_limit()))
-        .route("/api/people/{id}/capture", axum::routing::post(people::add_capture))
-        .route("/api/meetings", get(people::meetings))
-        .route("/api/meetings/{id}/{format}", get(people::attendance))
+        .merge(api.public)
+        .merge(api.admin.route_layer(guard))
         .fallback(assets::serve)
         .with_state(state);
 

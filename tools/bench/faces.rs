@@ -169,7 +169,10 @@ fn main() {
         }
     }
 
-    println!("\nPer inference, one thread, {} repeats of each input in {ROUNDS} turns (ms, median / p90):", per_round * ROUNDS);
+    println!(
+        "\nPer inference, one thread, {} repeats of each input in {ROUNDS} turns (ms, median / p90):",
+        per_round * ROUNDS
+    );
     println!("{:<10} {:>16} {:>16} {:>16}", "model", "tract", "LiteRT", "onnxruntime");
     let mut ratios = BTreeMap::new();
     for model in ["detector", "embedder"] {
