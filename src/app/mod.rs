@@ -307,6 +307,7 @@ async fn start_parts(
         events.clone(),
         started,
     );
+    let talker = ears.talker.subscribe();
     let (muted, muted_rx) = watch::channel(false);
     let (privacy, mut privacy_rx) = watch::channel(false);
     let gpio =
@@ -338,6 +339,7 @@ async fn start_parts(
 
     // The room itself takes part: its (main) camera and microphone array.
     sfu.add_room(&config.room.name, Instant::now());
+    let forwarded = sfu.counters();
     let (local, local_rx) = tokio::sync::mpsc::channel(512);
     let control = Arc::new(RoomControl::default());
     let main = &config.camera[0];
@@ -380,6 +382,8 @@ async fn start_parts(
         sessions,
         checkin: checkin.clone(),
         admin,
+        forwarded,
+        talker,
     };
     let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
         .map_err(AppError::Web)?;

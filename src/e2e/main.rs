@@ -10,6 +10,7 @@ mod common;
 mod daemon;
 mod hearing;
 mod meeting;
+mod metrics;
 mod notify;
 mod phone;
 mod store;

@@ -1,6 +1,7 @@
 //! The meeting's media: who is in it, who receives what, and the WebRTC
 //! sessions (str0m, RTP mode) that carry it.
 
+mod counters;
 mod engine;
 mod forward;
 mod join_code;
@@ -12,6 +13,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 
+pub use counters::Counters;
 pub use engine::{Datagram, JoinError, LocalPacket, ROOM_ID, Sfu, SfuConfig};
 pub use forward::{OutStream, Rewritten, VideoCodec, starts_keyframe};
 pub use join_code::{JOIN_CODE_DIGITS, JoinCode};

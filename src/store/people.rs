@@ -130,6 +130,19 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// People checked in to the open meeting (0 when none is open).
+    pub fn checked_in_now(&self) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT COUNT(*) FROM checkins JOIN meetings ON meetings.id = checkins.meeting_id
+             WHERE meetings.ended_at IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(|e| self.err(e))
+    }
+
     /// The open meeting, or a new one started at `now`.
     pub fn current_meeting(&self, now: i64) -> Result<i64, StoreError> {
         let mut conn = self.lock();

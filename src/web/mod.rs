@@ -9,6 +9,7 @@ pub mod certificate;
 mod display;
 mod health;
 pub mod join;
+mod metrics;
 mod people;
 mod redirect;
 mod server;
@@ -35,6 +36,10 @@ pub struct WebState {
     pub sessions: Arc<sessions::Sessions>,
     pub checkin: Arc<crate::vision::service::CheckInService>,
     pub admin: Arc<admin::AdminAuth>,
+    /// What the media server forwarded, for /metrics.
+    pub forwarded: Arc<crate::sfu::Counters>,
+    /// The talker's direction while someone speaks, for /metrics.
+    pub talker: tokio::sync::watch::Receiver<Option<f32>>,
 }
 
 /// The HTTPS router.
@@ -54,6 +59,7 @@ pub fn router(state: WebState) -> Router {
     let guard = axum::middleware::from_fn_with_state(state.clone(), admin::guard::require_admin);
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/whip", axum::routing::post(whip::whip).options(whip::options).layer(limit()))
         .route("/whep", axum::routing::post(whip::whep).options(whip::options).layer(limit()))
         .route("/whip/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))

@@ -121,6 +121,7 @@ pub struct Sfu {
     /// The box's own participant, once added.
     room: Option<ParticipantInfo>,
     room_keyframe: bool,
+    counters: std::sync::Arc<super::Counters>,
 }
 
 impl Sfu {
@@ -138,7 +139,13 @@ impl Sfu {
             next_reselect: Instant::now(),
             room: None,
             room_keyframe: false,
+            counters: Default::default(),
         }
+    }
+
+    /// What has been forwarded, readable from other threads.
+    pub fn counters(&self) -> std::sync::Arc<super::Counters> {
+        self.counters.clone()
     }
 
     /// The addresses phones can reach the SFU's UDP socket at (used for
@@ -520,6 +527,7 @@ impl Sfu {
             tx.write_rtp(write);
             touched.push(peer.info.id);
         }
+        self.counters.forwarded(touched.len() as u64, (touched.len() * p.payload.len()) as u64);
         if want_keyframe {
             touched.extend(self.ask_keyframe(p.track, None, now));
         }

@@ -1,0 +1,22 @@
+//! What the media server has forwarded since the box started, for
+//! `/metrics` (read without asking the SFU's task).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Counters {
+    pub fn forwarded(&self, packets: u64, bytes: u64) {
+        self.packets.fetch_add(packets, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// RTP packets and payload bytes sent on to participants.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.packets.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
+    }
+}
