@@ -53,7 +53,9 @@ pub fn init(filter: &str, target: LogTarget) -> (&'static str, LogFilter) {
             "journald"
         }
         _ => {
-            registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).init();
+            // Colours only for a person at a terminal, not in a file or a pipe.
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour)).init();
             "stderr"
         }
     };

@@ -23,7 +23,9 @@ ip link set lo up
 : > /results/unplug.times
 confcamd run --config /etc/confcam/daemon.toml --data-dir /tmp/data --log-to stderr 2>/results/daemon.log &
 daemon=$!
-if ! wait_log 'capture failed; retrying.*camera-loopback' 1 60 || ! wait_log 'capture resumed\|state.*camera:vivid.*Running' 1 60; then
+# vivid streams from the start: its first look sets the baseline without a
+# state line when it already delivers, so its opening is what shows.
+if ! wait_log 'capture failed; retrying.*camera-loopback' 1 60 || ! wait_log 'camera open.*/dev/video0' 1 60; then
   say FAIL unplug "the daemon did not start both cameras: $(tail -n5 /results/daemon.log | tr '\n' ' ')"
 else
   # The loopback camera: remove, wait, re-add, start its writer.
