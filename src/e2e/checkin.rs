@@ -100,6 +100,7 @@ async fn an_enrolled_face_checks_in_within_3_s_and_a_stranger_leaves_no_trace() 
     let people = json(&http, format!("{base}/api/people")).await;
     assert_eq!(people.as_array().unwrap().len(), 1, "{people}");
     assert_eq!(people[0]["embeddings"], 1);
+    assert_eq!(people[0]["photos"], 0, "photos are not kept unless the admin says so");
 
     // The stranger leaves; the enrolled person, from another photo, comes in
     // and checks in within 3 s.
@@ -166,7 +167,9 @@ fn hundred_megapixels() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_photos_are_refused_with_a_reason_and_nothing_is_stored() {
-    let TestBox { running, https, sim, .. } = start_box(config()).await;
+    let mut config = config();
+    config.checkin.keep_photos = true;
+    let TestBox { running, https, sim, .. } = start_box(config).await;
     let base = format!("https://{https}");
     let http = admin_client(&base).await;
     let mut grey = Vec::new();
@@ -214,5 +217,8 @@ async fn bad_photos_are_refused_with_a_reason_and_nothing_is_stored() {
     let people = json(&http, format!("{base}/api/people")).await;
     let names: Vec<&str> = people.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Barack Obama", "Obama by camera"]);
+    // Kept as the admin asked: the uploaded photo (a camera frame is not a photo anyone gave).
+    let photos: Vec<i64> = people.as_array().unwrap().iter().map(|p| p["photos"].as_i64().unwrap()).collect();
+    assert_eq!(photos, [1, 0]);
     running.shutdown().await;
 }
