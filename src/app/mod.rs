@@ -5,6 +5,7 @@
 //! listeners and picks hardware for that configuration and hands all of it to
 //! [`run`] (or [`start`], which returns a handle tests can inspect).
 
+pub mod advertise;
 pub mod events;
 mod gpio;
 mod hardware;
@@ -221,6 +222,8 @@ pub struct RunningBox {
     notifier: Notifier,
     store: Store,
     run_id: i64,
+    /// mDNS, withdrawn when the box stops.
+    _advertisement: Option<advertise::Advertisement>,
 }
 
 /// Starts every part of the box and reports READY to systemd.
@@ -388,6 +391,11 @@ async fn start_parts(
     let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
         .map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
+    let advertisement = config.server.mdns.then(|| {
+        advertise::advertise(&config.room.name, config.server.bind, web.https_addr.port())
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot advertise the box on the network (mDNS)"))
+            .ok()
+    });
 
     let mut tasks = vec![
         tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
@@ -428,6 +436,7 @@ async fn start_parts(
         notifier,
         store,
         run_id,
+        _advertisement: advertisement.flatten(),
     })
 }
 

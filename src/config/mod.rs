@@ -84,11 +84,20 @@ pub struct ServerConfig {
     pub http_port: u16,
     /// UDP port all WebRTC media uses (0 lets the OS pick one, for tests).
     pub media_port: u16,
+    /// Advertise the box by mDNS as `<room>.local` and as a DNS-SD
+    /// `_https._tcp` service (on loopback only when bound to loopback).
+    pub mdns: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED), https_port: 443, http_port: 80, media_port: 50000 }
+        ServerConfig {
+            bind: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            https_port: 443,
+            http_port: 80,
+            media_port: 50000,
+            mdns: true,
+        }
     }
 }
 

@@ -16,6 +16,8 @@ pub struct TestBox {
 /// Small pictures so tests stay light; everything else as shipped.
 pub fn small_config() -> Config {
     let mut c = Config::default();
+    // Tests send nothing beyond this machine (the mDNS test turns it on, on loopback).
+    c.server.mdns = false;
     c.camera[0].width = InRange::new(320).unwrap();
     c.camera[0].height = InRange::new(180).unwrap();
     c.camera[0].fps = InRange::new(15).unwrap();

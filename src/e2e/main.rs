@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod daemon;
 mod hearing;
+mod mdns;
 mod meeting;
 mod metrics;
 mod notify;
