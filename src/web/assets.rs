@@ -20,7 +20,7 @@ pub async fn serve(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> 
         return (StatusCode::NOT_FOUND, "no such page\n").into_response();
     };
 
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    let etag = format!("\"{}\"", super::secret::hex(&file.metadata.sha256_hash()[..16]));
     if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         return StatusCode::NOT_MODIFIED.into_response();
     }
@@ -36,8 +36,4 @@ pub async fn serve(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> 
         h.insert(header::ETAG, v);
     }
     response
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -12,6 +12,8 @@ pub mod join;
 mod metrics;
 mod people;
 mod redirect;
+mod refused;
+pub mod secret;
 mod server;
 pub mod sessions;
 pub mod throttle;

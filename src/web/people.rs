@@ -16,23 +16,10 @@ use serde::Deserialize;
 
 use super::WebState;
 use super::join::error;
-use crate::store::{Store, StoreError};
+use super::refused::{Refused, on_store, refused, store_error};
+use crate::store::Store;
 use crate::vision::service::CheckInService;
 use crate::vision::{Embedding, EnrollError, PhotoError, Picture};
-
-/// A refusal: status and the reason shown to the admin.
-#[derive(Debug)]
-struct Refused(StatusCode, String);
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        error(self.0, &self.1)
-    }
-}
-
-fn refused(status: StatusCode, message: impl Into<String>) -> Refused {
-    Refused(status, message.into())
-}
 
 /// Bodies above this are cut off by the server before any handler runs; up
 /// to it, the photo limits give the clear error.
@@ -74,24 +61,6 @@ fn enroll_error(e: EnrollError) -> Refused {
         EnrollError::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     refused(status, e.to_string())
-}
-
-fn store_error(e: impl std::fmt::Display) -> Refused {
-    tracing::error!(error = %e, "check-in store");
-    refused(StatusCode::INTERNAL_SERVER_ERROR, "the box could not read or write its database")
-}
-
-/// Runs `query` on the store off the async threads (SQLite blocks).
-async fn on_store<T: Send + 'static>(
-    store: &Store,
-    query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, Refused> {
-    let store = store.clone();
-    match tokio::task::spawn_blocking(move || query(&store)).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(store_error(e)),
-        Err(e) => Err(store_error(e)),
-    }
 }
 
 /// Where an enrollment picture comes from.

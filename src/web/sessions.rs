@@ -10,10 +10,7 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn insert(&self, id: u64) -> String {
-        let mut bytes = [0u8; 16];
-        // The OS random source only fails on a broken system.
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("OS randomness");
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = super::secret::token::<16>();
         self.by_token.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), id);
         token
     }

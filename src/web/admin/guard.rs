@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::WebState;
 use super::super::join::error;
+use super::super::secret::same_secret;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "confcam_admin";
@@ -31,11 +32,6 @@ pub fn session_token(headers: &HeaderMap) -> Option<&str> {
 pub fn cookie(token: Option<&str>, max_age_secs: i64) -> String {
     let (value, age) = token.map_or(("", 0), |t| (t, max_age_secs));
     format!("{COOKIE}={value}; Path=/; Max-Age={age}; Secure; HttpOnly; SameSite=Strict")
-}
-
-/// Compares in time independent of where the strings differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub async fn require_admin(State(state): State<WebState>, request: Request, next: Next) -> Response {
@@ -76,13 +72,5 @@ mod tests {
         let c = cookie(Some("t"), 60);
         assert_eq!(c, "confcam_admin=t; Path=/; Max-Age=60; Secure; HttpOnly; SameSite=Strict");
         assert!(cookie(None, 60).starts_with("confcam_admin=; Path=/; Max-Age=0;"));
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "ab"));
-        assert!(!same_secret("", "a"));
     }
 }

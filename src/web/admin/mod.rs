@@ -18,32 +18,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::WebState;
-use super::join::error;
+use super::refused::{Refused, on_store, refused, store_error, throttled};
 use super::throttle::{Throttle, ThrottleConfig};
+use super::{WebState, secret};
 use crate::store::{AdminSession, Store};
 
 /// How long a login lasts.
 pub const SESSION_SECS: i64 = 12 * 60 * 60;
-
-/// A refusal: status, the reason shown on the page, and for a throttled
-/// client how many seconds to wait.
-#[derive(Debug)]
-pub struct Refused(StatusCode, String, Option<u64>);
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let mut response = error(self.0, &self.1);
-        if let Some(secs) = self.2 {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
-    }
-}
-
-fn refused(status: StatusCode, message: impl Into<String>) -> Refused {
-    Refused(status, message.into(), None)
-}
 
 /// The admin's side of the box: its store, the setup code while there is
 /// no password, and the throttle on guessing either.
@@ -88,21 +69,12 @@ impl AdminAuth {
         &self,
         query: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
     ) -> Result<T, Refused> {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || query(&store)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(store_error(e)),
-            Err(e) => Err(store_error(e)),
-        }
+        on_store(&self.store, query).await
     }
 
     fn check_throttle(&self, ip: IpAddr) -> Result<(), Refused> {
         let throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        throttle.check(ip, Instant::now()).map_err(|wait| {
-            let secs = wait.as_secs().max(1);
-            let message = format!("too many wrong attempts; try again in {secs} s");
-            Refused(StatusCode::TOO_MANY_REQUESTS, message, Some(secs))
-        })
+        throttle.check(ip, Instant::now()).map_err(|wait| throttled(wait.as_secs().max(1)))
     }
 
     fn note(&self, ip: IpAddr, right: bool) {
@@ -125,7 +97,7 @@ impl AdminAuth {
 
     /// Starts a session: the cookie to set and the CSRF token for the page.
     async fn start_session(&self) -> Result<(String, String), Refused> {
-        let (token, csrf) = (random_hex(32), random_hex(16));
+        let (token, csrf) = (secret::token::<32>(), secret::token::<16>());
         let session = AdminSession { csrf: csrf.clone(), expires_at: now() + SESSION_SECS };
         let key = token_key(&token);
         self.on_store(move |store| store.add_admin_session(&key, &session, now())).await?;
@@ -133,33 +105,19 @@ impl AdminAuth {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> Refused {
-    tracing::error!(error = %e, "admin store");
-    refused(StatusCode::INTERNAL_SERVER_ERROR, "the box could not read or write its database")
-}
-
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    // The OS random source only fails on a broken system.
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf).expect("OS randomness");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Eight digits: easy to read off a TV and type on a phone; guessing is
 /// throttled.
 fn setup_code() -> String {
-    let mut buf = [0u8; 8];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf).expect("OS randomness");
-    format!("{:08}", u64::from_le_bytes(buf) % 100_000_000)
+    format!("{:08}", u64::from_le_bytes(secret::random_bytes()) % 100_000_000)
 }
 
 /// Sessions are stored by the SHA-256 of their token.
 fn token_key(token: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    secret::hex(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref())
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>, expected: &str) -> Result<T, Refused> {
@@ -168,8 +126,12 @@ fn body<T>(body: Result<Json<T>, JsonRejection>, expected: &str) -> Result<T, Re
 }
 
 fn logged_in(cookie: String, csrf: String) -> Response {
-    let mut response = Json(SessionState { setup_needed: false, logged_in: true, csrf: Some(csrf) }).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    let response = Json(SessionState { setup_needed: false, logged_in: true, csrf: Some(csrf) }).into_response();
+    with_cookie(response, &cookie)
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
@@ -216,7 +178,7 @@ pub async fn setup(
     let Some(expected) = auth.setup_code() else {
         return Err(refused(StatusCode::CONFLICT, "the box is already set up: log in instead"));
     };
-    let right = guard::same_secret(code.trim().replace(' ', "").as_str(), &expected);
+    let right = secret::same_secret(code.trim().replace(' ', "").as_str(), &expected);
     auth.note(client.ip(), right);
     if !right {
         return Err(refused(StatusCode::FORBIDDEN, "wrong setup code (it is in the log and on the room display)"));
@@ -256,11 +218,7 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Result
     if let Some(key) = guard::session_token(&headers).map(token_key) {
         state.admin.on_store(move |store| store.end_admin_session(&key)).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&guard::cookie(None, 0)) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), &guard::cookie(None, 0)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,8 +254,6 @@ mod tests {
         let code = setup_code();
         assert_eq!(code.len(), 8);
         assert!(code.bytes().all(|b| b.is_ascii_digit()));
-        assert_eq!(random_hex(16).len(), 32);
-        assert_ne!(random_hex(16), random_hex(16));
         assert_eq!(token_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -24,10 +24,7 @@ pub fn check_policy(password: &str) -> Result<(), String> {
 
 /// Hashes with a fresh random salt (slow on purpose: call off the async threads).
 pub fn hash(password: &str) -> String {
-    let mut salt = [0u8; 16];
-    // The OS random source only fails on a broken system.
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).expect("OS randomness");
-    let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
+    let salt = SaltString::encode_b64(&super::super::secret::random_bytes::<16>()).expect("16 bytes is a valid salt");
     Argon2::default().hash_password(password.as_bytes(), &salt).expect("Argon2 with default parameters").to_string()
 }
 
