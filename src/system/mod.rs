@@ -8,7 +8,7 @@ mod notify;
 mod watchdog;
 mod worker;
 
-pub use net::HostIdentity;
+pub use net::{HostIdentity, to_label};
 pub use notify::{Notifier, NotifyState};
 pub use watchdog::{Watchdog, stalled_sources};
 pub use worker::Worker;

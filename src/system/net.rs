@@ -92,11 +92,25 @@ fn parse_if_inet6(text: &str) -> HashSet<Ipv6Addr> {
 }
 
 /// Turns a host name into a single lower-case DNS label (`Box.lan` → `box`).
-fn dns_label(name: &str) -> String {
-    let first = name.split('.').next().unwrap_or_default().to_ascii_lowercase();
-    let label: String = first.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    let label = label.trim_matches('-');
-    if label.is_empty() { "confcam".into() } else { label.chars().take(63).collect() }
+fn dns_label(host_name: &str) -> String {
+    to_label(host_name.split('.').next().unwrap_or_default())
+}
+
+/// Turns a name into one lower-case DNS label: letters and digits, other
+/// runs of characters as one hyphen ("Room 4 – Ada" → `room-4-ada`);
+/// "confcam" when nothing is left.
+pub fn to_label(name: &str) -> String {
+    let mut label = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            label.push(c);
+        } else if !label.is_empty() && !label.ends_with('-') {
+            label.push('-');
+        }
+    }
+    let label: String = label.trim_end_matches('-').chars().take(63).collect();
+    let label = label.trim_end_matches('-');
+    if label.is_empty() { "confcam".into() } else { label.into() }
 }
 
 #[cfg(test)]
@@ -118,6 +132,15 @@ mod tests {
         assert_eq!(dns_label("my_box"), "my-box");
         assert_eq!(dns_label(""), "confcam");
         assert_eq!(dns_label("---"), "confcam");
+    }
+
+    #[test]
+    fn room_names_become_host_labels() {
+        assert_eq!(to_label("Meeting room"), "meeting-room");
+        assert_eq!(to_label("  Room 4 – Ada!! "), "room-4-ada");
+        assert_eq!(to_label("Café"), "caf");
+        assert_eq!(to_label("–––"), "confcam");
+        assert_eq!(to_label(&"a".repeat(80)).len(), 63);
     }
 
     #[test]
