@@ -19,6 +19,26 @@ from onnx import helper, numpy_helper
 def fold(src, dst):
     model = onnx.load(src)
     g = model.graph
+    fold_dequantize(g)
+    fold_constant_reshapes(g)
+    fold_batch_norms(g)
+    rewrite_prelus(g)
+    prune(g)
+    # Shapes are re-inferred by the runtime: the detector takes any input
+    # size (multiples of 32), so the picture's height and width are left
+    # open and the shapes the exporter wrote are dropped.
+    del g.value_info[:]
+    for i in g.input:
+        for d, name in zip(i.type.tensor_type.shape.dim[2:], ("height", "width")):
+            d.dim_param = name
+    for o in g.output:
+        for d in o.type.tensor_type.shape.dim:
+            d.ClearField("dim_value")
+    onnx.checker.check_model(model)
+    onnx.save(model, dst)
+
+def fold_dequantize(g):
+    """Blockwise-int8 weights become fp32 weights."""
     inits = {i.name: i for i in g.initializer}
     keep = []
     for node in g.node:
@@ -41,6 +61,9 @@ def fold(src, dst):
         g.initializer.append(numpy_helper.from_array(w, node.output[0]))
     del g.node[:]
     g.node.extend(keep)
+
+def prune(g):
+    """Drops the weights nothing uses any more, and inputs that are weights."""
     used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
     live = [i for i in g.initializer if i.name in used]
     del g.initializer[:]
@@ -49,21 +72,6 @@ def fold(src, dst):
     real_inputs = [i for i in g.input if i.name not in names and i.name in used]
     del g.input[:]
     g.input.extend(real_inputs)
-    # Shapes are re-inferred by the runtime: the detector takes any input
-    # size (multiples of 32), so the picture's height and width are left
-    # open and the shapes the exporter wrote are dropped.
-    del g.value_info[:]
-    for i in g.input:
-        for d, name in zip(i.type.tensor_type.shape.dim[2:], ("height", "width")):
-            d.dim_param = name
-    for o in g.output:
-        for d in o.type.tensor_type.shape.dim:
-            d.ClearField("dim_value")
-    fold_constant_reshapes(g)
-    fold_batch_norms(g)
-    rewrite_prelus(g)
-    onnx.checker.check_model(model)
-    onnx.save(model, dst)
 
 def fold_constant_reshapes(g):
     """Reshapes of weights (SFace reshapes each convolution's) become weights."""
@@ -106,10 +114,6 @@ def fold_batch_norms(g):
         conv.output[0] = node.output[0]
     del g.node[:]
     g.node.extend(keep)
-    used = {i for n in g.node for i in n.input}
-    live = [i for i in g.initializer if i.name in used]
-    del g.initializer[:]
-    g.initializer.extend(live)
 
 def rewrite_prelus(g):
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
