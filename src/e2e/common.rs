@@ -57,9 +57,15 @@ pub async fn start_with(config: Config, adjust: impl FnOnce(&mut Boot)) -> TestB
 /// An HTTPS client that accepts the box's self-signed certificate, as a user
 /// does after the browser's warning.
 pub fn client() -> reqwest::Client {
+    client_with(reqwest::header::HeaderMap::new())
+}
+
+/// Like [`client`], sending `headers` with every request.
+fn client_with(headers: reqwest::header::HeaderMap) -> reqwest::Client {
     reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .unwrap()
 }
@@ -87,10 +93,5 @@ pub async fn session_client(response: reqwest::Response) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
     headers.insert("x-csrf-token", body["csrf"].as_str().unwrap().parse().unwrap());
-    reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap()
+    client_with(headers)
 }
