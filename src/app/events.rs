@@ -32,6 +32,17 @@ pub const EVENT_RING: usize = 64;
 /// How often device states are looked at.
 const DEVICE_CHECK: Duration = Duration::from_millis(250);
 
+/// Hands each check-in to the display's "Welcome".
+pub async fn welcome_check_ins(mut bus: broadcast::Receiver<BoxEvent>, welcomes: Arc<crate::web::display::Welcomes>) {
+    loop {
+        match bus.recv().await {
+            Ok(BoxEvent::CheckIn { name, .. }) => welcomes.checked_in(name, Instant::now()),
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
 /// Publishes every change of a capture source's state, and logs it.
 pub async fn watch_devices(status: Arc<BoxStatus>, bus: EventBus) {
     let mut known: Vec<(String, SourceState)> = Vec::new();

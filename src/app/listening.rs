@@ -36,6 +36,12 @@ pub struct Ears {
     pub program: watch::Sender<Program>,
     /// The talker's direction (degrees), for the LED ring.
     pub talker: watch::Sender<Option<f32>>,
+    /// The room's sound level (dBFS of the mixdown), for the admin page.
+    pub level: watch::Sender<f32>,
+    /// The admin's director settings, followed while the box runs.
+    settings: Option<watch::Receiver<crate::config::DirectorSettings>>,
+    /// The settings the director took, once it took them.
+    pub in_use: watch::Sender<crate::config::DirectorSettings>,
     events: EventBus,
     started: Instant,
 }
@@ -54,6 +60,9 @@ impl Ears {
         Ears {
             program: watch::channel(director.program()).0,
             talker: watch::channel(None).0,
+            level: watch::channel(SILENT_DBFS).0,
+            settings: None,
+            in_use: watch::channel(crate::config::DirectorSettings::default()).0,
             mics,
             director,
             far_end: FarEnd::default(),
@@ -63,8 +72,20 @@ impl Ears {
         }
     }
 
+    /// Follows the admin's director settings from now on.
+    pub fn follow(&mut self, mut settings: watch::Receiver<crate::config::DirectorSettings>) {
+        self.in_use.send_replace(settings.borrow_and_update().clone());
+        self.settings = Some(settings);
+    }
+
     /// One piece of evidence for the director, through the far-end gate.
     fn hear(&mut self, at: Instant, azimuth_deg: Option<f32>) {
+        if let Some(settings) = self.settings.as_mut().filter(|s| s.has_changed().unwrap_or(false)) {
+            let taken = settings.borrow_and_update().clone();
+            tracing::info!(reaction_ms = taken.reaction_ms.get(), "director settings changed");
+            self.director.set_config(taken.director());
+            self.in_use.send_replace(taken);
+        }
         let admitted = self.far_end.admit(at, azimuth_deg);
         let Some(framing) = self.director.hear(at, admitted) else { return };
         self.program.send_replace(self.director.program());
@@ -161,8 +182,17 @@ impl Hearing {
         }
         let talker = ears.talker(end);
         self.mixdown.mix(&refs, talker.map(|(_, azimuth)| azimuth), &mut self.mono);
+        ears.level.send_replace(dbfs(&self.mono));
         talker.map(|(seat, _)| seat)
     }
+}
+
+/// What the level reads with no sound at all.
+const SILENT_DBFS: f32 = -120.0;
+
+fn dbfs(samples: &[f32]) -> f32 {
+    let power = samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32;
+    (10.0 * power.log10()).max(SILENT_DBFS)
 }
 
 fn samples_to_time(samples: u64, rate: u32) -> Duration {

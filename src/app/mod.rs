@@ -10,6 +10,7 @@ pub mod events;
 mod gpio;
 mod hardware;
 mod listening;
+mod live;
 mod room_media;
 mod room_video;
 
@@ -222,8 +223,8 @@ pub struct RunningBox {
     notifier: Notifier,
     store: Store,
     run_id: i64,
-    /// mDNS, withdrawn when the box stops.
-    _advertisement: Option<advertise::Advertisement>,
+    /// The running configuration; the followers stop when it goes.
+    _config: Arc<watch::Sender<Config>>,
 }
 
 /// Starts every part of the box and reports READY to systemd.
@@ -303,7 +304,7 @@ async fn start_parts(
         let view = CameraView { azimuth_deg: c.azimuth_deg.as_f32(), hfov_deg: c.hfov_deg.as_f32() };
         (c.name.clone(), view)
     });
-    let ears = Ears::new(
+    let mut ears = Ears::new(
         config.microphone.profile.geometry().positions,
         config.director.director(),
         views.collect(),
@@ -311,6 +312,12 @@ async fn start_parts(
         started,
     );
     let talker = ears.talker.subscribe();
+    let level = ears.level.subscribe();
+    let (director_settings, director_rx) = watch::channel(config.director.clone());
+    ears.follow(director_rx);
+    let director_in_use = ears.in_use.subscribe();
+    let (live_config, live_config_rx) = watch::channel(config.clone());
+    let live_config = Arc::new(live_config);
     let (muted, muted_rx) = watch::channel(false);
     let (privacy, mut privacy_rx) = watch::channel(false);
     let gpio =
@@ -320,7 +327,7 @@ async fn start_parts(
     let media_port = listeners.media.port();
     let (served, served_rx) = watch::channel(cert);
     let status = Arc::new(BoxStatus {
-        room_name: config.room.name.clone(),
+        config: live_config_rx.clone(),
         started,
         cameras: camera_health,
         microphone: mic_health,
@@ -374,6 +381,7 @@ async fn start_parts(
         blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle, faces_tx))).await?
     };
     let sessions = Arc::new(web::sessions::Sessions::default());
+    let welcomes = Arc::new(web::display::Welcomes::default());
     let admin = {
         let store = store.clone();
         blocking(move || web::admin::AdminAuth::new(store).map_err(AppError::Store)).await?
@@ -387,20 +395,30 @@ async fn start_parts(
         admin,
         forwarded,
         talker,
+        level,
+        config: live_config.clone(),
+        restart_pending: Default::default(),
+        director: director_in_use,
+        welcomes: welcomes.clone(),
     };
     let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
         .map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
-    let advertisement = config.server.mdns.then(|| {
-        advertise::advertise(&config.room.name, config.server.bind, web.https_addr.port())
-            .inspect_err(|e| tracing::warn!(error = %e, "cannot advertise the box on the network (mDNS)"))
-            .ok()
-    });
+    let followers = live::Followers {
+        checkin: checkin.clone(),
+        admission: admission.clone(),
+        director: director_settings,
+        sfu: sfu.clone(),
+        mdns: config.server.mdns.then_some((config.server.bind, web.https_addr.port())),
+    };
 
     let mut tasks = vec![
         tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
         follow_addresses,
+        // The admin's settings, and mDNS under the room's current name.
+        tokio::spawn(live::follow(live_config_rx, followers)),
         tokio::spawn(events::watch_devices(status.clone(), events.clone())),
+        tokio::spawn(events::welcome_check_ins(events.subscribe(), welcomes)),
         // The privacy switch overrides the admin's setting while engaged.
         tokio::spawn({
             let checkin = checkin.clone();
@@ -436,7 +454,7 @@ async fn start_parts(
         notifier,
         store,
         run_id,
-        _advertisement: advertisement.flatten(),
+        _config: live_config,
     })
 }
 

@@ -9,6 +9,7 @@
 mod checkin;
 mod director;
 mod file;
+pub mod live;
 mod located;
 mod overlay;
 mod ranged;

@@ -128,6 +128,12 @@ impl Director {
         }
     }
 
+    /// New timings (the admin changed them); the shot on air and what the
+    /// director knows of the room stay.
+    pub fn set_config(&mut self, config: DirectorConfig) {
+        self.config = config;
+    }
+
     /// One piece of evidence: at `now`, speech from `azimuth_deg`, or no
     /// speech (`None`). Returns the new framing when the shot changes.
     pub fn hear(&mut self, now: Instant, azimuth_deg: Option<f32>) -> Option<Framing> {

@@ -8,6 +8,7 @@ mod join_code;
 mod layers;
 pub mod messages;
 mod peer;
+pub mod quality;
 mod socket;
 mod task;
 #[cfg(test)]

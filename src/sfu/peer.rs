@@ -100,6 +100,8 @@ pub struct Peer {
     pub estimate: Option<u64>,
     /// The bitrate the estimate was last told to probe towards.
     pub desired: u64,
+    /// The link's bitrate, round trip, loss and jitter, for the admin page.
+    pub quality: crate::sfu::quality::QualityMeter,
 }
 
 impl Peer {
@@ -119,6 +121,7 @@ impl Peer {
             large: None,
             estimate: None,
             desired: 0,
+            quality: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::engine::{JoinError, LocalPacket, Sfu};
 use super::messages::{ParticipantInfo, ParticipantKind};
+use super::quality::LinkQuality;
 use super::socket::{ActiveSocket, MediaSocket};
 
 enum Command {
@@ -22,6 +23,9 @@ enum Command {
     },
     Participants {
         reply: oneshot::Sender<Vec<ParticipantInfo>>,
+    },
+    Links {
+        reply: oneshot::Sender<Vec<(u64, LinkQuality)>>,
     },
     Leave {
         id: u64,
@@ -65,6 +69,13 @@ impl SfuHandle {
     /// Ends a participant's session (a WHIP or WHEP client said so).
     pub async fn leave(&self, id: u64) -> Result<(), SfuError> {
         self.commands.send(Command::Leave { id }).await.map_err(|_| SfuError::Stopped)
+    }
+
+    /// Each participant's link: bitrate, round trip, loss, jitter.
+    pub async fn links(&self) -> Result<Vec<(u64, LinkQuality)>, SfuError> {
+        let (reply, list) = oneshot::channel();
+        self.commands.send(Command::Links { reply }).await.map_err(|_| SfuError::Stopped)?;
+        list.await.map_err(|_| SfuError::Stopped)
     }
 
     pub async fn participants(&self) -> Result<Vec<ParticipantInfo>, SfuError> {
@@ -158,6 +169,9 @@ async fn run(
                 }
                 Some(Command::Participants { reply }) => {
                     let _ = reply.send(sfu.participants());
+                }
+                Some(Command::Links { reply }) => {
+                    let _ = reply.send(sfu.links());
                 }
                 Some(Command::Leave { id }) => sfu.leave(id, Instant::now()),
                 Some(Command::Renegotiate { id, offer, reply }) => {

@@ -28,6 +28,12 @@ pub enum Command {
     GalleryChanged,
     /// A person was deleted: forget them now.
     Forget(PersonId),
+    /// The admin changed how sure a match must be, or how long check-ins
+    /// are kept.
+    Tune {
+        threshold: f32,
+        retention: Duration,
+    },
 }
 
 /// A face in the latest analysed frame, in fractions of the picture.
@@ -137,6 +143,11 @@ impl Pipeline {
                 }
                 Ok(Command::GalleryChanged) => {
                     self.reload_gallery();
+                    continue;
+                }
+                Ok(Command::Tune { threshold, retention }) => {
+                    tracing::info!(threshold, retention_days = retention.as_secs() / 86_400, "check-in settings");
+                    (self.settings.threshold, self.settings.retention) = (threshold, retention);
                     continue;
                 }
                 Ok(Command::Forget(person)) => {

@@ -21,7 +21,7 @@ pub struct CheckInService {
     pub models: Option<Arc<Models>>,
     /// Why the models are missing.
     pub models_error: Option<String>,
-    pub config: CheckInConfig,
+    config: Mutex<CheckInConfig>,
     pub limits: PhotoLimits,
     /// The admin's setting.
     enabled: AtomicBool,
@@ -74,7 +74,7 @@ impl CheckInService {
         Arc::new(CheckInService {
             models,
             models_error,
-            config,
+            config: Mutex::new(config),
             limits: PhotoLimits::default(),
             enabled,
             privacy: AtomicBool::new(false),
@@ -109,6 +109,23 @@ impl CheckInService {
         if self.privacy.swap(engaged, Ordering::Relaxed) != engaged {
             tracing::info!(engaged, "privacy switch");
             self.send(Command::Enable(self.enabled() && !engaged));
+        }
+    }
+
+    /// The admin's settings as they are now.
+    pub fn config(&self) -> CheckInConfig {
+        self.config.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Applies the admin's changed settings at once.
+    pub fn apply(&self, config: &CheckInConfig) {
+        let before = std::mem::replace(&mut *self.config.lock().unwrap_or_else(|p| p.into_inner()), config.clone());
+        if (before.threshold_percent, before.retention_days) != (config.threshold_percent, config.retention_days) {
+            let retention = Duration::from_secs(config.retention_days.get() as u64 * 86_400);
+            self.send(Command::Tune { threshold: config.threshold(), retention });
+        }
+        if before.enabled != config.enabled {
+            self.set_enabled(config.enabled);
         }
     }
 

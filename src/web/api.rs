@@ -9,7 +9,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, on};
 
-use super::{WebState, admin, display, join, people};
+use super::{WebState, admin, display, join, people, settings, status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -71,12 +71,19 @@ pub fn api() -> Api {
         .add(Public, Method::POST, "/api/session/{token}", join::renegotiate, join_limit)
         // The room display (what anyone in the room can see).
         .public(Method::GET, "/api/display", display::display)
+        .public(Method::GET, "/api/display/qr.svg", display::qr)
         // Becoming the admin.
         .public(Method::GET, "/api/admin/session", admin::session)
         .public(Method::POST, "/api/admin/setup", admin::setup)
         .public(Method::POST, "/api/admin/login", admin::login)
         .admin(Method::POST, "/api/admin/logout", admin::logout)
         .admin(Method::PUT, "/api/admin/password", admin::change_password)
+        // The live view: links, sound, CPU, devices, network.
+        .admin(Method::GET, "/api/status", status::status)
+        // Settings, and a fresh join code.
+        .admin(Method::GET, "/api/settings", settings::get)
+        .admin(Method::PUT, "/api/settings", settings::put)
+        .admin(Method::POST, "/api/meeting/code", settings::new_code)
         // Face check-in.
         .admin(Method::GET, "/api/checkin", people::status)
         .admin(Method::PUT, "/api/checkin", people::switch)

@@ -14,7 +14,8 @@ use crate::store::Store;
 /// Live facts about the box, shared by `/healthz`, the watchdog and (later)
 /// the admin page.
 pub struct BoxStatus {
-    pub room_name: String,
+    /// The running configuration, with the admin's changes.
+    pub config: watch::Receiver<crate::config::Config>,
     pub started: Instant,
     pub cameras: Vec<Arc<SourceHealth>>,
     pub microphone: Arc<SourceHealth>,
@@ -28,6 +29,10 @@ pub struct BoxStatus {
 }
 
 impl BoxStatus {
+    pub fn room_name(&self) -> String {
+        self.config.borrow().room.name.clone()
+    }
+
     /// Every capture source, cameras first.
     pub fn sources(&self) -> Vec<Arc<SourceHealth>> {
         self.cameras.iter().cloned().chain([self.microphone.clone()]).collect()
@@ -143,7 +148,7 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
         status: if healthy { Overall::Ok } else { Overall::Degraded },
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_s: status.started.elapsed().as_secs_f64(),
-        room: status.room_name.clone(),
+        room: status.room_name(),
         muted: *status.muted.borrow(),
         subsystems: Subsystems {
             store,

@@ -36,6 +36,11 @@ impl Admission {
         self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// From now on phones join with `code`; those in the meeting stay.
+    pub fn set_code(&self, code: JoinCode) {
+        *self.code.lock().unwrap_or_else(|p| p.into_inner()) = code;
+    }
+
     /// Checks `attempt` from `ip`.
     pub(super) fn admit(&self, ip: std::net::IpAddr, attempt: &str, now: Instant) -> Result<(), Refusal> {
         let mut throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());

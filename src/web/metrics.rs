@@ -104,7 +104,7 @@ fn gauge(value: i64) -> Gauge {
 }
 
 /// CPU seconds (getrusage) and resident bytes (/proc/self/statm).
-fn process_usage() -> (f64, u64) {
+pub(super) fn process_usage() -> (f64, u64) {
     use nix::sys::resource::{UsageWho, getrusage};
     let cpu = getrusage(UsageWho::RUSAGE_SELF)
         .map(|u| {

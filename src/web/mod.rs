@@ -6,7 +6,7 @@ pub mod admin;
 pub mod api;
 mod assets;
 pub mod certificate;
-mod display;
+pub mod display;
 mod health;
 pub mod join;
 mod metrics;
@@ -16,6 +16,8 @@ mod refused;
 pub mod secret;
 mod server;
 pub mod sessions;
+mod settings;
+mod status;
 pub mod throttle;
 pub mod whip;
 
@@ -42,6 +44,17 @@ pub struct WebState {
     pub forwarded: Arc<crate::sfu::Counters>,
     /// The talker's direction while someone speaks, for /metrics.
     pub talker: tokio::sync::watch::Receiver<Option<f32>>,
+    /// The room's sound level (dBFS), for the admin page.
+    pub level: tokio::sync::watch::Receiver<f32>,
+    /// The running configuration; the admin's changes are sent here and
+    /// the box follows them.
+    pub config: Arc<tokio::sync::watch::Sender<crate::config::Config>>,
+    /// The director's timings as the listening thread uses them.
+    pub director: tokio::sync::watch::Receiver<crate::config::DirectorSettings>,
+    /// Who just checked in, for the display's "Welcome".
+    pub welcomes: Arc<display::Welcomes>,
+    /// Settings changed that apply at the next start.
+    pub restart_pending: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// The HTTPS router.

@@ -83,7 +83,7 @@ fn embed(service: &CheckInService, source: Source) -> Result<(Embedding, Option<
         Source::Camera => (service.capture().map_err(enroll_error)?, None),
     };
     let (_, embedding) = models.enrollment(&picture).map_err(enroll_error)?;
-    let keep = service.config.keep_photos.then_some(bytes).flatten().map(|b| b.to_vec());
+    let keep = service.config().keep_photos.then_some(bytes).flatten().map(|b| b.to_vec());
     Ok((embedding, keep))
 }
 
@@ -222,15 +222,16 @@ fn csv_field(value: &str) -> String {
 
 pub async fn status(State(state): State<WebState>) -> Response {
     let s = &state.checkin;
+    let config = s.config();
     Json(serde_json::json!({
         "enabled": s.enabled(),
         "privacy_switch": s.privacy(),
         "available": s.models.is_some(),
         "unavailable_because": s.models_error,
-        "threshold": s.config.threshold(),
-        "fps": s.config.fps.get(),
-        "retention_days": s.config.retention_days.get(),
-        "keep_photos": s.config.keep_photos,
+        "threshold": config.threshold(),
+        "fps": config.fps.get(),
+        "retention_days": config.retention_days.get(),
+        "keep_photos": config.keep_photos,
         "faces": *s.faces.borrow(),
     }))
     .into_response()
@@ -261,7 +262,10 @@ pub async fn switch(
     let saved =
         on_store(&service.store, move |store| store.set_setting("checkin.enabled", &serde_json::json!(enabled)));
     match saved.await {
-        Ok(()) => status(State(state)).await,
+        Ok(()) => {
+            state.config.send_modify(|c| c.checkin.enabled = enabled);
+            status(State(state)).await
+        }
         Err(refused) => refused.into_response(),
     }
 }

@@ -286,6 +286,11 @@ impl Sfu {
         self.room.iter().cloned().chain(self.peers.iter().map(|p| p.info.clone())).collect()
     }
 
+    /// Each peer's link, as last measured.
+    pub fn links(&self) -> Vec<(u64, crate::sfu::quality::LinkQuality)> {
+        self.peers.iter().map(|p| (p.id(), p.quality.now)).collect()
+    }
+
     /// The participant who holds the floor (the room, for any of its seats).
     pub fn active_speaker(&self) -> Option<u64> {
         self.speaker.dominant().map(|t| t.participant())

@@ -59,6 +59,14 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
             peer.estimate = can_probe.then(|| estimate.as_u64());
         }
         Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => peer.estimate = Some(estimate.as_u64()),
+        Event::PeerStats(s) => {
+            peer.quality.peer(s.timestamp, s.peer_bytes_rx, s.peer_bytes_tx, s.rtt, s.ingress_loss_fraction)
+        }
+        Event::MediaIngressStats(s) => {
+            if peer.published.iter().any(|p| p.mid == s.mid && p.kind == MediaKind::Audio) {
+                peer.quality.audio_jitter(s.jitter);
+            }
+        }
         _ => {}
     }
 }
@@ -74,6 +82,8 @@ pub(super) fn new_rtc(bandwidth_estimation: bool, now: Instant) -> Rtc {
     let mut config = Rtc::builder()
         .set_rtp_mode(true)
         .set_send_buffer_video(300)
+        // Each peer's link quality, for the admin page.
+        .set_stats_interval(Some(std::time::Duration::from_secs(1)))
         .enable_bwe(bandwidth_estimation.then(|| Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
         .clear_codecs();
     config.codec_config().add_h264(102.into(), Some(103.into()), true, 0x42e01f);

@@ -1,0 +1,158 @@
+//! The settings the admin page changes, and how a change is checked: each
+//! key against the running configuration, all or nothing.
+
+use serde_json::{Map, Value};
+
+use super::{Config, OverlayError, apply_settings};
+
+/// When a change to a setting takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Takes {
+    /// At once, while the box runs.
+    Now,
+    /// At the next start (the device is opened once).
+    Restart,
+}
+
+/// Every setting the admin page may change, in the page's order.
+pub const EDITABLE: &[(&str, Takes)] = &[
+    ("room.name", Takes::Now),
+    ("meeting.join_code", Takes::Now),
+    ("camera[0].device", Takes::Restart),
+    ("camera[0].width", Takes::Restart),
+    ("camera[0].height", Takes::Restart),
+    ("camera[0].fps", Takes::Restart),
+    ("microphone.device", Takes::Restart),
+    ("microphone.profile", Takes::Restart),
+    ("director.reaction_ms", Takes::Now),
+    ("director.hold_ms", Takes::Now),
+    ("director.group_after_silence_ms", Takes::Now),
+    ("director.pan_ms", Takes::Now),
+    ("director.zoom_percent", Takes::Now),
+    ("checkin.enabled", Takes::Now),
+    ("checkin.threshold_percent", Takes::Now),
+    ("checkin.retention_days", Takes::Now),
+    ("checkin.keep_photos", Takes::Now),
+];
+
+pub fn takes(key: &str) -> Option<Takes> {
+    EDITABLE.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
+}
+
+/// The editable settings' current values, by key.
+pub fn values(config: &Config) -> Map<String, Value> {
+    let tree = serde_json::to_value(config).unwrap_or(Value::Null);
+    EDITABLE.iter().map(|(key, _)| (key.to_string(), read(&tree, key).cloned().unwrap_or(Value::Null))).collect()
+}
+
+/// A change checked against `current`: the new configuration and the keys
+/// that wait for a restart, or an error for each key that does not fit.
+/// Each key is checked on its own first, so every bad field is named at
+/// once, then all together (a rule across fields names its key).
+pub fn change(current: &Config, changes: &Map<String, Value>) -> Result<(Config, Vec<String>), Vec<OverlayError>> {
+    let mut errors = Vec::new();
+    let mut restart = Vec::new();
+    let mut settings = Vec::new();
+    for (key, value) in changes {
+        match takes(key) {
+            None => errors
+                .push(OverlayError { key: key.clone(), message: "is not a setting the admin page changes".into() }),
+            Some(when) => {
+                let (_, rejected) = apply_settings(current.clone(), &[(key.clone(), value.clone())]);
+                errors.extend(rejected.into_iter().map(|e| OverlayError { key: e.key, message: plain(&e.message) }));
+                if when == Takes::Restart
+                    && read(&serde_json::to_value(current).unwrap_or(Value::Null), key) != Some(value)
+                {
+                    restart.push(key.clone());
+                }
+                settings.push((key.clone(), value.clone()));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (next, rejected) = apply_settings(current.clone(), &settings);
+    if !rejected.is_empty() {
+        return Err(rejected.into_iter().map(|e| OverlayError { key: e.key, message: plain(&e.message) }).collect());
+    }
+    Ok((next, restart))
+}
+
+/// serde's wording, without the type names a person does not need.
+fn plain(message: &str) -> String {
+    message.replace("invalid type: ", "").replace("invalid value: ", "")
+}
+
+fn read<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
+    let mut node = tree;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, Some(rest.strip_suffix(']')?.parse::<usize>().ok()?)),
+            None => (part, None),
+        };
+        node = node.get(name)?;
+        if let Some(i) = index {
+            node = node.get(i)?;
+        }
+    }
+    Some(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn every_editable_key_reads_a_value() {
+        let values = values(&Config::default());
+        for (key, _) in EDITABLE {
+            assert!(values.contains_key(*key), "{key}");
+        }
+        assert_eq!(values["director.reaction_ms"], json!(500));
+        assert_eq!(values["meeting.join_code"], Value::Null);
+        assert_eq!(values["camera[0].device"], json!("auto"));
+    }
+
+    #[test]
+    fn a_good_change_applies_and_says_what_waits_for_a_restart() {
+        let changes = map(json!({"director.reaction_ms": 900, "camera[0].fps": 15, "camera[0].width": 1280}));
+        let (next, restart) = change(&Config::default(), &changes).unwrap();
+        assert_eq!(next.director.reaction_ms.get(), 900);
+        assert_eq!(next.camera[0].fps.get(), 15);
+        // The width did not change, so nothing waits for it.
+        assert_eq!(restart, ["camera[0].fps"]);
+    }
+
+    #[test]
+    fn every_bad_field_is_named_and_nothing_applies() {
+        let changes = map(json!({
+            "room.name": "",
+            "director.reaction_ms": 50,
+            "meeting.join_code": "12ab",
+            "server.https_port": 1,
+            "checkin.enabled": true,
+        }));
+        let errors = change(&Config::default(), &changes).unwrap_err();
+        let mut keys: Vec<_> = errors.iter().map(|e| e.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, ["director.reaction_ms", "meeting.join_code", "room.name", "server.https_port"]);
+        let reaction = errors.iter().find(|e| e.key == "director.reaction_ms").unwrap();
+        assert!(reaction.message.contains("100") && reaction.message.contains("5000"), "{}", reaction.message);
+        assert!(!reaction.message.contains("invalid"), "{}", reaction.message);
+    }
+
+    #[test]
+    fn a_fixed_code_and_back_to_a_fresh_one() {
+        let (fixed, _) = change(&Config::default(), &map(json!({"meeting.join_code": "135790"}))).unwrap();
+        assert_eq!(fixed.meeting.join_code.as_deref(), Some("135790"));
+        let (fresh, _) = change(&fixed, &map(json!({"meeting.join_code": null}))).unwrap();
+        assert_eq!(fresh.meeting.join_code, None);
+    }
+}
