@@ -63,6 +63,12 @@ impl Hardware {
                 }
             })
             .collect();
+        if let (Some(path), Some(main)) = (&config.simulation.person_photo, controls.first()) {
+            match portrait(path, config.camera[0].height.as_u32()) {
+                Ok(person) => main.show(Some(person)),
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot show the simulated person"),
+            }
+        }
         let mic = simulated_microphone(config);
         let mic_control = mic.control();
         let (button, press, leds, view) = simulated_gpio(config.gpio.led_count.get() as usize);
@@ -164,6 +170,16 @@ impl Hardware {
         }
         hardware
     }
+}
+
+/// The photo at 60 % of the picture's height, as someone across the table.
+fn portrait(path: &std::path::Path, picture_height: u32) -> Result<crate::capture::sim::Portrait, String> {
+    use crate::vision::{Picture, PhotoLimits};
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let picture = Picture::decode(&bytes, PhotoLimits::default()).map_err(|e| e.to_string())?;
+    let scale = picture_height as f32 * 0.6 / picture.height as f32;
+    let (width, height, i420) = picture.scaled(scale).to_i420();
+    Ok(crate::capture::sim::Portrait { width, height, i420 })
 }
 
 fn why_simulated(choice: &DeviceChoice) -> &'static str {

@@ -320,6 +320,9 @@ pub struct SimulationConfig {
     pub noise_dbfs: InRange<-120, 0>,
     /// Seed of the generated speech and noise.
     pub seed: u64,
+    /// A photo (JPEG or PNG) of someone the simulated main camera shows
+    /// standing in the room: check-in and framing on a desk.
+    pub person_photo: Option<std::path::PathBuf>,
 }
 
 impl Default for SimulationConfig {
@@ -334,6 +337,7 @@ impl Default for SimulationConfig {
             speech_dbfs: InRange::new_const(-26),
             noise_dbfs: InRange::new_const(-65),
             seed: 1,
+            person_photo: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -38,7 +38,7 @@ pub struct Display {
 }
 
 /// `GET /api/display`.
-pub async fn display(State(state): State<WebState>, headers: HeaderMap) -> Json<Display> {
+pub async fn display(State(state): State<WebState>, uri: Uri, headers: HeaderMap) -> Json<Display> {
     let code = state.admission.code().as_str().to_string();
     let now = Instant::now();
     let offline = |s: &std::sync::Arc<crate::capture::SourceHealth>| {
@@ -46,7 +46,7 @@ pub async fn display(State(state): State<WebState>, headers: HeaderMap) -> Json<
     };
     Json(Display {
         room: state.status.room_name(),
-        join_url: join_url(&state, &headers, &code),
+        join_url: join_url(&state, &uri, &headers, &code),
         code,
         welcome: state.welcomes.recent(now),
         camera_offline: state.status.cameras.first().is_some_and(offline),
@@ -57,8 +57,8 @@ pub async fn display(State(state): State<WebState>, headers: HeaderMap) -> Json<
 }
 
 /// `GET /api/display/qr.svg`: the join address with the code, as a QR code.
-pub async fn qr(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    let url = join_url(&state, &headers, state.admission.code().as_str());
+pub async fn qr(State(state): State<WebState>, uri: Uri, headers: HeaderMap) -> Response {
+    let url = join_url(&state, &uri, &headers, state.admission.code().as_str());
     match qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M) {
         Ok(code) => {
             let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(256, 256).quiet_zone(true).build();
@@ -71,8 +71,13 @@ pub async fn qr(State(state): State<WebState>, headers: HeaderMap) -> Response {
 /// `https://<the box's address>[:port]/join/?code=…`: the address a phone
 /// on the room's network reaches (the display itself may be the box's own
 /// screen, on localhost), on the port this page came in on.
-fn join_url(state: &WebState, headers: &HeaderMap, code: &str) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+fn join_url(state: &WebState, uri: &Uri, headers: &HeaderMap, code: &str) -> String {
+    // HTTP/2 names the host in the URI (`:authority`), HTTP/1.1 in `Host`.
+    let host = uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or("localhost");
     let port = host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map(|(_, p)| p);
     // A box bound to one address is reached there only.
     let bind = state.config.borrow().server.bind;

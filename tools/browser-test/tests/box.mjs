@@ -1,7 +1,7 @@
 // Starts a real confcamd (the test build) on free local ports with a fresh
 // data dir, and headless Chromium with fake media devices.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ function status(url) {
   });
 }
 
-const repo = new URL('../../../', import.meta.url).pathname;
+export const repo = new URL('../../../', import.meta.url).pathname;
 export const JOIN_CODE = '246810';
 
 async function freeTcpPort() {
@@ -40,7 +40,7 @@ async function freeUdpPort() {
   });
 }
 
-export async function startBox(extraToml = '') {
+export async function startBox(extraToml = '', camera = 'width = 320\nheight = 180\nfps = 10') {
   const dir = mkdtempSync(join(tmpdir(), 'confcam-browser-'));
   const https = await freeTcpPort();
   const media = await freeUdpPort();
@@ -56,9 +56,7 @@ media_port = ${media}
 join_code = "${JOIN_CODE}"
 
 [[camera]]
-width = 320
-height = 180
-fps = 10
+${camera}
 ${extraToml}
 `);
   const binary = process.env.CONFCAMD || join(repo, 'target/debug/confcamd');
@@ -81,6 +79,7 @@ ${extraToml}
   return {
     url,
     log,
+    db: join(dir, 'data', 'confcam.db'),
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
@@ -131,4 +130,29 @@ export async function joinAs(context, box, name, { display = false, code = JOIN_
 // Waits until `check` (run in the page) returns true; returns its last value.
 export async function until(page, check, arg, timeout = 30_000) {
   await page.waitForFunction(check, arg, { timeout, polling: 250 });
+}
+
+// Rows of a query on the box's SQLite database (Python's sqlite3: always on
+// the machine, and it reads the file as any other client would).
+export function sql(db, query) {
+  const out = execFileSync('python3', ['-c', `
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+print(json.dumps(con.execute(sys.argv[2]).fetchall()))`, db, query]);
+  return JSON.parse(out.toString());
+}
+
+// Screenshots for people to look at (CI keeps target/screenshots): the page
+// at a phone's size and at a desktop's (or a TV's).
+export const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1366, height: 900 }, tv: { width: 1920, height: 1080 } };
+export async function screenshots(page, name, sizes = ['phone', 'desktop']) {
+  const dir = join(repo, 'target/screenshots');
+  mkdirSync(dir, { recursive: true });
+  const before = page.viewportSize();
+  for (const size of sizes) {
+    await page.setViewportSize(SIZES[size]);
+    await page.waitForTimeout(400);
+    await page.screenshot({ path: join(dir, `${name}-${size}.png`), fullPage: size !== 'tv' });
+  }
+  if (before) await page.setViewportSize(before);
 }
