@@ -174,7 +174,7 @@ impl Hardware {
 
 /// The photo at 60 % of the picture's height, as someone across the table.
 fn portrait(path: &std::path::Path, picture_height: u32) -> Result<crate::capture::sim::Portrait, String> {
-    use crate::vision::{Picture, PhotoLimits};
+    use crate::vision::{PhotoLimits, Picture};
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let picture = Picture::decode(&bytes, PhotoLimits::default()).map_err(|e| e.to_string())?;
     let scale = picture_height as f32 * 0.6 / picture.height as f32;

@@ -14,5 +14,6 @@ mod meeting;
 mod metrics;
 mod notify;
 mod phone;
+mod settings;
 mod store;
 mod tls;

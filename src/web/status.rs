@@ -57,7 +57,9 @@ pub async fn status(State(state): State<WebState>) -> Json<Value> {
 /// CPU since the last look (the daemon's and the whole board's), memory,
 /// and the SoC's temperature where the board reports one.
 fn system() -> Value {
-    static LAST: Mutex<Option<(Instant, f64, Option<(u64, u64)>)>> = Mutex::new(None);
+    /// When, the daemon's CPU seconds, the board's busy and total jiffies.
+    type Sample = (Instant, f64, Option<(u64, u64)>);
+    static LAST: Mutex<Option<Sample>> = Mutex::new(None);
     let now = Instant::now();
     let (cpu_secs, rss) = super::metrics::process_usage();
     let board = board_cpu();

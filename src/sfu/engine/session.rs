@@ -62,10 +62,8 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
         Event::PeerStats(s) => {
             peer.quality.peer(s.timestamp, s.peer_bytes_rx, s.peer_bytes_tx, s.rtt, s.ingress_loss_fraction)
         }
-        Event::MediaIngressStats(s) => {
-            if peer.published.iter().any(|p| p.mid == s.mid && p.kind == MediaKind::Audio) {
-                peer.quality.audio_jitter(s.jitter);
-            }
+        Event::MediaIngressStats(s) if peer.published.iter().any(|p| p.mid == s.mid && p.kind == MediaKind::Audio) => {
+            peer.quality.audio_jitter(s.jitter);
         }
         _ => {}
     }
