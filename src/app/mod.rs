@@ -281,7 +281,9 @@ async fn start_parts(
         tracing::info!(camera = %name, backend = info.backend, device = %info.device, "{}", info.description);
         let health = Arc::new(SourceHealth::new(format!("camera:{name}"), info, started));
         let (feed, _) = broadcast::channel(FRAME_RING);
-        let pump = spawn_pump(format!("camera-{name}"), move || source.next_frame(), feed.clone(), health.clone());
+        let sequence = health.clone();
+        let next = move || source.next_frame().inspect(|frame| sequence.record_sequence(frame.seq));
+        let pump = spawn_pump(format!("camera-{name}"), next, feed.clone(), health.clone());
         pumps.push(pump.map_err(AppError::Thread)?);
         camera_health.push(health);
         let faces = if room_cameras.is_empty() { faces_rx.clone() } else { watch::channel(Vec::new()).1 };

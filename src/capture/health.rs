@@ -19,6 +19,10 @@ pub struct SourceHealth {
     last_error: Mutex<Option<String>>,
     /// The device went away and has not delivered since.
     gone: AtomicBool,
+    /// Frames the camera numbered but never delivered (sequence gaps).
+    dropped: AtomicU64,
+    /// The last frame's sequence number, plus one (0 = none yet).
+    last_seq: AtomicU64,
 }
 
 /// What a source is doing, as of a given instant.
@@ -42,6 +46,8 @@ pub struct SourceStatus {
     pub info: SourceInfo,
     pub delivered: u64,
     pub errors: u64,
+    /// Frames lost between the sensor and the box (cameras only).
+    pub dropped: u64,
     pub last_error: Option<String>,
 }
 
@@ -56,7 +62,16 @@ impl SourceHealth {
             last_delivery: AtomicU64::new(0),
             last_error: Mutex::new(None),
             gone: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            last_seq: AtomicU64::new(0),
         }
+    }
+
+    /// A delivered frame's sequence number: a gap since the last one is
+    /// frames dropped on the way (by the driver, or as corrupt).
+    pub fn record_sequence(&self, seq: u64) {
+        let last = self.last_seq.swap(seq + 1, Ordering::Relaxed).checked_sub(1);
+        self.dropped.fetch_add(missed(last, seq), Ordering::Relaxed);
     }
 
     pub fn record_delivery(&self, at: Instant) {
@@ -99,14 +114,35 @@ impl SourceHealth {
             info: self.info.clone(),
             delivered: self.delivered(),
             errors: self.errors.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
             last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
+    }
+}
+
+/// Frames missing between `last` and `seq`; a count that starts again
+/// (the device was reopened) misses nothing.
+fn missed(last: Option<u64>, seq: u64) -> u64 {
+    match last {
+        Some(last) if seq > last => seq - last - 1,
+        _ => 0,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_gaps_are_dropped_frames_and_a_restart_is_not() {
+        let info = SourceInfo { backend: "simulated", device: "sim0".into(), description: String::new() };
+        let h = SourceHealth::new("camera:main", info, Instant::now());
+        for seq in [0, 1, 2, 5, 6, 9, 0, 1, 3] {
+            h.record_sequence(seq);
+        }
+        assert_eq!(h.status(Instant::now(), Duration::from_secs(3)).dropped, 2 + 2 + 1);
+        assert_eq!(missed(None, 7), 0);
+    }
 
     fn health(epoch: Instant) -> SourceHealth {
         let info = SourceInfo { backend: "simulated", device: "sim0".into(), description: String::new() };

@@ -104,6 +104,7 @@ async fn the_picture_follows_the_talker_and_the_phones_hear_that_the_room_speaks
     assert!(m["confcam_forwarded_bytes_total"] > m["confcam_forwarded_packets_total"]);
     assert!(m["confcam_source_delivered_total{source=\"camera:main\"}"] > 0.0, "{m:?}");
     assert_eq!(m["confcam_source_running{source=\"microphone\"}"], 1.0);
+    assert!(m.contains_key("confcam_dropped_frames_total{source=\"camera:main\"}"), "{m:?}");
     assert!(m.contains_key("confcam_voice_active") && m.contains_key("confcam_checked_in"));
     assert!(m["confcam_process_cpu_seconds_total"] > 0.0 && m["confcam_process_resident_memory_bytes"] > 1e6);
     b.running.shutdown().await;

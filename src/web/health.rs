@@ -96,6 +96,9 @@ pub struct SourceReport {
     pub description: String,
     pub delivered: u64,
     pub errors: u64,
+    /// Camera frames lost on the way (sequence gaps).
+    #[serde(default)]
+    pub dropped: u64,
     pub last_error: Option<String>,
 }
 
@@ -109,6 +112,7 @@ impl From<SourceStatus> for SourceReport {
             description: s.info.description,
             delivered: s.delivered,
             errors: s.errors,
+            dropped: s.dropped,
             last_error: s.last_error,
         }
     }

@@ -38,10 +38,11 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
     registry.register("forwarded_packets", "RTP packets forwarded to participants", counter(packets));
     registry.register("forwarded_bytes", "RTP payload bytes forwarded to participants", counter(bytes));
 
-    let (delivered, errors, up) = (
+    let (delivered, errors, up, dropped) = (
         Family::<Labels, Counter>::default(),
         Family::<Labels, Counter>::default(),
         Family::<Labels, Gauge>::default(),
+        Family::<Labels, Counter>::default(),
     );
     let now = Instant::now();
     for source in state.status.sources() {
@@ -50,10 +51,14 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         delivered.get_or_create(&labels).inc_by(s.delivered);
         errors.get_or_create(&labels).inc_by(s.errors);
         up.get_or_create(&labels).set(i64::from(s.state == crate::capture::SourceState::Running));
+        if s.name.starts_with("camera:") {
+            dropped.get_or_create(&labels).inc_by(s.dropped);
+        }
     }
     registry.register("source_delivered", "Frames or audio blocks a capture source delivered", delivered);
     registry.register("source_errors", "Failed reads of a capture source (unplugged, stalled)", errors);
     registry.register("source_running", "1 while a capture source delivers", up);
+    registry.register("dropped_frames", "Camera frames lost between the sensor and the box (sequence gaps)", dropped);
 
     let talker = *state.talker.borrow();
     registry.register("voice_active", "1 while someone in the room talks (VAD)", gauge(i64::from(talker.is_some())));

@@ -109,7 +109,7 @@ function devices(list) {
     state.textContent = d.state;
     const what = document.createElement('span');
     what.className = 'muted';
-    what.textContent = `${d.description} · ${d.delivered} delivered${d.last_error ? ` · ${d.last_error}` : ''}`;
+    what.textContent = `${d.description} · ${d.delivered} delivered${d.dropped ? ` · ${d.dropped} dropped` : ''}${d.last_error ? ` · ${d.last_error}` : ''}`;
     li.append(name, state, what);
     return li;
   }));
