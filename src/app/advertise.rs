@@ -16,6 +16,11 @@ pub struct Advertisement {
     fullname: String,
 }
 
+/// The name the box answers to on the LAN: `<room>.local`.
+pub fn local_name(room: &str) -> String {
+    format!("{}.local", to_label(room))
+}
+
 /// Advertises the HTTPS port on the LAN; a box bound to loopback (tests,
 /// a developer's machine) advertises on loopback only.
 pub fn advertise(room: &str, bind: IpAddr, https_port: u16) -> Result<Advertisement, mdns_sd::Error> {
@@ -24,7 +29,7 @@ pub fn advertise(room: &str, bind: IpAddr, https_port: u16) -> Result<Advertisem
         daemon.disable_interface(IfKind::All)?;
         daemon.enable_interface(IfKind::LoopbackV4)?;
     }
-    let host = format!("{}.local.", to_label(room));
+    let host = format!("{}.", local_name(room));
     let info =
         ServiceInfo::new(SERVICE_TYPE, room, &host, (), https_port, [("path", "/")].as_slice())?.enable_addr_auto();
     let fullname = info.get_fullname().to_string();

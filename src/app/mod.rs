@@ -399,7 +399,7 @@ async fn start_parts(
         talker,
         level,
         config: live_config.clone(),
-        restart_pending: Default::default(),
+        booted: Arc::new(config.clone()),
         director: director_in_use,
         welcomes: welcomes.clone(),
     };

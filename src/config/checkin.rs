@@ -48,4 +48,8 @@ impl CheckInConfig {
     pub fn threshold(&self) -> f32 {
         self.threshold_percent.get() as f32 / 100.0
     }
+
+    pub fn retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.retention_days.get() as u64 * 86_400)
+    }
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::overlay::lookup;
 use super::{Config, OverlayError, apply_settings};
 
 /// When a change to a setting takes effect.
@@ -42,33 +43,36 @@ pub fn takes(key: &str) -> Option<Takes> {
 
 /// The editable settings' current values, by key.
 pub fn values(config: &Config) -> Map<String, Value> {
-    let tree = serde_json::to_value(config).unwrap_or(Value::Null);
-    EDITABLE.iter().map(|(key, _)| (key.to_string(), read(&tree, key).cloned().unwrap_or(Value::Null))).collect()
+    let mut tree = serde_json::to_value(config).unwrap_or(Value::Null);
+    EDITABLE.iter().map(|(key, _)| (key.to_string(), lookup(&mut tree, key).cloned().unwrap_or(Value::Null))).collect()
 }
 
-/// A change checked against `current`: the new configuration and the keys
-/// that wait for a restart, or an error for each key that does not fit.
-/// Each key is checked on its own first, so every bad field is named at
-/// once, then all together (a rule across fields names its key).
-pub fn change(current: &Config, changes: &Map<String, Value>) -> Result<(Config, Vec<String>), Vec<OverlayError>> {
+/// The keys whose running value is not yet the one set: changed since the
+/// box started (`booted`) and taking effect only at a restart.
+pub fn waiting_for_restart(booted: &Config, current: &Config) -> Vec<String> {
+    let (then, now) = (values(booted), values(current));
+    EDITABLE
+        .iter()
+        .filter(|(key, t)| *t == Takes::Restart && then.get(*key) != now.get(*key))
+        .map(|(key, _)| key.to_string())
+        .collect()
+}
+
+/// A change checked against `current`: the new configuration, or an error
+/// for each key that does not fit. Each key is checked on its own first, so
+/// every bad field is named at once, then all together (a rule across
+/// fields names its key).
+pub fn change(current: &Config, changes: &Map<String, Value>) -> Result<Config, Vec<OverlayError>> {
     let mut errors = Vec::new();
-    let mut restart = Vec::new();
     let mut settings = Vec::new();
     for (key, value) in changes {
-        match takes(key) {
-            None => errors
-                .push(OverlayError { key: key.clone(), message: "is not a setting the admin page changes".into() }),
-            Some(when) => {
-                let (_, rejected) = apply_settings(current.clone(), &[(key.clone(), value.clone())]);
-                errors.extend(rejected.into_iter().map(|e| OverlayError { key: e.key, message: plain(&e.message) }));
-                if when == Takes::Restart
-                    && read(&serde_json::to_value(current).unwrap_or(Value::Null), key) != Some(value)
-                {
-                    restart.push(key.clone());
-                }
-                settings.push((key.clone(), value.clone()));
-            }
+        if takes(key).is_none() {
+            errors.push(OverlayError { key: key.clone(), message: "is not a setting the admin page changes".into() });
+            continue;
         }
+        let (_, rejected) = apply_settings(current.clone(), &[(key.clone(), value.clone())]);
+        errors.extend(rejected.into_iter().map(|e| OverlayError { key: e.key, message: plain(&e.message) }));
+        settings.push((key.clone(), value.clone()));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -77,27 +81,12 @@ pub fn change(current: &Config, changes: &Map<String, Value>) -> Result<(Config,
     if !rejected.is_empty() {
         return Err(rejected.into_iter().map(|e| OverlayError { key: e.key, message: plain(&e.message) }).collect());
     }
-    Ok((next, restart))
+    Ok(next)
 }
 
 /// serde's wording, without the type names a person does not need.
 fn plain(message: &str) -> String {
     message.replace("invalid type: ", "").replace("invalid value: ", "")
-}
-
-fn read<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
-    let mut node = tree;
-    for part in key.split('.') {
-        let (name, index) = match part.split_once('[') {
-            Some((name, rest)) => (name, Some(rest.strip_suffix(']')?.parse::<usize>().ok()?)),
-            None => (part, None),
-        };
-        node = node.get(name)?;
-        if let Some(i) = index {
-            node = node.get(i)?;
-        }
-    }
-    Some(node)
 }
 
 #[cfg(test)]
@@ -123,11 +112,14 @@ mod tests {
     #[test]
     fn a_good_change_applies_and_says_what_waits_for_a_restart() {
         let changes = map(json!({"director.reaction_ms": 900, "camera[0].fps": 15, "camera[0].width": 1280}));
-        let (next, restart) = change(&Config::default(), &changes).unwrap();
+        let next = change(&Config::default(), &changes).unwrap();
         assert_eq!(next.director.reaction_ms.get(), 900);
         assert_eq!(next.camera[0].fps.get(), 15);
         // The width did not change, so nothing waits for it.
-        assert_eq!(restart, ["camera[0].fps"]);
+        assert_eq!(waiting_for_restart(&Config::default(), &next), ["camera[0].fps"]);
+        // Set back as it started: nothing waits any more.
+        let back = change(&next, &map(json!({"camera[0].fps": 30}))).unwrap();
+        assert!(waiting_for_restart(&Config::default(), &back).is_empty());
     }
 
     #[test]
@@ -150,9 +142,9 @@ mod tests {
 
     #[test]
     fn a_fixed_code_and_back_to_a_fresh_one() {
-        let (fixed, _) = change(&Config::default(), &map(json!({"meeting.join_code": "135790"}))).unwrap();
+        let fixed = change(&Config::default(), &map(json!({"meeting.join_code": "135790"}))).unwrap();
         assert_eq!(fixed.meeting.join_code.as_deref(), Some("135790"));
-        let (fresh, _) = change(&fixed, &map(json!({"meeting.join_code": null}))).unwrap();
+        let fresh = change(&fixed, &map(json!({"meeting.join_code": null}))).unwrap();
         assert_eq!(fresh.meeting.join_code, None);
     }
 }

@@ -38,7 +38,7 @@ fn apply_one(config: &Config, key: &str, value: &Value) -> Result<Config, String
 }
 
 /// The existing value at `a.b` / `a[2].b`; settings cannot create new keys.
-fn lookup<'a>(tree: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+pub(super) fn lookup<'a>(tree: &'a mut Value, key: &str) -> Option<&'a mut Value> {
     let mut node = tree;
     for part in key.split('.') {
         let (name, index) = match part.split_once('[') {

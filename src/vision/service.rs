@@ -60,7 +60,7 @@ impl CheckInService {
                 fps: config.fps.as_u32(),
                 analysis_width: config.analysis_width.as_u32(),
                 threshold: config.threshold(),
-                retention: Duration::from_secs(config.retention_days.get() as u64 * 86_400),
+                retention: config.retention(),
                 meeting_idle,
                 rules: CheckInRules::default(),
             };
@@ -98,6 +98,8 @@ impl CheckInService {
     pub fn set_enabled(&self, on: bool) -> bool {
         if self.send(Command::Enable(on && !self.privacy())) {
             self.enabled.store(on, Ordering::Relaxed);
+            // So a later `apply` of the same setting sends nothing again.
+            self.config.lock().unwrap_or_else(|p| p.into_inner()).enabled = on;
             true
         } else {
             !on
@@ -121,8 +123,7 @@ impl CheckInService {
     pub fn apply(&self, config: &CheckInConfig) {
         let before = std::mem::replace(&mut *self.config.lock().unwrap_or_else(|p| p.into_inner()), config.clone());
         if (before.threshold_percent, before.retention_days) != (config.threshold_percent, config.retention_days) {
-            let retention = Duration::from_secs(config.retention_days.get() as u64 * 86_400);
-            self.send(Command::Tune { threshold: config.threshold(), retention });
+            self.send(Command::Tune { threshold: config.threshold(), retention: config.retention() });
         }
         if before.enabled != config.enabled {
             self.set_enabled(config.enabled);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::uri::Authority;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -73,21 +74,18 @@ pub async fn qr(State(state): State<WebState>, uri: Uri, headers: HeaderMap) -> 
 /// screen, on localhost), on the port this page came in on.
 fn join_url(state: &WebState, uri: &Uri, headers: &HeaderMap, code: &str) -> String {
     // HTTP/2 names the host in the URI (`:authority`), HTTP/1.1 in `Host`.
-    let host = uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
-        .unwrap_or("localhost");
-    let port = host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map(|(_, p)| p);
+    let authority: Option<Authority> =
+        uri.authority().cloned().or_else(|| headers.get(header::HOST)?.to_str().ok()?.parse().ok());
+    let host = authority.as_ref().map_or("localhost", Authority::host);
+    let port = authority.as_ref().and_then(Authority::port_u16);
     // A box bound to one address is reached there only.
     let bind = state.config.borrow().server.bind;
     let ips = if bind.is_unspecified() { state.status.certificate.borrow().identity.ips.clone() } else { vec![bind] };
-    let address = lan_address(&ips).or(bind.is_loopback().then_some(bind)).map_or_else(
-        || host.rsplit_once(':').filter(|_| port.is_some()).map_or(host, |(h, _)| h).to_string(),
-        |ip| if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() },
-    );
+    let address = lan_address(&ips)
+        .or(bind.is_loopback().then_some(bind))
+        .map_or_else(|| host.to_string(), |ip| if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() });
     match port {
-        Some(p) if p != "443" => format!("https://{address}:{p}/join/?code={code}"),
+        Some(p) if p != 443 => format!("https://{address}:{p}/join/?code={code}"),
         _ => format!("https://{address}/join/?code={code}"),
     }
 }

@@ -53,8 +53,9 @@ pub struct WebState {
     pub director: tokio::sync::watch::Receiver<crate::config::DirectorSettings>,
     /// Who just checked in, for the display's "Welcome".
     pub welcomes: Arc<display::Welcomes>,
-    /// Settings changed that apply at the next start.
-    pub restart_pending: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The configuration the box started with (its devices stay opened so
+    /// until the next start).
+    pub booted: Arc<crate::config::Config>,
 }
 
 /// The HTTPS router.

@@ -24,7 +24,7 @@ pub async fn get(State(state): State<WebState>) -> Response {
     Json(json!({
         "values": live::values(&config),
         "takes": takes,
-        "restart_pending": *state.restart_pending.lock().unwrap_or_else(|p| p.into_inner()),
+        "restart_pending": live::waiting_for_restart(&state.booted, &config),
         "devices": found,
         "join_code": state.admission.code().as_str(),
     }))
@@ -42,7 +42,7 @@ pub async fn put(State(state): State<WebState>, body: Result<Json<Map<String, Va
         }
     };
     let current = state.config.borrow().clone();
-    let (next, restart) = match live::change(&current, &changes) {
+    let next = match live::change(&current, &changes) {
         Ok(changed) => changed,
         Err(errors) => return unfit(errors.into_iter().map(|e| (e.key, e.message))),
     };
@@ -61,17 +61,10 @@ pub async fn put(State(state): State<WebState>, body: Result<Json<Map<String, Va
         return refusal.into_response();
     }
     tracing::info!(?keys, "settings changed");
+    let pending = live::waiting_for_restart(&state.booted, &next);
+    let values = live::values(&next);
     state.config.send_replace(next);
-    let pending = {
-        let mut pending = state.restart_pending.lock().unwrap_or_else(|p| p.into_inner());
-        for key in restart {
-            if !pending.contains(&key) {
-                pending.push(key);
-            }
-        }
-        pending.clone()
-    };
-    Json(json!({ "values": live::values(&state.config.borrow()), "restart_pending": pending })).into_response()
+    Json(json!({ "values": values, "restart_pending": pending })).into_response()
 }
 
 fn unfit(fields: impl IntoIterator<Item = (String, String)>) -> Response {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::WebState;
 use super::health::SourceReport;
-use crate::system::to_label;
+use crate::app::advertise::local_name;
 
 pub async fn status(State(state): State<WebState>) -> Json<Value> {
     let participants = state.sfu.participants().await.unwrap_or_default();
@@ -47,7 +47,7 @@ pub async fn status(State(state): State<WebState>) -> Json<Value> {
         "devices": devices,
         "network": {
             "ips": certificate.identity.ips,
-            "local_name": config.server.mdns.then(|| format!("{}.local", to_label(&config.room.name))),
+            "local_name": config.server.mdns.then(|| local_name(&config.room.name)),
             "certificate_sha256": certificate.sha256,
             "media_port": state.status.media_port,
         },
