@@ -1,7 +1,7 @@
 // The admin page: claim the box or log in, then settings (checked by the box,
 // errors shown next to each field), check-in and enrollment, attendance with
-// CSV export, network facts and the live view. Every request after login
-// carries the session's CSRF token.
+// CSV export, and the live view with the network facts (live.js). Every
+// request after login carries the session's CSRF token.
 import { api, setCsrf } from './api.js';
 import { startLive } from './live.js';
 
@@ -87,7 +87,7 @@ async function enter(csrf) {
   $('console').hidden = false;
   $('logout').hidden = false;
   await Promise.all([loadSettings(), loadCheckin(), loadPeople(), loadMeetings()]);
-  page.live = startLive(onStatus);
+  page.live = startLive();
 }
 
 // A session that ended (expired, logged out elsewhere) goes back to login.
@@ -330,25 +330,5 @@ $('account').addEventListener('submit', async (e) => {
     showError('password-error', err.message);
   }
 });
-
-// ---- live facts that are not plots -------------------------------------------
-
-function onStatus(s) {
-  const n = s.network;
-  const facts = [
-    ['Address', `${location.host}`],
-    ['Name on the network', n.local_name || 'mDNS is off'],
-    ['IP addresses', n.ips.join(', ')],
-    ['Certificate (SHA-256)', n.certificate_sha256],
-    ['Media (UDP)', String(n.media_port)],
-  ];
-  $('network-facts').replaceChildren(...facts.flatMap(([k, v]) => {
-    const dt = document.createElement('dt');
-    const dd = document.createElement('dd');
-    dt.textContent = k;
-    dd.textContent = v;
-    return [dt, dd];
-  }));
-}
 
 start().catch((e) => showError('login-error', `The box did not answer: ${e.message}`));

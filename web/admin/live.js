@@ -1,13 +1,13 @@
 // The admin page's live view: polls /api/status once a second and plots the
 // last five minutes (room sound, CPU, each participant's link) and the
-// talker's direction on a polar plot.
+// talker's direction on a polar plot; the network facts come with it.
 import { api } from './api.js';
 import { linePlot, polarPlot } from './plot.js';
 
 const $ = (id) => document.getElementById(id);
 const KEEP = 300; // samples: five minutes at one a second
 
-export function startLive(onStatus) {
+export function startLive() {
   const history = { level: [], cpu: [], board: [], peers: new Map() };
   const live = { history, last: null, timer: null, stop: () => clearInterval(live.timer) };
   window.confcamAdmin.history = history;
@@ -37,7 +37,6 @@ export function startLive(onStatus) {
     }
     for (const id of history.peers.keys()) if (!s.participants.some((p) => p.id === id)) history.peers.delete(id);
     draw(s, history);
-    onStatus(s);
   }
   tick();
   live.timer = setInterval(tick, 1000);
@@ -68,6 +67,14 @@ function draw(s, history) {
   $('director-in-use').dataset.reaction = d.reaction_ms;
   peers(s, history);
   devices(s.devices);
+  const n = s.network;
+  facts($('network-facts'), [
+    ['Address', location.host],
+    ['Name on the network', n.local_name || 'mDNS is off'],
+    ['IP addresses', n.ips.join(', ')],
+    ['Certificate (SHA-256)', n.certificate_sha256],
+    ['Media (UDP)', String(n.media_port)],
+  ]);
 }
 
 function peers(s, history) {

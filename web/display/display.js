@@ -4,6 +4,8 @@
 // What it shows comes from GET /api/display, which needs no login and holds
 // nothing an attendee could not read off the screen.
 
+import { joinWith, negotiate, note } from '/meeting.js';
+
 const $ = (id) => document.getElementById(id);
 const ROOM = 0; // the box's own camera and microphone
 const POLL_MS = 2000;
@@ -84,20 +86,8 @@ async function join() {
     pc.onconnectionstatechange = () => {
       if (pc === state.pc && ['failed', 'closed'].includes(pc.connectionState)) again(pc);
     };
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    const r = await fetch('/api/join', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ code: state.code, name: 'Room display', kind: 'display', sdp: pc.localDescription.sdp }),
-    });
-    if (!r.ok) {
-      pc.close();
-      throw new Error(`join: ${r.status}`);
-    }
-    const answer = await r.json();
-    Object.assign(state, { pc, channel, me: answer.participant });
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    const joined = await joinWith(pc, { code: state.code, name: 'Room display', kind: 'display' });
+    Object.assign(state, { pc, channel, me: joined.participant });
   } catch (e) {
     console.warn('display could not join; trying again', e);
     setTimeout(join, 3000);
@@ -115,45 +105,10 @@ function again(pc) {
   setTimeout(join, 2000);
 }
 
-function gathered(pc) {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-    setTimeout(resolve, 1000);
-  });
-}
-
 async function onMessage(pc, m) {
   const send = (msg) => state.channel?.readyState === 'open' && state.channel.send(JSON.stringify(msg));
-  switch (m.type) {
-    case 'welcome':
-      state.participants = new Map(m.participants.map((p) => [p.id, p]));
-      state.activeSpeaker = m.active_speaker;
-      break;
-    case 'offer':
-      await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
-      await pc.setLocalDescription(await pc.createAnswer());
-      send({ type: 'answer', sdp: pc.localDescription.sdp });
-      return;
-    case 'participant_joined':
-      state.participants.set(m.participant.id, m.participant);
-      break;
-    case 'participant_left':
-      state.participants.delete(m.id);
-      state.streams.delete(m.id);
-      break;
-    case 'muted': {
-      const p = state.participants.get(m.id);
-      if (p) Object.assign(p, { audio_muted: m.audio, video_muted: m.video });
-      break;
-    }
-    case 'active_speaker':
-      state.activeSpeaker = m.id;
-      break;
-    default:
-      return;
-  }
-  render();
+  if (await negotiate(pc, m, send)) return;
+  if (note(state, m)) render();
 }
 
 // The active speaker large (a phone; the room's own camera only when nobody

@@ -3,6 +3,8 @@
 // offer) and then the WebRTC data channel; iOS refuses WebSockets to a
 // self-signed origin. `?as=display` joins as a receive-only room screen.
 
+import { iceGathered, joinWith, negotiate, note } from '/meeting.js';
+
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const asDisplay = params.get('as') === 'display';
@@ -115,35 +117,11 @@ async function join(name, code) {
   };
   pc.onconnectionstatechange = () => onConnectionState(pc);
 
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGathered(pc);
-  const response = await fetch('/api/join', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ code, name, sdp: pc.localDescription.sdp, kind: asDisplay ? 'display' : 'phone' }),
-  });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    pc.close();
-    throw new Error(body.error || `The box said ${response.status}.`);
-  }
+  const body = await joinWith(pc, { code, name, kind: asDisplay ? 'display' : 'phone' });
   state.me = body.participant;
   state.session = body.session;
   state.joinArgs = { name, code };
-  await pc.setRemoteDescription({ type: 'answer', sdp: body.sdp });
   enterMeeting();
-}
-
-// Host candidates are enough on a room network; wait for them (at most 1 s)
-// so the offer carries them.
-function iceGathered(pc) {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => { pc.removeEventListener('icegatheringstatechange', check); resolve(); };
-    const check = () => pc.iceGatheringState === 'complete' && done();
-    pc.addEventListener('icegatheringstatechange', check);
-    setTimeout(done, 1000);
-  });
 }
 
 function send(message) {
@@ -151,42 +129,25 @@ function send(message) {
 }
 
 async function onMessage(m) {
+  if (await negotiate(state.pc, m, send)) return;
+  note(state, m);
   switch (m.type) {
     case 'welcome':
       state.me = m.you;
       document.title = `${m.room} · confcam`;
-      state.participants = new Map(m.participants.map((p) => [p.id, p]));
-      state.activeSpeaker = m.active_speaker;
       renderAll();
       break;
-    case 'offer': {
-      await state.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
-      await state.pc.setLocalDescription(await state.pc.createAnswer());
-      send({ type: 'answer', sdp: state.pc.localDescription.sdp });
-      break;
-    }
-    case 'answer':
-      await state.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
-      break;
     case 'participant_joined':
-      state.participants.set(m.participant.id, m.participant);
       renderTile(m.participant.id);
       break;
     case 'participant_left':
-      state.participants.delete(m.id);
-      state.streams.delete(m.id);
       document.getElementById(`tile-${m.id}`)?.remove();
       break;
-    case 'muted': {
-      const p = state.participants.get(m.id);
-      if (p) Object.assign(p, { audio_muted: m.audio, video_muted: m.video });
+    case 'muted':
       renderTile(m.id);
       break;
-    }
     case 'active_speaker':
-      state.activeSpeaker = m.id;
       state.speakerLog.push({ at: Date.now(), id: m.id });
-
       renderAll();
       break;
     case 'error':
