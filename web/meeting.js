@@ -15,6 +15,18 @@ export function iceGathered(pc) {
   });
 }
 
+/// Resolves once no negotiation is half done (an offer of ours or the
+/// box's is waiting for its answer), at most after 5 s.
+export function stable(pc) {
+  if (pc.signalingState === 'stable') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener('signalingstatechange', check); resolve(); };
+    const check = () => pc.signalingState === 'stable' && done();
+    pc.addEventListener('signalingstatechange', check);
+    setTimeout(done, 5000);
+  });
+}
+
 /// Offers `pc` (its tracks and data channel already added) with the join
 /// code and applies the box's answer: `{participant, session}`. A refusal
 /// closes `pc` and throws the box's reason.

@@ -3,7 +3,7 @@
 // offer) and then the WebRTC data channel; iOS refuses WebSockets to a
 // self-signed origin. `?as=display` joins as a receive-only room screen.
 
-import { iceGathered, joinWith, negotiate, note } from '/meeting.js';
+import { iceGathered, joinWith, negotiate, note, stable } from '/meeting.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -272,7 +272,9 @@ function onConnectionState(pc) {
 state.restartIce = () => restartIce(state.pc);
 
 async function restartIce(pc) {
-
+  // The box may be renegotiating tracks right now; an offer of ours has to
+  // wait for that to finish.
+  await stable(pc);
   await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
   await iceGathered(pc);
   const r = await fetch(`/api/session/${state.session}`, {
