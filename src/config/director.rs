@@ -5,11 +5,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::InRange;
-use crate::director::DirectorConfig;
+use crate::director::{DirectorConfig, Mode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DirectorSettings {
+    /// `auto` follows talkers; `group` and `speaker` pin the framing.
+    pub mode: Mode,
     /// Speech a new talker needs before the picture goes to them.
     pub reaction_ms: InRange<100, 5000>,
     /// The least time a shot stays on air.
@@ -31,6 +33,7 @@ impl Default for DirectorSettings {
     fn default() -> Self {
         // As `DirectorConfig::default()` (a test keeps them the same).
         DirectorSettings {
+            mode: Mode::Auto,
             reaction_ms: InRange::new_const(500),
             hold_ms: InRange::new_const(2000),
             group_after_silence_ms: InRange::new_const(3000),
@@ -47,6 +50,7 @@ impl DirectorSettings {
     pub fn director(&self) -> DirectorConfig {
         let ms = |v: i64| Duration::from_millis(v as u64);
         DirectorConfig {
+            mode: self.mode,
             reaction: ms(self.reaction_ms.get()),
             hold: ms(self.hold_ms.get()),
             group_after_silence: ms(self.group_after_silence_ms.get()),
@@ -72,5 +76,8 @@ mod tests {
         assert_eq!(cut.director().reaction, Duration::from_millis(800));
         assert!(toml::from_str::<DirectorSettings>("reaction_ms = 50").is_err());
         assert!(toml::from_str::<DirectorSettings>("zoom = 2").is_err());
+        let pinned: DirectorSettings = toml::from_str("mode = \"speaker\"").unwrap();
+        assert_eq!(pinned.director().mode, Mode::Speaker);
+        assert!(toml::from_str::<DirectorSettings>("mode = \"close-up\"").is_err());
     }
 }

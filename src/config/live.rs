@@ -26,6 +26,7 @@ pub const EDITABLE: &[(&str, Takes)] = &[
     ("camera[0].fps", Takes::Restart),
     ("microphone.device", Takes::Restart),
     ("microphone.profile", Takes::Restart),
+    ("director.mode", Takes::Now),
     ("director.reaction_ms", Takes::Now),
     ("director.hold_ms", Takes::Now),
     ("director.group_after_silence_ms", Takes::Now),

@@ -11,6 +11,9 @@
 //! - two people trading short turns (ping-pong) get group view until one of
 //!   them speaks on for [`DirectorConfig::settle`];
 //! - moves within a camera pan smoothly (or cut); a change of camera cuts.
+//!
+//! The admin may pin the framing instead ([`Mode`]): always the whole room,
+//! or always the last talker (no group view for silence or ping-pong).
 
 mod framing;
 mod program;
@@ -25,9 +28,23 @@ pub use seats::Seats;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// What the director may frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Speaker view for a talker, group view for silence and ping-pong.
+    #[default]
+    Auto,
+    /// Always the whole room: for a workshop, or a room that prefers it.
+    Group,
+    /// Always a talker: the last one stays framed through silence.
+    Speaker,
+}
+
 /// How the director behaves; all times configurable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectorConfig {
+    pub mode: Mode,
     pub reaction: Duration,
     pub hold: Duration,
     pub group_after_silence: Duration,
@@ -52,6 +69,7 @@ pub struct DirectorConfig {
 impl Default for DirectorConfig {
     fn default() -> Self {
         DirectorConfig {
+            mode: Mode::Auto,
             reaction: Duration::from_millis(500),
             hold: Duration::from_secs(2),
             group_after_silence: Duration::from_secs(3),
@@ -131,6 +149,11 @@ impl Director {
     /// New timings (the admin changed them); the shot on air and what the
     /// director knows of the room stay.
     pub fn set_config(&mut self, config: DirectorConfig) {
+        if config.mode != self.config.mode {
+            // Ping-pong is auto mode's call; a new mode starts it afresh.
+            self.pingpong = false;
+            self.switches.clear();
+        }
         self.config = config;
     }
 
@@ -154,11 +177,16 @@ impl Director {
     }
 
     fn decide(&mut self, now: Instant) -> Option<Framing> {
+        let on_group = self.program.framing.shot == Shot::Group;
+        if self.config.mode == Mode::Group {
+            // The admin asked for it: no hold to wait out.
+            return (!on_group).then(|| self.cut_to_group(now));
+        }
         let held = now.duration_since(self.program.since) >= self.config.hold;
         let silent = self.last_speech.is_none_or(|t| now.duration_since(t) >= self.config.group_after_silence);
-        if silent {
+        if silent && self.config.mode == Mode::Auto {
             self.pingpong = false;
-            return (self.program.framing.shot != Shot::Group && held).then(|| self.cut_to_group(now));
+            return (!on_group && held).then(|| self.cut_to_group(now));
         }
         let turn = self.turn?;
         let speaking_for = turn.last_heard.duration_since(turn.since);
@@ -176,7 +204,7 @@ impl Director {
         if on_this_seat || !held {
             return None;
         }
-        if matches!(self.program.framing.shot, Shot::Speaker { .. }) {
+        if !on_group && self.config.mode == Mode::Auto {
             self.switches.push_back(now);
             while self.switches.front().is_some_and(|&t| now.duration_since(t) > self.config.pingpong_window) {
                 self.switches.pop_front();

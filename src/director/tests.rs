@@ -192,3 +192,53 @@ fn seats_gather_nearby_evidence_and_keep_apart_the_rest() {
     assert!(angle_between(seats.azimuth(a), 0.0) < 2.0, "{}", seats.azimuth(a));
     assert_eq!(seats.known().count(), 2);
 }
+
+#[test]
+fn group_mode_keeps_the_whole_room_and_takes_it_at_once() {
+    let start = Instant::now();
+    let mut director = Director::new(DirectorConfig::default(), one_camera(), start);
+    let script = Script(vec![(0.0, 6.0, 40.0), (6.0, 12.0, 320.0)]);
+    let changes = script.run(&mut director, start, 3.0);
+    assert!(speaker_at(&changes[0].1).is_some(), "auto: A framed");
+
+    // The admin pins group view at 3 s, inside A's hold: it is taken on the
+    // next evidence, and no talker is framed after.
+    director.set_config(DirectorConfig { mode: Mode::Group, ..DirectorConfig::default() });
+    let later = Script(script.0.iter().map(|&(from, to, a)| (from - 3.0, to - 3.0, a)).collect());
+    let changes = later.run(&mut director, start + Duration::from_secs(3), 9.0);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!((changes[0].0, changes[0].1.shot), (0.0, Shot::Group));
+    assert!(director.talker(start + Duration::from_secs(8)).is_some(), "the talker is still known");
+}
+
+#[test]
+fn speaker_mode_stays_on_the_last_talker_through_silence_and_ping_pong() {
+    let start = Instant::now();
+    let config = DirectorConfig { mode: Mode::Speaker, ..DirectorConfig::default() };
+    let mut director = Director::new(config, one_camera(), start);
+    // A speaks, then a long silence, then a quick exchange of six turns.
+    let mut turns = vec![(0.0, 3.0, 40.0)];
+    turns.extend(
+        (0..6).map(|i| (12.0 + i as f32 * 2.6, 12.0 + (i + 1) as f32 * 2.6, if i % 2 == 0 { 40.0 } else { 330.0 })),
+    );
+    let changes = Script(turns).run(&mut director, start, 28.0);
+    assert!(changes.iter().all(|(_, f)| f.shot != Shot::Group), "never group view: {changes:?}");
+    // A framed once; the 9 s silence keeps A; then every turn of the
+    // exchange but the first (A again) is followed.
+    assert_eq!(changes.len(), 6, "{changes:?}");
+    assert!(speaker_at(&director.on_air()).is_some_and(|a| angle_between(a, 330.0) < 5.0));
+}
+
+#[test]
+fn leaving_a_pinned_mode_brings_back_auto_framing() {
+    let start = Instant::now();
+    let config = DirectorConfig { mode: Mode::Group, ..DirectorConfig::default() };
+    let mut director = Director::new(config, one_camera(), start);
+    let script = Script(vec![(0.0, 8.0, 40.0)]);
+    assert!(script.run(&mut director, start, 3.0).is_empty(), "group mode: nothing moves");
+    director.set_config(DirectorConfig::default());
+    let later = Script(vec![(0.0, 5.0, 40.0)]);
+    let changes = later.run(&mut director, start + Duration::from_secs(3), 5.0);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(speaker_at(&changes[0].1).is_some() && changes[0].0 <= 0.6, "A framed within the reaction: {changes:?}");
+}

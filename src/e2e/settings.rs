@@ -54,3 +54,51 @@ async fn settings_are_checked_kept_and_applied_without_a_restart() {
     assert_eq!(shown["code"], "135790");
     assert_eq!(admin.post(format!("{base}/api/meeting/code")).send().await.unwrap().status(), 409);
 }
+
+/// The framing mode set on the admin API reaches the running director: a
+/// room with a talker is held in group view once the admin asks for it.
+/// (The room is heard while someone is in the meeting: a phone joins.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_mode_set_by_the_admin_holds_the_whole_room() {
+    use confcam::app::events::BoxEvent;
+    use confcam::config::{InRange, TalkerConfig};
+    use confcam::director::Shot;
+    use std::time::Duration;
+
+    let mut config = small_config();
+    config.simulation.talkers =
+        vec![TalkerConfig { azimuth_deg: InRange::new(40).unwrap(), pitch_hz: InRange::new(120).unwrap() }];
+    config.simulation.pause_ms = InRange::new(0).unwrap();
+    config.meeting.join_code = Some("246810".into());
+    let the_box = start_box(config).await;
+    let base = format!("https://{}", the_box.https);
+    let admin = admin_client(&base).await;
+    let mut events = the_box.running.events.subscribe();
+    let _phone = crate::phone::Phone::join(&crate::common::client(), the_box.https, "246810").await;
+    let shot = async |events: &mut tokio::sync::broadcast::Receiver<BoxEvent>, want: fn(&Shot) -> bool| loop {
+        if let Ok(BoxEvent::Framing { shot, .. }) = events.recv().await
+            && want(&shot)
+        {
+            return shot;
+        }
+    };
+    let talker =
+        tokio::time::timeout(Duration::from_secs(10), shot(&mut events, |s| matches!(s, Shot::Speaker { .. })));
+    talker.await.expect("auto mode frames the talker");
+
+    let saved = admin.put(format!("{base}/api/settings")).json(&json!({ "director.mode": "group" })).send().await;
+    assert_eq!(saved.unwrap().status(), 200);
+    let group = tokio::time::timeout(Duration::from_secs(2), shot(&mut events, |s| *s == Shot::Group));
+    group.await.expect("group view at once, though the talker speaks on");
+    let status: Value = admin.get(format!("{base}/api/status")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["director_in_use"]["mode"], "group");
+    let speaker = tokio::time::timeout(Duration::from_secs(4), shot(&mut events, |s| *s != Shot::Group));
+    assert!(speaker.await.is_err(), "no speaker shot while the mode is group");
+
+    let bad = admin.put(format!("{base}/api/settings")).json(&json!({ "director.mode": "close-up" })).send().await;
+    let bad = bad.unwrap();
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert!(body["fields"]["director.mode"].as_str().unwrap().contains("auto"), "{body}");
+    the_box.running.shutdown().await;
+}

@@ -18,6 +18,7 @@ const FIELDS = {
   'camera[0].fps': { label: 'Frame rate', type: 'number', unit: 'fps', min: 1, max: 60 },
   'microphone.device': { label: 'Microphone', type: 'microphone' },
   'microphone.profile': { label: 'Microphone board', type: 'profile' },
+  'director.mode': { label: 'Framing', type: 'mode' },
   'director.reaction_ms': { label: 'Reaction (speech before the picture moves)', type: 'number', unit: 'ms', min: 100, max: 5000, step: 50 },
   'director.hold_ms': { label: 'Hold (least time a shot stays)', type: 'number', unit: 'ms', min: 0, max: 30000, step: 100 },
   'director.group_after_silence_ms': { label: 'Group view after silence', type: 'number', unit: 'ms', min: 500, max: 60000, step: 100 },
@@ -35,6 +36,12 @@ const PROFILES = {
   'respeaker-usb-4mic': 'ReSpeaker USB Mic Array v2.0',
   'minidsp-uma8': 'miniDSP UMA-8',
   'generic-usb-mic': 'Any USB microphone (no direction)',
+};
+
+const MODES = {
+  auto: 'Follow the talker, whole room when quiet',
+  group: 'Always the whole room',
+  speaker: 'Always the last talker',
 };
 
 const page = { settings: null, live: null };
@@ -122,7 +129,7 @@ function field(key, value) {
   wrap.className = spec.type === 'checkbox' ? 'field inline' : 'field';
   wrap.dataset.key = key;
   let input;
-  if (['camera', 'microphone', 'profile'].includes(spec.type)) {
+  if (['camera', 'microphone', 'profile', 'mode'].includes(spec.type)) {
     input = document.createElement('select');
     for (const [v, text] of choices(spec.type, value)) input.add(new Option(text, v, false, v === value));
   } else {
@@ -151,6 +158,7 @@ function choices(type, value) {
   const found = page.settings.devices;
   let list;
   if (type === 'profile') list = Object.entries(PROFILES);
+  else if (type === 'mode') list = Object.entries(MODES);
   else if (type === 'camera') list = [['auto', 'First camera found'], ['simulated', 'Simulated (test picture)'], ...found.cameras.map((c) => [c.device, `${c.name} (${c.device})`])];
   else list = [['auto', 'First microphone found'], ['simulated', 'Simulated (test voices)'], ...found.microphones.map((m) => [m.device, `${m.name} (${m.device})`])];
   if (!list.some(([v]) => v === value)) list.push([value, `${value} (not found now)`]);

@@ -63,8 +63,9 @@ function draw(s, history) {
     ['Up for', `${Math.floor(s.uptime_s / 3600)} h ${Math.floor(s.uptime_s / 60) % 60} min`],
   ]);
   const d = s.director_in_use;
-  $('director-in-use').textContent = `The director uses: reaction ${d.reaction_ms} ms · hold ${d.hold_ms} ms · pan ${d.pan_ms} ms · group after ${d.group_after_silence_ms} ms of silence.`;
+  $('director-in-use').textContent = `The director uses: ${d.mode} framing · reaction ${d.reaction_ms} ms · hold ${d.hold_ms} ms · pan ${d.pan_ms} ms · group after ${d.group_after_silence_ms} ms of silence.`;
   $('director-in-use').dataset.reaction = d.reaction_ms;
+  $('director-in-use').dataset.mode = d.mode;
   peers(s, history);
   devices(s.devices);
   const n = s.network;

@@ -54,11 +54,13 @@ person_photo = "${join(photos, 'obama.jpg')}"
     const fieldError = admin.locator('[data-key="director.reaction_ms"] .field-error');
     await fieldError.waitFor();
     assert.match(await fieldError.textContent(), /100/);
-    // A good one is applied by the running director, no restart.
+    // Good ones are applied by the running director, no restart.
     await admin.fill('[name="director.reaction_ms"]', '900');
+    await admin.selectOption('[name="director.mode"]', 'speaker');
     await admin.click('#framing button[type=submit]');
     await admin.waitForSelector('#framing .saved:text("Saved and applied.")');
-    await admin.waitForSelector('#director-in-use[data-reaction="900"]', { timeout: 10_000 });
+    await admin.waitForSelector('#director-in-use[data-reaction="900"][data-mode="speaker"]', { timeout: 10_000 });
+    assert.deepEqual(sql(box.db, "SELECT value FROM settings WHERE key = 'director.mode'"), [['"speaker"']]);
     assert.deepEqual(sql(box.db, "SELECT value FROM settings WHERE key = 'director.reaction_ms'"), [['900']]);
 
     // The room's new name reaches the display.
