@@ -118,9 +118,12 @@ impl AlsaMicArray {
                     reason: format!("asked for {} Hz, the device offers {rate} Hz", s.rate),
                 });
             }
-            hw.set_period_size_near(s.period_frames.into(), ValueOr::Nearest)
+            // Frames is a C long, 32 bits on a 32-bit Pi OS; the profile's
+            // sizes are a few thousand frames.
+            let frames = |n: u32| n as alsa::pcm::Frames;
+            hw.set_period_size_near(frames(s.period_frames), ValueOr::Nearest)
                 .map_err(|e| fail("set the period size", e))?;
-            hw.set_buffer_size_near(s.buffer_frames.into()).map_err(|e| fail("set the buffer size", e))?;
+            hw.set_buffer_size_near(frames(s.buffer_frames)).map_err(|e| fail("set the buffer size", e))?;
             pcm.hw_params(&hw).map_err(|e| fail("apply the hardware parameters", e))?;
         }
         pcm.start().map_err(|e| fail("start", e))?;
