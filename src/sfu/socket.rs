@@ -8,10 +8,11 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmsg, sendmmsg, setsockopt,
-    sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmsg, sendmmsg, sendmsg,
+    setsockopt, sockopt,
 };
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -31,6 +32,8 @@ pub struct ActiveSocket {
     port: u16,
     /// Dual-stack: IPv4 peers are addressed as IPv4-mapped IPv6.
     v6: bool,
+    /// UDP GSO works here (until a send says otherwise).
+    gso: AtomicBool,
 }
 
 impl MediaSocket {
@@ -69,7 +72,8 @@ impl MediaSocket {
 
     /// Hands the socket to the current runtime.
     pub fn activate(self) -> io::Result<ActiveSocket> {
-        Ok(ActiveSocket { inner: UdpSocket::from_std(self.socket)?, port: self.port, v6: self.v6 })
+        let gso = AtomicBool::new(true);
+        Ok(ActiveSocket { inner: UdpSocket::from_std(self.socket)?, port: self.port, v6: self.v6, gso })
     }
 }
 
@@ -116,9 +120,50 @@ impl ActiveSocket {
         self.inner.send_to(data, self.target(destination)).await
     }
 
-    /// Sends many datagrams with few system calls (`sendmmsg`): forwarding
-    /// one packet to every subscriber makes a burst of them.
+    /// Sends many datagrams with few system calls: runs of equal-sized
+    /// datagrams to one peer (a video frame, as a viewer's session releases
+    /// it) go as one UDP GSO send, which crosses the network stack once; the
+    /// rest go in `sendmmsg` batches. Order towards each peer is kept.
     pub async fn send_batch(&self, datagrams: &[Datagram]) -> io::Result<()> {
+        let mut singles = 0..0;
+        for run in gso_runs(datagrams) {
+            if run.len() > 1 && self.gso.load(Ordering::Relaxed) {
+                self.send_each(&datagrams[singles.clone()]).await?;
+                singles = run.end..run.end;
+                match self.send_segments(&datagrams[run.clone()]).await {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        // A kernel or device without UDP GSO: never again.
+                        tracing::info!(error = %e, "UDP segmentation offload unavailable; sending one by one");
+                        self.gso.store(false, Ordering::Relaxed);
+                        singles = run;
+                    }
+                }
+            } else {
+                singles.end = run.end;
+            }
+        }
+        self.send_each(&datagrams[singles]).await
+    }
+
+    /// Datagrams of one size (the last may be shorter) to one peer, in one
+    /// system call that the kernel cuts into them.
+    async fn send_segments(&self, run: &[Datagram]) -> io::Result<()> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner);
+        let size = run[0].data.len() as u16;
+        let target = SockaddrStorage::from(self.target(run[0].destination));
+        let iovs: Vec<IoSlice<'_>> = run.iter().map(|d| IoSlice::new(&d.data)).collect();
+        self.inner
+            .async_io(Interest::WRITABLE, || {
+                let gso = [ControlMessage::UdpGsoSegments(&size)];
+                sendmsg(fd, &iovs, &gso, MsgFlags::empty(), Some(&target)).map_err(io::Error::from)
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Datagrams in `sendmmsg` batches.
+    async fn send_each(&self, datagrams: &[Datagram]) -> io::Result<()> {
         const MAX: usize = 64;
         for chunk in datagrams.chunks(MAX) {
             let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner);
@@ -152,6 +197,37 @@ impl ActiveSocket {
     }
 }
 
+/// The most segments one GSO send may carry (the kernel's UDP_MAX_SEGMENTS)
+/// and the most bytes (one IP datagram).
+const GSO_SEGMENTS: usize = 64;
+const GSO_BYTES: usize = 65_000;
+
+/// Splits `datagrams` into runs that can go as one GSO send: consecutive,
+/// to one peer, all of the first one's size but the last, which may be
+/// shorter (that ends the run). Every datagram is in exactly one run.
+fn gso_runs(datagrams: &[Datagram]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while start < datagrams.len() {
+        let first = &datagrams[start];
+        let size = first.data.len();
+        let mut end = start + 1;
+        while end < datagrams.len() && end - start < GSO_SEGMENTS && (end - start + 1) * size <= GSO_BYTES {
+            let next = &datagrams[end];
+            if next.destination != first.destination || next.data.len() > size || next.data.is_empty() {
+                break;
+            }
+            end += 1;
+            if next.data.len() < size {
+                break;
+            }
+        }
+        runs.push(start..end);
+        start = end;
+    }
+    runs
+}
+
 fn to_socket_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = addr.as_sockaddr_in() {
         return Some(SocketAddr::new(IpAddr::V4(v4.ip()), v4.port()));
@@ -177,7 +253,7 @@ mod tests {
         let socket = MediaSocket::bind(0).unwrap().activate().unwrap();
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(b"hello", ("127.0.0.1", socket.port())).unwrap();
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; 2048];
         let (n, from, to) = socket.recv(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"hello");
         assert_eq!(from, peer.local_addr().unwrap());
@@ -192,5 +268,37 @@ mod tests {
             let n = peer.recv(&mut buf).unwrap();
             assert_eq!(&buf[..n], &vec![i; 10 + i as usize][..], "in order, whole");
         }
+
+        // A frame's worth of equal packets (one GSO send) between others.
+        let sizes = [1200, 1200, 1200, 700, 1200, 90, 1200, 1200];
+        let batch: Vec<Datagram> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Datagram { source: to, destination: from, data: vec![i as u8; n] })
+            .collect();
+        socket.send_batch(&batch).await.unwrap();
+        for (i, &size) in sizes.iter().enumerate() {
+            let n = peer.recv(&mut buf).unwrap_or_else(|e| panic!("datagram {i}: {e}"));
+            assert_eq!(&buf[..n], &vec![i as u8; size][..], "datagram {i} whole and in order");
+        }
+        assert!(socket.gso.load(Ordering::Relaxed), "loopback takes GSO sends");
+    }
+
+    fn to(port: u16, sizes: &[usize]) -> Vec<Datagram> {
+        let (source, destination) = (SocketAddr::from(([127, 0, 0, 1], 1)), SocketAddr::from(([127, 0, 0, 1], port)));
+        sizes.iter().map(|&n| Datagram { source, destination, data: vec![0; n] }).collect()
+    }
+
+    #[test]
+    fn runs_for_gso_are_one_peer_one_size_with_a_shorter_last() {
+        let mut batch = to(5000, &[1200, 1200, 1200, 800, 1200, 1300, 1300]);
+        batch.extend(to(5001, &[1300, 1300]));
+        batch.extend(to(5000, &[50]));
+        assert_eq!(gso_runs(&batch), vec![0..4, 4..5, 5..7, 7..9, 9..10]);
+        assert!(gso_runs(&[]).is_empty());
+        let long = to(5000, &[1000; 100]);
+        let runs = gso_runs(&long);
+        assert!(runs.iter().all(|r| r.len() * 1000 <= GSO_BYTES && r.len() <= GSO_SEGMENTS), "{runs:?}");
+        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 100);
     }
 }

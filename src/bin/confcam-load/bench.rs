@@ -60,10 +60,15 @@ pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result
     }
 
     let (user_before, system_before) = cpu_us(args.pid)?;
+    let threads_before = threads_cpu_us(args.pid);
     let started = Instant::now();
     run_sessions(&mut subscribers, 0, 0, started + measure);
     let elapsed = started.elapsed().as_secs_f64();
     let (user_after, system_after) = cpu_us(args.pid)?;
+    let mut threads = threads_cpu_us(args.pid);
+    for (name, before) in threads_before {
+        threads.entry(name).and_modify(|t| *t = t.saturating_sub(before));
+    }
     let (user, system) = (user_after - user_before, system_after - system_before);
     let cpu = user + system;
     let rss_after = rss_kb(args.pid)?;
@@ -106,6 +111,11 @@ pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result
         user as f64 / forwarded as f64,
         system as f64 / forwarded as f64
     );
+    let mut busiest: Vec<_> = threads.into_iter().filter(|(_, t)| *t > 0).collect();
+    busiest.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+    let shares: Vec<String> =
+        busiest.iter().map(|(name, t)| format!("{name} {:.2}", *t as f64 / forwarded as f64)).collect();
+    println!("  by thread (µs per pkt)  {}", shares.join(", "));
     println!(
         "  RSS                     {:.1} MB before, {:.1} MB with traffic",
         rss_before as f64 / 1024.0,
@@ -147,13 +157,34 @@ async fn subscriber(url: &str, code: &str, i: usize) -> Result<Session, String> 
 
 /// User and system CPU time of a process, in microseconds.
 fn cpu_us(pid: u32) -> Result<(u64, u64), String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
-    // Fields after the command name (which may contain spaces).
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    Ok(parse_stat(&stat).1)
+}
+
+/// CPU time (user + system, µs) of a process's threads, summed by name
+/// (tokio's workers share one), to show where the time goes.
+fn threads_cpu_us(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return by_name };
+    for task in tasks.flatten() {
+        if let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) {
+            let (name, (user, system)) = parse_stat(&stat);
+            *by_name.entry(name).or_default() += user + system;
+        }
+    }
+    by_name
+}
+
+/// The command name and (user, system) µs of a `/proc/.../stat` line.
+fn parse_stat(stat: &str) -> (String, (u64, u64)) {
+    // The name is in parentheses and may contain spaces.
+    let name = stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map(|(n, _)| n).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64;
-    Ok((ticks(11) * 1_000_000 / hz, ticks(12) * 1_000_000 / hz))
+    (name.to_string(), (ticks(11) * 1_000_000 / hz, ticks(12) * 1_000_000 / hz))
 }
 
 fn rss_kb(pid: u32) -> Result<u64, String> {

@@ -525,6 +525,10 @@ impl Sfu {
             };
             let mut api = peer.rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(out_mid, None) else { continue };
+            // Forwarded as it comes, as SFUs do: the publisher paced it, and
+            // pacing again only makes a keyframe wait behind itself. The
+            // estimate still comes from the viewer's TWCC feedback.
+            tx.set_unpaced(true);
             let write = str0m::rtp::RtpWrite::new(pt, out.seq.into(), out.time, p.wallclock, p.payload.clone())
                 .marker(p.marker)
                 .ext_vals(ext.clone())
