@@ -50,7 +50,16 @@ async fn settings_are_checked_kept_and_applied_without_a_restart() {
     let fresh: Value = admin.post(format!("{base}/api/meeting/code")).send().await.unwrap().json().await.unwrap();
     assert_ne!(fresh["code"], json!(old));
     assert_eq!(put(json!({ "meeting.join_code": "135790" })).await.unwrap().status(), 200);
-    let shown: Value = admin.get(format!("{base}/api/display")).send().await.unwrap().json().await.unwrap();
+    // The live-config follower takes the new code over in a moment (a busy
+    // machine may answer the display first).
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        shown = admin.get(format!("{base}/api/display")).send().await.unwrap().json().await.unwrap();
+        if shown["code"] == "135790" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(shown["code"], "135790");
     assert_eq!(admin.post(format!("{base}/api/meeting/code")).send().await.unwrap().status(), 409);
 }
