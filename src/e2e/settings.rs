@@ -31,16 +31,9 @@ async fn settings_are_checked_kept_and_applied_without_a_restart() {
     assert_eq!(saved.json::<Value>().await.unwrap()["restart_pending"], json!(["camera[0].fps"]));
     let shown: Value = admin.get(format!("{base}/api/display")).send().await.unwrap().json().await.unwrap();
     assert_eq!(shown["room"], "Blue");
-    let mut in_use = Value::Null;
-    for _ in 0..50 {
-        let status: Value = admin.get(format!("{base}/api/status")).send().await.unwrap().json().await.unwrap();
-        in_use = status["director_in_use"]["reaction_ms"].clone();
-        if in_use == 1200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(in_use, 1200, "the running director took the new reaction time");
+    let status_of = async || admin.get(format!("{base}/api/status")).send().await.unwrap().json().await.unwrap();
+    let status = within_5_s(status_of, |s| s["director_in_use"]["reaction_ms"] == 1200).await;
+    assert_eq!(status["director_in_use"]["reaction_ms"], 1200, "the running director took the new reaction time");
     let (store, _) = confcam::store::Store::open(the_box.dir.path()).unwrap();
     let stored = store.settings().unwrap();
     assert!(stored.contains(&("director.reaction_ms".to_string(), json!(1200))), "{stored:?}");
@@ -50,18 +43,25 @@ async fn settings_are_checked_kept_and_applied_without_a_restart() {
     let fresh: Value = admin.post(format!("{base}/api/meeting/code")).send().await.unwrap().json().await.unwrap();
     assert_ne!(fresh["code"], json!(old));
     assert_eq!(put(json!({ "meeting.join_code": "135790" })).await.unwrap().status(), 200);
-    // The live-config follower takes the new code over in a moment (a busy
-    // machine may answer the display first).
-    let mut shown = Value::Null;
+    let display_of = async || admin.get(format!("{base}/api/display")).send().await.unwrap().json().await.unwrap();
+    let shown = within_5_s(display_of, |d| d["code"] == "135790").await;
+    assert_eq!(shown["code"], "135790");
+    assert_eq!(admin.post(format!("{base}/api/meeting/code")).send().await.unwrap().status(), 409);
+}
+
+/// Reads `read` until `done` holds (or 5 s pass) and returns the last
+/// reading: the live-config follower applies a saved setting a moment after
+/// the save answers, and a busy machine may answer a read first.
+async fn within_5_s(mut read: impl AsyncFnMut() -> Value, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = read().await;
     for _ in 0..50 {
-        shown = admin.get(format!("{base}/api/display")).send().await.unwrap().json().await.unwrap();
-        if shown["code"] == "135790" {
+        if done(&last) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        last = read().await;
     }
-    assert_eq!(shown["code"], "135790");
-    assert_eq!(admin.post(format!("{base}/api/meeting/code")).send().await.unwrap().status(), 409);
+    last
 }
 
 /// The framing mode set on the admin API reaches the running director: a

@@ -131,13 +131,15 @@ impl ActiveSocket {
                 self.send_each(&datagrams[singles.clone()]).await?;
                 singles = run.end..run.end;
                 match self.send_segments(&datagrams[run.clone()]).await {
-                    Ok(()) => continue,
-                    Err(e) => {
-                        // A kernel or device without UDP GSO: never again.
+                    Ok(()) => {}
+                    // A kernel or device without UDP GSO: never again. Any
+                    // other error is the send's, as for `sendmmsg`.
+                    Err(e) if gso_unsupported(&e) => {
                         tracing::info!(error = %e, "UDP segmentation offload unavailable; sending one by one");
                         self.gso.store(false, Ordering::Relaxed);
                         singles = run;
                     }
+                    Err(e) => return Err(e),
                 }
             } else {
                 singles.end = run.end;
@@ -201,6 +203,13 @@ impl ActiveSocket {
 /// and the most bytes (one IP datagram).
 const GSO_SEGMENTS: usize = 64;
 const GSO_BYTES: usize = 65_000;
+
+/// What a kernel without UDP GSO (EINVAL, ENOPROTOOPT: the option is
+/// unknown) or a device that cannot checksum for it (EIO) answers.
+fn gso_unsupported(e: &io::Error) -> bool {
+    use nix::libc::{EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP};
+    matches!(e.raw_os_error(), Some(EINVAL | EIO | ENOPROTOOPT | EOPNOTSUPP))
+}
 
 /// Splits `datagrams` into runs that can go as one GSO send: consecutive,
 /// to one peer, all of the first one's size but the last, which may be
