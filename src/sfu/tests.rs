@@ -45,13 +45,13 @@ struct Net {
 
 impl Net {
     fn new() -> Self {
-        let mut sfu = Sfu::new(SfuConfig {
-            room: "Test room".into(),
-            max_participants: 8,
-            // str0m's estimator does not settle on this instant network in
-            // stepped time (it reads the steps as loss); tests set estimates.
-            bandwidth_estimation: false,
-        });
+        // str0m's estimator does not settle on this instant network in
+        // stepped time (it reads the steps as loss); tests set estimates.
+        Self::with_estimation(false)
+    }
+
+    fn with_estimation(bandwidth_estimation: bool) -> Self {
+        let mut sfu = Sfu::new(SfuConfig { room: "Test room".into(), max_participants: 8, bandwidth_estimation });
         sfu.set_local_addresses(&[SFU_ADDR.parse().unwrap()]);
         Net { sfu, phones: Vec::new(), now: Instant::now(), to_sfu: VecDeque::new() }
     }
@@ -193,6 +193,34 @@ impl Net {
         }
     }
 
+    /// A video frame of `packets` packets from phone `i`, all arriving
+    /// before the SFU runs (as the task takes a burst off the socket).
+    /// Returns how many datagrams the SFU sends right away, to each address.
+    fn burst(&mut self, i: usize, packets: usize) -> std::collections::HashMap<SocketAddr, usize> {
+        let now = self.now;
+        let p = &mut self.phones[i];
+        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
+        let time = ((p.seq + 1) * 3000) as u32;
+        for n in 0..packets {
+            p.seq += 1;
+            let write = RtpWrite::new(pt, p.seq.into(), time, now, vec![0x41; 1000]).marker(n + 1 == packets);
+            p.rtc.direct_api().stream_tx_by_mid(p.video, None).unwrap().write_rtp(write);
+        }
+        let _ = p.rtc.handle_input(Input::Timeout(now));
+        let mut datagrams = VecDeque::new();
+        p.drain(&mut datagrams);
+        let sfu_addr: SocketAddr = SFU_ADDR.parse().unwrap();
+        for (from, data) in datagrams {
+            self.sfu.receive(now, from, sfu_addr, &data);
+        }
+        self.sfu.flush(now);
+        let mut sent = std::collections::HashMap::new();
+        while let Some(d) = self.sfu.poll_transmit() {
+            *sent.entry(d.destination).or_insert(0) += 1;
+        }
+        sent
+    }
+
     fn send_audio(&mut self, i: usize, dbov: i8) {
         let now = self.now;
         let p = &mut self.phones[i];
@@ -304,6 +332,21 @@ fn video_starts_on_a_keyframe_and_flows_with_continuous_numbers() {
     assert_eq!(video[0].payload[..], SPS_STAP);
     let seqs: Vec<u64> = video.iter().map(|p| *p.seq_no).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+}
+
+#[test]
+fn a_frame_goes_to_the_viewer_at_once_not_a_packet_per_timer_tick() {
+    // With estimation on, str0m's pacer releases one packet per run and
+    // asks for the next run a microsecond later.
+    let mut net = Net::with_estimation(true);
+    net.join("Ada");
+    net.join("Bob");
+    net.run(Duration::from_secs(3));
+    net.send_video(0, true);
+    net.run(Duration::from_millis(100));
+    let bob = net.phones[1].addr;
+    let sent = net.burst(0, 8);
+    assert!(sent.get(&bob).copied().unwrap_or(0) >= 8, "the whole frame, before any timer: {sent:?}");
 }
 
 #[test]

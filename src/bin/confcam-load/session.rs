@@ -158,14 +158,16 @@ impl Session {
     }
 
     /// Takes str0m's output; runs it again while its timeout is due (it
-    /// releases one queued packet per round when not pacing).
+    /// releases one queued packet per round, and asks for the next round a
+    /// microsecond later: that is due too, or a frame would leave one
+    /// packet per turn of the caller's loop).
     fn poll(&mut self, now: Instant) -> Instant {
         let mut rounds = 0;
         loop {
             match self.rtc.poll_output() {
-                Ok(Output::Timeout(t)) if t <= now && rounds < 64 => {
+                Ok(Output::Timeout(t)) if t <= now + Duration::from_micros(50) && rounds < 64 => {
                     rounds += 1;
-                    let _ = self.rtc.handle_input(Input::Timeout(now));
+                    let _ = self.rtc.handle_input(Input::Timeout(t.max(now)));
                 }
                 Ok(Output::Timeout(t)) => return t,
                 Ok(Output::Transmit(t)) => {

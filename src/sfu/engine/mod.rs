@@ -34,6 +34,9 @@ use simulcast::{Layer, view_of};
 /// A keyframe is asked of a publisher at most this often per track; a
 /// subscriber's decoder may ask many times a second.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+/// str0m's pacer asks to run again a microsecond after each packet it
+/// releases (so time moves on between packets); a timeout this close is due.
+const IMMEDIATE: Duration = Duration::from_micros(50);
 /// How often simulcast layers are re-ranked and viewers retargeted.
 const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
 /// A participant whose connection is not up this long after joining is
@@ -313,9 +316,9 @@ impl Sfu {
     }
 
     /// Takes everything a peer's session has to say. str0m releases one
-    /// queued packet per round when not pacing, so a session whose next
-    /// timeout is already due is run again at once (a burst goes out now,
-    /// not one packet per turn of the event loop).
+    /// queued packet per round and asks for the next round a microsecond
+    /// later, so a session whose next timeout is (all but) due is run again
+    /// at once: a frame goes out now, not one packet per timer tick.
     fn drain(&mut self, id: u64, now: Instant) {
         let Some(peer) = self.peers.iter_mut().find(|p| p.id() == id) else { return };
         let mut rounds = 0;
@@ -324,9 +327,9 @@ impl Sfu {
                 return;
             }
             match peer.rtc.poll_output() {
-                Ok(Output::Timeout(t)) if t <= now && rounds < 64 => {
+                Ok(Output::Timeout(t)) if t <= now + IMMEDIATE && rounds < 64 => {
                     rounds += 1;
-                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(t.max(now))) {
                         tracing::info!(participant = id, error = %e, "session failed");
                         peer.rtc.disconnect();
                         return;
