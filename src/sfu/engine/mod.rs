@@ -317,39 +317,50 @@ impl Sfu {
 
     /// Takes everything a peer's session has to say. str0m releases one
     /// queued packet per round and asks for the next round a microsecond
-    /// later, so a session whose next timeout is (all but) due is run again
-    /// at once: a frame goes out now, not one packet per timer tick.
+    /// later, so a session is run again at once after each packet it sends
+    /// (cheaper than polling it for that timeout): a frame goes out now, not
+    /// one packet per timer tick.
     fn drain(&mut self, id: u64, now: Instant) {
         let Some(peer) = self.peers.iter_mut().find(|p| p.id() == id) else { return };
         let mut rounds = 0;
+        let mut clock = now;
         loop {
             if !peer.rtc.is_alive() {
                 return;
             }
-            match peer.rtc.poll_output() {
-                Ok(Output::Timeout(t)) if t <= now + IMMEDIATE && rounds < 64 => {
-                    rounds += 1;
-                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(t.max(now))) {
-                        tracing::info!(participant = id, error = %e, "session failed");
-                        peer.rtc.disconnect();
-                        return;
-                    }
-                }
+            let run_at = match peer.rtc.poll_output() {
+                Ok(Output::Timeout(t)) if t <= now + IMMEDIATE && rounds < 64 => t.max(clock),
                 Ok(Output::Timeout(t)) => {
                     peer.next_timeout = t;
                     break;
                 }
-                Ok(Output::Transmit(t)) => self.transmits.push_back(Datagram {
-                    source: t.source,
-                    destination: t.destination,
-                    data: t.contents.into(),
-                }),
-                Ok(Output::Event(event)) => on_event(peer, event, &mut self.work),
+                Ok(Output::Transmit(t)) => {
+                    self.transmits.push_back(Datagram {
+                        source: t.source,
+                        destination: t.destination,
+                        data: t.contents.into(),
+                    });
+                    if rounds >= 64 {
+                        continue;
+                    }
+                    clock + Duration::from_micros(1)
+                }
+                Ok(Output::Event(event)) => {
+                    on_event(peer, event, &mut self.work);
+                    continue;
+                }
                 Err(e) => {
                     tracing::info!(participant = id, error = %e, "session failed");
                     peer.rtc.disconnect();
                     return;
                 }
+            };
+            rounds += 1;
+            clock = run_at;
+            if let Err(e) = peer.rtc.handle_input(Input::Timeout(run_at)) {
+                tracing::info!(participant = id, error = %e, "session failed");
+                peer.rtc.disconnect();
+                return;
             }
         }
         peer.flush_outbox();
