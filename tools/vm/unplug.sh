@@ -10,17 +10,26 @@
 # the node as a USB disconnect does (ENODEV on the open handle), and the node
 # returns once the last handle is closed.
 
+# Lines matching $1 in the daemon's log (0 before it has any).
+log_count() {
+  n=$(grep -c "$1" /results/daemon.log 2>/dev/null)
+  echo "${n:-0}"
+}
+
 # Waits up to $3 seconds for $2 lines matching $1 in the daemon's log.
 wait_log() {
   i=0
-  while [ "$(grep -c "$1" /results/daemon.log)" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do
+  while [ "$(log_count "$1")" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do
     sleep 0.1; i=$((i + 1))
   done
-  [ "$(grep -c "$1" /results/daemon.log)" -ge "$2" ]
+  [ "$(log_count "$1")" -ge "$2" ]
 }
 
 ip link set lo up
 : > /results/unplug.times
+# Made before the daemon starts: the backgrounded redirection below may not
+# have created it yet when the first wait looks (a CI run failed so).
+: > /results/daemon.log
 confcamd run --config /etc/confcam/daemon.toml --data-dir /tmp/data --log-to stderr 2>/results/daemon.log &
 daemon=$!
 # vivid streams from the start: its first look sets the baseline without a
