@@ -10,19 +10,13 @@
 # the node as a USB disconnect does (ENODEV on the open handle), and the node
 # returns once the last handle is closed.
 
-# Lines matching $1 in the daemon's log (0 before it has any).
-log_count() {
-  n=$(grep -c "$1" /results/daemon.log 2>/dev/null)
-  echo "${n:-0}"
-}
-
 # Waits up to $3 seconds for $2 lines matching $1 in the daemon's log.
 wait_log() {
   i=0
-  while [ "$(log_count "$1")" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do
+  while [ "$(grep -c "$1" /results/daemon.log)" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do
     sleep 0.1; i=$((i + 1))
   done
-  [ "$(log_count "$1")" -ge "$2" ]
+  [ "$(grep -c "$1" /results/daemon.log)" -ge "$2" ]
 }
 
 ip link set lo up

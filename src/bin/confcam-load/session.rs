@@ -165,7 +165,7 @@ impl Session {
         let mut rounds = 0;
         loop {
             match self.rtc.poll_output() {
-                Ok(Output::Timeout(t)) if t <= now + Duration::from_micros(50) && rounds < 64 => {
+                Ok(Output::Timeout(t)) if t <= now + confcam::sfu::IMMEDIATE && rounds < 64 => {
                     rounds += 1;
                     let _ = self.rtc.handle_input(Input::Timeout(t.max(now)));
                 }

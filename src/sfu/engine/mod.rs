@@ -36,7 +36,7 @@ use simulcast::{Layer, view_of};
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 /// str0m's pacer asks to run again a microsecond after each packet it
 /// releases (so time moves on between packets); a timeout this close is due.
-const IMMEDIATE: Duration = Duration::from_micros(50);
+pub const IMMEDIATE: Duration = Duration::from_micros(50);
 /// How often simulcast layers are re-ranked and viewers retargeted.
 const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
 /// A participant whose connection is not up this long after joining is
@@ -329,7 +329,7 @@ impl Sfu {
                 return;
             }
             let run_at = match peer.rtc.poll_output() {
-                Ok(Output::Timeout(t)) if t <= now + IMMEDIATE && rounds < 64 => t.max(clock),
+                Ok(Output::Timeout(t)) if t <= clock + IMMEDIATE && rounds < 64 => t.max(clock),
                 Ok(Output::Timeout(t)) => {
                     peer.next_timeout = t;
                     break;
