@@ -13,7 +13,7 @@ use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket};
-use str0m::{Candidate, Input, Output};
+use str0m::{Candidate, Input};
 
 mod page;
 mod room;
@@ -28,15 +28,13 @@ use super::layers::{View, choose_layer};
 use super::messages::{ParticipantInfo, ParticipantKind, ServerMessage};
 use super::peer::{Peer, TrackId};
 use crate::speaker::{DominantSpeaker, SpeakerConfig};
-use session::{new_rtc, on_event};
+pub use session::IMMEDIATE;
+use session::new_rtc;
 use simulcast::{Layer, view_of};
 
 /// A keyframe is asked of a publisher at most this often per track; a
 /// subscriber's decoder may ask many times a second.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
-/// str0m's pacer asks to run again a microsecond after each packet it
-/// releases (so time moves on between packets); a timeout this close is due.
-pub const IMMEDIATE: Duration = Duration::from_micros(50);
 /// How often simulcast layers are re-ranked and viewers retargeted.
 const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
 /// A participant whose connection is not up this long after joining is
@@ -315,56 +313,10 @@ impl Sfu {
         self.drain(id, now);
     }
 
-    /// Takes everything a peer's session has to say. str0m releases one
-    /// queued packet per round and asks for the next round a microsecond
-    /// later, so a session is run again at once after each packet it sends
-    /// (cheaper than polling it for that timeout): a frame goes out now, not
-    /// one packet per timer tick.
+    /// Takes everything a peer's session has to say (see [`session::drain`]).
     fn drain(&mut self, id: u64, now: Instant) {
         let Some(peer) = self.peers.iter_mut().find(|p| p.id() == id) else { return };
-        let mut rounds = 0;
-        let mut clock = now;
-        loop {
-            if !peer.rtc.is_alive() {
-                return;
-            }
-            let run_at = match peer.rtc.poll_output() {
-                Ok(Output::Timeout(t)) if t <= clock + IMMEDIATE && rounds < 64 => t.max(clock),
-                Ok(Output::Timeout(t)) => {
-                    peer.next_timeout = t;
-                    break;
-                }
-                Ok(Output::Transmit(t)) => {
-                    self.transmits.push_back(Datagram {
-                        source: t.source,
-                        destination: t.destination,
-                        data: t.contents.into(),
-                    });
-                    if rounds >= 64 {
-                        continue;
-                    }
-                    clock + Duration::from_micros(1)
-                }
-                Ok(Output::Event(event)) => {
-                    on_event(peer, event, &mut self.work);
-                    continue;
-                }
-                Err(e) => {
-                    tracing::info!(participant = id, error = %e, "session failed");
-                    peer.rtc.disconnect();
-                    return;
-                }
-            };
-            rounds += 1;
-            clock = run_at;
-            if let Err(e) = peer.rtc.handle_input(Input::Timeout(run_at)) {
-                tracing::info!(participant = id, error = %e, "session failed");
-                peer.rtc.disconnect();
-                return;
-            }
-        }
-        peer.flush_outbox();
-        peer.negotiate();
+        session::drain(peer, now, &mut self.transmits, &mut self.work);
     }
 
     /// Does queued work until none is left, then removes departed peers.

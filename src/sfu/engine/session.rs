@@ -1,22 +1,26 @@
-//! One peer's str0m session as the engine sets it up, and what its events
-//! mean: those that concern only the peer are handled here, those that
-//! concern others are queued as work for the engine.
+//! One peer's str0m session as the engine sets it up and runs it, and what
+//! its events mean: those that concern only the peer are handled here,
+//! those that concern others are queued as work for the engine.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::MediaKind;
-use str0m::{Event, IceConnectionState, Rtc};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
-use super::Work;
 use super::room::{ROOM_AUDIO, ROOM_VIDEO};
+use super::{Datagram, Work};
 use crate::sfu::messages::ParticipantKind;
 use crate::sfu::peer::{Peer, Published, TrackId};
 
 /// Where a peer's bandwidth estimate starts (a phone on the room's Wi-Fi),
 /// before TWCC feedback moves it.
 const INITIAL_ESTIMATE_KBPS: u64 = 1500;
+
+/// str0m's pacer asks to run again a microsecond after each packet it
+/// releases (so time moves on between packets); a timeout this close is due.
+pub const IMMEDIATE: Duration = Duration::from_micros(50);
 
 /// Handles what concerns only `peer`; queues what concerns others.
 pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
@@ -81,9 +85,57 @@ pub(super) fn new_rtc(bandwidth_estimation: bool, now: Instant) -> Rtc {
         .set_rtp_mode(true)
         .set_send_buffer_video(300)
         // Each peer's link quality, for the admin page.
-        .set_stats_interval(Some(std::time::Duration::from_secs(1)))
+        .set_stats_interval(Some(Duration::from_secs(1)))
         .enable_bwe(bandwidth_estimation.then(|| Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
         .clear_codecs();
     config.codec_config().add_h264(102.into(), Some(103.into()), true, 0x42e01f);
     config.enable_vp8(true).enable_opus(true, false).build(now)
+}
+
+/// Takes everything a peer's session has to say. str0m releases one
+/// queued packet per round and asks for the next round a microsecond
+/// later, so a session is run again at once after each packet it sends
+/// (cheaper than polling it for that timeout): a frame goes out now, not
+/// one packet per timer tick.
+pub(super) fn drain(peer: &mut Peer, now: Instant, transmits: &mut VecDeque<Datagram>, work: &mut VecDeque<Work>) {
+    let id = peer.id();
+    let mut rounds = 0;
+    let mut clock = now;
+    loop {
+        if !peer.rtc.is_alive() {
+            return;
+        }
+        let run_at = match peer.rtc.poll_output() {
+            Ok(Output::Timeout(t)) if t <= clock + IMMEDIATE && rounds < 64 => t.max(clock),
+            Ok(Output::Timeout(t)) => {
+                peer.next_timeout = t;
+                break;
+            }
+            Ok(Output::Transmit(t)) => {
+                transmits.push_back(Datagram { source: t.source, destination: t.destination, data: t.contents.into() });
+                if rounds >= 64 {
+                    continue;
+                }
+                clock + Duration::from_micros(1)
+            }
+            Ok(Output::Event(event)) => {
+                on_event(peer, event, work);
+                continue;
+            }
+            Err(e) => {
+                tracing::info!(participant = id, error = %e, "session failed");
+                peer.rtc.disconnect();
+                return;
+            }
+        };
+        rounds += 1;
+        clock = run_at;
+        if let Err(e) = peer.rtc.handle_input(Input::Timeout(run_at)) {
+            tracing::info!(participant = id, error = %e, "session failed");
+            peer.rtc.disconnect();
+            return;
+        }
+    }
+    peer.flush_outbox();
+    peer.negotiate();
 }
