@@ -24,26 +24,25 @@ where
 {
     Worker::spawn(&format!("capture-{name}"), move |stopping| {
         let mut backoff = Backoff::default();
-        let mut failing = false;
+        let mut failure = FailureLog::default();
         while !stopping.load(Ordering::Relaxed) {
             match next() {
                 Ok(item) => {
                     health.record_delivery(Instant::now());
                     // No subscriber is fine: the item is simply dropped.
                     let _ = feed.send(Arc::new(item));
-                    if failing {
+                    if failure.recovered() {
                         tracing::info!(source = %name, "capture resumed");
-                        failing = false;
                     }
                     backoff.reset();
                 }
                 Err(CaptureError::Timeout) => {}
                 Err(e) => {
-                    if !failing {
-                        tracing::warn!(source = %name, error = %e, "capture failed; retrying");
-                        failing = true;
+                    let reason = e.to_string();
+                    if failure.is_news(&reason) {
+                        tracing::warn!(source = %name, error = %reason, "capture failed; retrying");
                     }
-                    health.record_error(e.to_string(), matches!(e, CaptureError::Gone { .. }));
+                    health.record_error(reason, matches!(e, CaptureError::Gone { .. }));
                     sleep_unless_stopped(backoff.next_delay(), stopping);
                 }
             }
@@ -55,6 +54,29 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
     let until = Instant::now() + total;
     while !stop.load(Ordering::Relaxed) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+    }
+}
+
+/// Which failures are worth a log line: each new reason once, so a camera
+/// that was unplugged and now refuses its format says why, while the same
+/// failure retried every second does not fill the journal.
+#[derive(Debug, Default)]
+struct FailureLog {
+    last: Option<String>,
+}
+
+impl FailureLog {
+    fn is_news(&mut self, reason: &str) -> bool {
+        let news = self.last.as_deref() != Some(reason);
+        if news {
+            self.last = Some(reason.to_owned());
+        }
+        news
+    }
+
+    /// Delivery again; true if it had been failing.
+    fn recovered(&mut self) -> bool {
+        self.last.take().is_some()
     }
 }
 
@@ -80,6 +102,18 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_new_failure_reason_is_logged_once() {
+        let mut log = FailureLog::default();
+        assert!(log.is_news("camera gone"));
+        assert!(!log.is_news("camera gone"), "the same failure retried is not news");
+        assert!(log.is_news("format refused"), "a different reason after the first is");
+        assert!(!log.is_news("format refused"));
+        assert!(log.recovered());
+        assert!(!log.recovered(), "resumed is said once");
+        assert!(log.is_news("format refused"), "after a recovery the old reason is news again");
+    }
 
     #[test]
     fn backoff_doubles_up_to_a_second() {
