@@ -37,6 +37,11 @@ export BINDGEN_EXTRA_CLANG_ARGS = "--sysroot=${RECIPE_SYSROOT}"
 # the crate: one library to keep patched.
 export TURBOJPEG_SOURCE = "pkg-config"
 
+# SRTP's AES-GCM on the ARMv8 crypto instructions where the CPU has them
+# (Pi 5), chosen at run time; see .cargo/config.toml, which RUSTFLAGS
+# overrides.
+RUSTFLAGS:append:aarch64 = " --cfg aes_armv8 --cfg polyval_armv8"
+
 # Default features only: the load generator (loadgen) and the model
 # converter (models) are developer tools, not firmware.
 CARGO_BUILD_FLAGS:append = " --bin confcamd"
