@@ -82,13 +82,8 @@ pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result
     }
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
-    // A subscriber shows the active speaker large (the top layer) and the
-    // others as thumbnails (the middle layer).
-    let [_, (_, middle), (_, top)] = crate::media::SIMULCAST;
-    let video_per_sub = packets_per_frame(args.video_kbps * top / 100)
-        + (args.publishers as f64 - 1.0) * packets_per_frame(args.video_kbps * middle / 100);
-    let expected_per_sub = elapsed * (30.0 * video_per_sub + 50.0 * args.publishers as f64);
-    let delivered = forwarded as f64 / (expected_per_sub * args.subscribers as f64);
+    let delivered = forwarded as f64
+        / (expected_per_subscriber(args.publishers, args.video_kbps, elapsed) * args.subscribers as f64);
     let cpu_per_packet = cpu as f64 / forwarded as f64;
     let rss_per_participant = (rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / participants as f64;
 
@@ -133,6 +128,16 @@ pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result
     println!("METRIC sfu_added_latency_p50_ms={:.3}", pct(0.5));
     println!("METRIC sfu_added_latency_p99_ms={:.3}", pct(0.99));
     Ok(())
+}
+
+/// The packets a subscriber should get from `publishers` in `seconds`: it
+/// shows the active speaker large (the top layer) and the others as
+/// thumbnails (the middle layer), and hears everyone.
+pub fn expected_per_subscriber(publishers: usize, video_kbps: u32, seconds: f64) -> f64 {
+    let [_, (_, middle), (_, top)] = crate::media::SIMULCAST;
+    let video = packets_per_frame(video_kbps * top / 100)
+        + (publishers as f64 - 1.0) * packets_per_frame(video_kbps * middle / 100);
+    seconds * (30.0 * video + 50.0 * publishers as f64)
 }
 
 fn packets_per_frame(video_kbps: u32) -> f64 {

@@ -6,8 +6,12 @@
 //! - `bench`: N WHIP publishers × M subscribers through the SFU, measuring
 //!   the daemon's CPU per forwarded packet, memory per participant and the
 //!   added latency; ends with `METRIC name=value` lines.
+//! - `engine`: the same meeting through the SFU engine in this process, on
+//!   an in-memory network in simulated time: the engine's own CPU per
+//!   forwarded packet, without the network stack.
 
 mod bench;
+mod engine;
 mod media;
 mod session;
 
@@ -47,6 +51,9 @@ enum Command {
     Whep,
     /// Publishers × subscribers through the SFU, with figures.
     Bench(bench::BenchArgs),
+    /// The same meeting through the SFU engine in this process (no daemon,
+    /// no sockets), with its CPU per forwarded packet.
+    Engine(engine::EngineArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,7 @@ fn main() -> ExitCode {
         Command::Whip { video_kbps } => runtime.block_on(whip(&cli.url, &cli.code, cli.seconds, video_kbps)),
         Command::Whep => runtime.block_on(whep(&cli.url, &cli.code, cli.seconds)),
         Command::Bench(args) => runtime.block_on(bench::run(&cli.url, &cli.code, cli.seconds, args)),
+        Command::Engine(args) => engine::run(cli.seconds, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,21 +109,49 @@ pub async fn whip_session(url: &str, code: &str, role: Role) -> Result<(Session,
     Ok((session, format!("{url}{location}")))
 }
 
-/// Drives `sessions` until `until`, publishing on the first `publishing`:
-/// 720p simulcast at 30 fps (`video_kbps` the top layer, a keyframe every
-/// 2 s) and Opus every 20 ms. Each publisher runs on its own phase, as
-/// phones with their own clocks do, rather than all at once.
+/// Drives `sessions` until `until`, the first `publishing` of them
+/// publishing (see [`Publishing`]).
 pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32, until: Instant) {
-    const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
-    const AUDIO: Duration = Duration::from_millis(20);
-    let start = Instant::now();
-    let n = publishing.max(1) as u32;
-    let layer_bytes = |share: u32| (video_kbps * share / 100) as usize * 1000 / 8 / 30;
-    let mut next: Vec<(Instant, Instant, u64)> =
-        (0..n).map(|i| (start + FRAME * i / n, start + AUDIO * i / n, u64::from(i) * 60 / u64::from(n))).collect();
+    let mut schedule = Publishing::new(publishing, video_kbps, Instant::now());
     while Instant::now() < until {
         let now = Instant::now();
-        for (s, (next_video, next_audio, frame)) in sessions.iter_mut().zip(next.iter_mut()).take(publishing) {
+        let mut wake = schedule.send_due(&mut sessions[..publishing], now).min(until);
+        for s in sessions.iter_mut() {
+            wake = wake.min(s.drive(now));
+        }
+        wait_readable(sessions, wake.saturating_duration_since(Instant::now()));
+    }
+}
+
+/// What publishers send, and when: 720p simulcast at 30 fps (`video_kbps`
+/// the top layer, a keyframe every 2 s) and Opus every 20 ms. Each
+/// publisher runs on its own phase, as phones with their own clocks do,
+/// rather than all at once.
+pub struct Publishing {
+    start: Instant,
+    video_kbps: u32,
+    /// Per publisher: next frame, next audio packet, frame count.
+    next: Vec<(Instant, Instant, u64)>,
+}
+
+impl Publishing {
+    const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
+    const AUDIO: Duration = Duration::from_millis(20);
+
+    pub fn new(publishers: usize, video_kbps: u32, start: Instant) -> Self {
+        let n = publishers.max(1) as u32;
+        let next = (0..n)
+            .take(publishers)
+            .map(|i| (start + Self::FRAME * i / n, start + Self::AUDIO * i / n, u64::from(i) * 60 / u64::from(n)))
+            .collect();
+        Publishing { start, video_kbps, next }
+    }
+
+    /// Sends what is due by `now`, publisher `i` on `sessions[i]`; returns
+    /// when the next packet is due.
+    pub fn send_due(&mut self, sessions: &mut [Session], now: Instant) -> Instant {
+        let layer_bytes = |share: u32| (self.video_kbps * share / 100) as usize * 1000 / 8 / 30;
+        for (s, (next_video, next_audio, frame)) in sessions.iter_mut().zip(self.next.iter_mut()) {
             if now >= *next_video {
                 let keyframe = frame.is_multiple_of(60);
                 if let Some(mid) = s.video.filter(|_| s.connected) {
@@ -130,11 +166,11 @@ pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32
                     }
                 }
                 *frame += 1;
-                *next_video += FRAME;
+                *next_video += Self::FRAME;
             }
             if now >= *next_audio {
                 if let Some(mid) = s.audio.filter(|_| s.connected) {
-                    let time = (now - start).as_millis() as u32 * 48;
+                    let time = (now - self.start).as_millis() as u32 * 48;
                     s.send(
                         mid,
                         None,
@@ -142,14 +178,10 @@ pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32
                         now,
                     );
                 }
-                *next_audio += AUDIO;
+                *next_audio += Self::AUDIO;
             }
         }
-        let mut wake = next.iter().take(publishing).map(|(v, a, _)| *v.min(a)).min().unwrap_or(until);
-        for s in sessions.iter_mut() {
-            wake = wake.min(s.drive(now));
-        }
-        wait_readable(sessions, wake.saturating_duration_since(Instant::now()));
+        self.next.iter().map(|(v, a, _)| *v.min(a)).min().unwrap_or(now + Duration::from_secs(1))
     }
 }
 
@@ -218,7 +250,7 @@ fn wait_readable(sessions: &[Session], timeout: Duration) {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let mut fds: Vec<PollFd<'_>> =
-        sessions.iter().map(|s| PollFd::new(s.socket().as_fd(), PollFlags::POLLIN)).collect();
+        sessions.iter().filter_map(|s| s.socket()).map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN)).collect();
     let ms = PollTimeout::from(timeout.as_millis().min(5) as u16);
     let _ = poll(&mut fds, ms);
 }

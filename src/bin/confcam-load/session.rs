@@ -1,5 +1,6 @@
 //! One WebRTC session of the load client: a str0m `Rtc` (RTP mode) with its
-//! own UDP socket, driven without blocking by the client's loop.
+//! own UDP socket, driven without blocking by the client's loop, or on an
+//! in-memory network (`confcam-load engine`).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -37,9 +38,16 @@ fn recv_stamped(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr
     Some((msg.bytes, source, arrived))
 }
 
+/// Where a session's datagrams go.
+enum Link {
+    Socket(UdpSocket),
+    /// Datagrams (destination, bytes) for the caller to deliver.
+    Memory(Vec<(SocketAddr, Vec<u8>)>),
+}
+
 pub struct Session {
     pub rtc: Rtc,
-    socket: UdpSocket,
+    link: Link,
     local: SocketAddr,
     pub audio: Option<Mid>,
     pub video: Option<Mid>,
@@ -85,7 +93,18 @@ impl Session {
         nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
             .map_err(std::io::Error::from)?;
         let local = socket.local_addr()?;
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(Instant::now());
+        Self::offer_on(role, Link::Socket(socket), local, Instant::now())
+    }
+
+    /// A session at `local` on an in-memory network, at simulated time `now`:
+    /// what it sends waits in [`Self::take_sent`], what arrives for it is
+    /// given to [`Self::receive`].
+    pub fn offer_in_memory(role: &Role, local: SocketAddr, now: Instant) -> std::io::Result<(Session, String)> {
+        Self::offer_on(role, Link::Memory(Vec::new()), local, now)
+    }
+
+    fn offer_on(role: &Role, link: Link, local: SocketAddr, now: Instant) -> std::io::Result<(Session, String)> {
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(now);
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
         let mut change = rtc.sdp_api();
         let (audio, video) = match role {
@@ -115,7 +134,7 @@ impl Session {
         let (offer, pending) = change.apply().expect("the offer has changes");
         let session = Session {
             rtc,
-            socket,
+            link,
             local,
             audio,
             video,
@@ -131,8 +150,28 @@ impl Session {
         Ok((session, offer.to_sdp_string()))
     }
 
-    pub fn socket(&self) -> &UdpSocket {
-        &self.socket
+    /// The socket, unless the session is on an in-memory network.
+    pub fn socket(&self) -> Option<&UdpSocket> {
+        match &self.link {
+            Link::Socket(socket) => Some(socket),
+            Link::Memory(_) => None,
+        }
+    }
+
+    /// What the session sent on its in-memory network since last asked.
+    pub fn take_sent(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        match &mut self.link {
+            Link::Memory(sent) => std::mem::take(sent),
+            Link::Socket(_) => Vec::new(),
+        }
+    }
+
+    /// A datagram from `source` arrived on the in-memory network.
+    pub fn receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let Ok(contents) = data.try_into() else { return };
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
+        let _ = self.rtc.handle_input(input);
+        self.poll(now);
     }
 
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
@@ -145,7 +184,9 @@ impl Session {
     /// Returns when str0m next needs attention.
     pub fn drive(&mut self, now: Instant) -> Instant {
         let mut buf = [0u8; 2000];
-        while let Some((n, source, arrived)) = recv_stamped(&self.socket, &mut buf) {
+        while let Link::Socket(socket) = &self.link
+            && let Some((n, source, arrived)) = recv_stamped(socket, &mut buf)
+        {
             self.arrived = arrived;
             let Ok(contents) = (&buf[..n]).try_into() else { continue };
             let input =
@@ -170,9 +211,12 @@ impl Session {
                     let _ = self.rtc.handle_input(Input::Timeout(t.max(now)));
                 }
                 Ok(Output::Timeout(t)) => return t,
-                Ok(Output::Transmit(t)) => {
-                    let _ = self.socket.send_to(&t.contents, t.destination);
-                }
+                Ok(Output::Transmit(t)) => match &mut self.link {
+                    Link::Socket(socket) => {
+                        let _ = socket.send_to(&t.contents, t.destination);
+                    }
+                    Link::Memory(sent) => sent.push((t.destination, t.contents.to_vec())),
+                },
                 Ok(Output::Event(e)) => self.on_event(e, now),
                 Err(_) => return now + Duration::from_millis(50),
             }

@@ -1,0 +1,147 @@
+//! The SFU engine alone: the meeting of `bench`, with the box's [`Sfu`] in
+//! this process and every session on an in-memory network, in simulated
+//! time. Only the CPU time spent inside the engine is counted (its str0m
+//! sessions and forwarding; no sockets, kernel or tokio): what the daemon's
+//! figure would be if moving a datagram cost nothing. Being free of the
+//! machine's network stack and scheduler, it is also far steadier from run
+//! to run than the daemon's figure.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use confcam::sfu::messages::ParticipantKind;
+use confcam::sfu::{Sfu, SfuConfig};
+
+use crate::Publishing;
+use crate::bench::expected_per_subscriber;
+use crate::session::{Role, Session};
+
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    #[arg(long, default_value_t = 8)]
+    publishers: usize,
+    #[arg(long, default_value_t = 8)]
+    subscribers: usize,
+    /// Each publisher's top simulcast layer (720p) in kbit/s.
+    #[arg(long, default_value_t = 1700)]
+    video_kbps: u32,
+    /// Simulated seconds before measuring.
+    #[arg(long, default_value_t = 8)]
+    warmup: u64,
+}
+
+/// The simulated clock's step: a publisher's burst is delivered within it.
+const STEP: Duration = Duration::from_millis(1);
+
+pub fn run(seconds: u64, args: EngineArgs) -> Result<(), String> {
+    let sfu_addr = SocketAddr::from(([10, 0, 0, 1], 5000));
+    let mut now = Instant::now();
+    let mut sfu = Sfu::new(SfuConfig { room: "Bench".into(), max_participants: 255, bandwidth_estimation: true });
+    sfu.set_local_addresses(&[sfu_addr]);
+    let (mut addrs, mut sessions) = (Vec::new(), Vec::new());
+    for i in 0..args.publishers + args.subscribers {
+        let publisher = i < args.publishers;
+        let (role, kind) = match publisher {
+            true => (Role::SimulcastPublisher, ParticipantKind::Ingest),
+            false => (Role::Subscriber, ParticipantKind::Display),
+        };
+        let addr = SocketAddr::from(([10, 0, 1 + (i / 200) as u8, 10 + (i % 200) as u8], 4000));
+        let (mut session, offer) = Session::offer_in_memory(&role, addr, now).map_err(|e| e.to_string())?;
+        let (_, answer) = sfu.join(&format!("Bench {i}"), kind, &offer, now).map_err(|e| e.to_string())?;
+        session.accept_answer(&answer)?;
+        addrs.push(addr);
+        sessions.push(session);
+    }
+
+    let mut schedule = Publishing::new(args.publishers, args.video_kbps, now);
+    let measure_from = now + Duration::from_secs(args.warmup);
+    let end = measure_from + Duration::from_secs(seconds);
+    let mut engine = Duration::ZERO;
+    let mut measuring = false;
+    while now < end {
+        now += STEP;
+        if !measuring && now >= measure_from {
+            measuring = true;
+            engine = Duration::ZERO;
+            for s in &mut sessions {
+                s.received = Default::default();
+            }
+        }
+        schedule.send_due(&mut sessions[..args.publishers], now);
+        for s in &mut sessions {
+            s.drive(now);
+        }
+        let started = thread_cpu();
+        if sfu.poll_timeout(now) <= now {
+            sfu.handle_timeout(now);
+        }
+        engine += thread_cpu().saturating_sub(started);
+        engine += exchange(&mut sfu, sfu_addr, &addrs, &mut sessions, now);
+    }
+
+    let subscribers = &sessions[args.publishers..];
+    if let Some(i) = sessions.iter().position(|s| !s.connected) {
+        return Err(format!("session {i} never connected"));
+    }
+    let forwarded: u64 = subscribers.iter().map(|s| s.received.packets()).sum();
+    if forwarded == 0 {
+        return Err("nothing was forwarded".into());
+    }
+    let expected = expected_per_subscriber(args.publishers, args.video_kbps, seconds as f64) * args.subscribers as f64;
+    let per_packet = engine.as_secs_f64() * 1e6 / forwarded as f64;
+    println!(
+        "SFU engine alone: {} publishers × {} subscribers, {seconds} s simulated on an in-memory network",
+        args.publishers, args.subscribers
+    );
+    println!(
+        "  forwarded packets       {forwarded} ({:.0}/s, {:.1} % of those expected)",
+        forwarded as f64 / seconds as f64,
+        forwarded as f64 / expected * 100.0
+    );
+    println!("  engine CPU per fwd pkt  {per_packet:.2} µs (str0m sessions and forwarding; no sockets or kernel)");
+    println!("METRIC sfu_engine_cpu_us_per_forwarded_packet={per_packet:.2}");
+    Ok(())
+}
+
+/// Delivers datagrams until nobody has anything to say: what the engine
+/// sent reaches the sessions, and each session's burst reaches the engine
+/// as one batch, as the daemon reads a burst. Returns the engine's CPU time.
+fn exchange(
+    sfu: &mut Sfu,
+    sfu_addr: SocketAddr,
+    addrs: &[SocketAddr],
+    sessions: &mut [Session],
+    now: Instant,
+) -> Duration {
+    let mut engine = Duration::ZERO;
+    loop {
+        let mut moved = false;
+        while let Some(d) = sfu.poll_transmit() {
+            if let Some(i) = addrs.iter().position(|a| *a == d.destination) {
+                sessions[i].receive(now, sfu_addr, &d.data);
+            }
+        }
+        for (from, session) in addrs.iter().zip(sessions.iter_mut()) {
+            let sent = session.take_sent();
+            if sent.is_empty() {
+                continue;
+            }
+            moved = true;
+            let started = thread_cpu();
+            for (_, data) in sent {
+                sfu.receive(now, *from, sfu_addr, &data);
+            }
+            sfu.flush(now);
+            engine += thread_cpu().saturating_sub(started);
+        }
+        if !moved {
+            return engine;
+        }
+    }
+}
+
+/// This thread's CPU time so far.
+fn thread_cpu() -> Duration {
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map(Duration::from).unwrap_or_default()
+}
