@@ -57,26 +57,32 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
     }
 }
 
-/// Which failures are worth a log line: each new reason once, so a camera
-/// that was unplugged and now refuses its format says why, while the same
-/// failure retried every second does not fill the journal.
+/// Which failures are worth a log line: each reason once while a source
+/// keeps failing, so a camera that was unplugged and then refuses its format
+/// says why, while the same failures retried every second (even taking
+/// turns) do not fill the journal.
 #[derive(Debug, Default)]
 struct FailureLog {
-    last: Option<String>,
+    seen: Vec<String>,
 }
 
 impl FailureLog {
+    /// Distinct reasons logged in one stretch of failures, at most.
+    const MAX: usize = 8;
+
     fn is_news(&mut self, reason: &str) -> bool {
-        let news = self.last.as_deref() != Some(reason);
+        let news = self.seen.len() < Self::MAX && !self.seen.iter().any(|r| r == reason);
         if news {
-            self.last = Some(reason.to_owned());
+            self.seen.push(reason.to_owned());
         }
         news
     }
 
     /// Delivery again; true if it had been failing.
     fn recovered(&mut self) -> bool {
-        self.last.take().is_some()
+        let was_failing = !self.seen.is_empty();
+        self.seen.clear();
+        was_failing
     }
 }
 
@@ -110,9 +116,14 @@ mod tests {
         assert!(!log.is_news("camera gone"), "the same failure retried is not news");
         assert!(log.is_news("format refused"), "a different reason after the first is");
         assert!(!log.is_news("format refused"));
+        assert!(!log.is_news("camera gone"), "reasons taking turns are not news either");
         assert!(log.recovered());
         assert!(!log.recovered(), "resumed is said once");
         assert!(log.is_news("format refused"), "after a recovery the old reason is news again");
+        for i in 0..20 {
+            log.is_news(&format!("error {i}"));
+        }
+        assert_eq!(log.seen.len(), FailureLog::MAX, "a reason that changes every time is not logged forever");
     }
 
     #[test]

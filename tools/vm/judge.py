@@ -156,13 +156,17 @@ def check_unplug(results, _picture):
         failed = [i for i, l in enumerate(log) if "capture failed; retrying" in l and src in l]
         resumed = [i for i, l in enumerate(log) if "capture resumed" in l and src in l]
         need(gone in times, f"{cam}: the VM did not get to unplug it")
-        need(len(failed) == 1, f"{cam}: 'capture failed; retrying' logged {len(failed)} times, wanted once")
+        # Each reason once (a camera going away may first show no formats,
+        # then be gone), however often the daemon retried.
+        reasons = [l.split("error=", 1)[-1] for i, l in enumerate(log) if i in failed]
+        need(failed, f"{cam}: no 'capture failed; retrying' logged")
+        need(len(set(reasons)) == len(reasons), f"{cam}: a failure reason logged more than once: {reasons}")
         need(resumed and resumed[0] > failed[0], f"{cam}: no 'capture resumed' after the failure")
         need(f"{cam}-resumed" in times, f"{cam}: resume not seen in the VM")
         took = float(times[f"{cam}-resumed"]) - float(times[back])
         need(took <= 15, f"{cam}: resumed {took:.1f} s after replug, wanted within 15 s (TCG, debug build)")
         opens = sum(1 for l in log if "camera open" in l and f"/dev/video{10 if cam == 'loopback' else 0}" in l)
-        out.append(f"{cam} failed once, resumed {took:.1f} s after replug ({opens} opens)")
+        out.append(f"{cam} failed ({len(reasons)} reasons logged), resumed {took:.1f} s after replug ({opens} opens)")
     return "; ".join(out)
 
 
