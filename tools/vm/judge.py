@@ -158,7 +158,7 @@ def check_unplug(results, _picture):
         need(gone in times, f"{cam}: the VM did not get to unplug it")
         # Each reason once (a camera going away may first show no formats,
         # then be gone), however often the daemon retried.
-        reasons = [l.split("error=", 1)[-1] for i, l in enumerate(log) if i in failed]
+        reasons = [log[i].split("error=", 1)[-1] for i in failed]
         need(failed, f"{cam}: no 'capture failed; retrying' logged")
         need(len(set(reasons)) == len(reasons), f"{cam}: a failure reason logged more than once: {reasons}")
         need(resumed and resumed[0] > failed[0], f"{cam}: no 'capture resumed' after the failure")

@@ -7,26 +7,35 @@ use std::time::{Duration, Instant};
 use crate::session::{Role, Session};
 use crate::{http, local_ip, run_sessions, whip_session};
 
+/// The meeting both benchmarks drive (`bench` through the daemon, `engine`
+/// through the engine alone).
+#[derive(clap::Args)]
+pub struct Meeting {
+    #[arg(long, default_value_t = 8)]
+    pub publishers: usize,
+    #[arg(long, default_value_t = 8)]
+    pub subscribers: usize,
+    /// Each publisher's top simulcast layer (720p) in kbit/s.
+    #[arg(long, default_value_t = 1700)]
+    pub video_kbps: u32,
+    /// Seconds of traffic before measuring (the subscribers' bandwidth
+    /// estimates climb from where they start to what their views need).
+    #[arg(long, default_value_t = 8)]
+    pub warmup: u64,
+}
+
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// The daemon's process id (for its CPU time and memory).
     #[arg(long)]
     pid: u32,
-    #[arg(long, default_value_t = 8)]
-    publishers: usize,
-    #[arg(long, default_value_t = 8)]
-    subscribers: usize,
-    /// Each publisher's top simulcast layer (720p) in kbit/s.
-    #[arg(long, default_value_t = 1700)]
-    video_kbps: u32,
-    /// Seconds of traffic before measuring (the subscribers' bandwidth
-    /// estimates climb from where they start to what their views need).
-    #[arg(long, default_value_t = 8)]
-    warmup: u64,
+    #[command(flatten)]
+    meeting: Meeting,
 }
 
-pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result<(), String> {
-    let rss_before = rss_kb(args.pid)?;
+pub async fn run(url: &str, code: &str, seconds: u64, bench: BenchArgs) -> Result<(), String> {
+    let (pid, args) = (bench.pid, bench.meeting);
+    let rss_before = rss_kb(pid)?;
     let mut publishers = Vec::new();
     let mut resources = Vec::new();
     for _ in 0..args.publishers {
@@ -59,19 +68,19 @@ pub async fn run(url: &str, code: &str, seconds: u64, args: BenchArgs) -> Result
         s.received = Default::default();
     }
 
-    let (user_before, system_before) = cpu_us(args.pid)?;
-    let threads_before = threads_cpu_us(args.pid);
+    let (user_before, system_before) = cpu_us(pid)?;
+    let threads_before = threads_cpu_us(pid);
     let started = Instant::now();
     run_sessions(&mut subscribers, 0, 0, started + measure);
     let elapsed = started.elapsed().as_secs_f64();
-    let (user_after, system_after) = cpu_us(args.pid)?;
-    let mut threads = threads_cpu_us(args.pid);
+    let (user_after, system_after) = cpu_us(pid)?;
+    let mut threads = threads_cpu_us(pid);
     for (name, before) in threads_before {
         threads.entry(name).and_modify(|t| *t = t.saturating_sub(before));
     }
     let (user, system) = (user_after - user_before, system_after - system_before);
     let cpu = user + system;
-    let rss_after = rss_kb(args.pid)?;
+    let rss_after = rss_kb(pid)?;
 
     // Packets made by our publishers that reached a subscriber (the room's
     // own media, also received, carries no stamp and is not counted).

@@ -13,27 +13,13 @@ use confcam::sfu::messages::ParticipantKind;
 use confcam::sfu::{Sfu, SfuConfig};
 
 use crate::Publishing;
-use crate::bench::expected_per_subscriber;
+use crate::bench::{Meeting, expected_per_subscriber};
 use crate::session::{Role, Session};
-
-#[derive(clap::Args)]
-pub struct EngineArgs {
-    #[arg(long, default_value_t = 8)]
-    publishers: usize,
-    #[arg(long, default_value_t = 8)]
-    subscribers: usize,
-    /// Each publisher's top simulcast layer (720p) in kbit/s.
-    #[arg(long, default_value_t = 1700)]
-    video_kbps: u32,
-    /// Simulated seconds before measuring.
-    #[arg(long, default_value_t = 8)]
-    warmup: u64,
-}
 
 /// The simulated clock's step: a publisher's burst is delivered within it.
 const STEP: Duration = Duration::from_millis(1);
 
-pub fn run(seconds: u64, args: EngineArgs) -> Result<(), String> {
+pub fn run(seconds: u64, args: Meeting) -> Result<(), String> {
     let sfu_addr = SocketAddr::from(([10, 0, 0, 1], 5000));
     let mut now = Instant::now();
     let mut sfu = Sfu::new(SfuConfig { room: "Bench".into(), max_participants: 255, bandwidth_estimation: true });

@@ -53,7 +53,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The same meeting through the SFU engine in this process (no daemon,
     /// no sockets), with its CPU per forwarded packet.
-    Engine(engine::EngineArgs),
+    Engine(bench::Meeting),
 }
 
 fn main() -> ExitCode {
@@ -140,8 +140,7 @@ impl Publishing {
 
     pub fn new(publishers: usize, video_kbps: u32, start: Instant) -> Self {
         let n = publishers.max(1) as u32;
-        let next = (0..n)
-            .take(publishers)
+        let next = (0..publishers as u32)
             .map(|i| (start + Self::FRAME * i / n, start + Self::AUDIO * i / n, u64::from(i) * 60 / u64::from(n)))
             .collect();
         Publishing { start, video_kbps, next }
