@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use confcam::sfu::messages::ParticipantKind;
 use confcam::sfu::{Sfu, SfuConfig};
 
-use crate::Publishing;
 use crate::bench::{Meeting, expected_per_subscriber};
+use crate::schedule::Publishing;
 use crate::session::{Role, Session};
+use crate::thread_cpu;
 
 /// The simulated clock's step: a publisher's burst is delivered within it.
 const STEP: Duration = Duration::from_millis(1);
@@ -53,7 +54,7 @@ pub fn run(seconds: u64, args: Meeting) -> Result<(), String> {
                 s.received = Default::default();
             }
         }
-        schedule.send_due(&mut sessions[..args.publishers], now);
+        schedule.poll(now, |i, due| sessions[i].publish(due, now));
         for s in &mut sessions {
             s.drive(now);
         }
@@ -124,10 +125,4 @@ fn exchange(
             return engine;
         }
     }
-}
-
-/// This thread's CPU time so far.
-fn thread_cpu() -> Duration {
-    use nix::time::{ClockId, clock_gettime};
-    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map(Duration::from).unwrap_or_default()
 }

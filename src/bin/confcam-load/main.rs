@@ -9,10 +9,14 @@
 //! - `engine`: the same meeting through the SFU engine in this process, on
 //!   an in-memory network in simulated time: the engine's own CPU per
 //!   forwarded packet, without the network stack.
+//! - `relay`: the same meeting through the daemon's socket loop with a copy
+//!   for an engine: the network stack's share, without the engine.
 
 mod bench;
 mod engine;
 mod media;
+mod relay;
+mod schedule;
 mod session;
 
 use std::net::IpAddr;
@@ -21,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+use schedule::Publishing;
 use session::{Packet, Role, Session};
 
 #[derive(Parser)]
@@ -54,6 +59,9 @@ enum Command {
     /// The same meeting through the SFU engine in this process (no daemon,
     /// no sockets), with its CPU per forwarded packet.
     Engine(bench::Meeting),
+    /// The same meeting through the daemon's socket loop with a plain copy
+    /// for an engine: what moving the datagrams alone costs.
+    Relay(bench::Meeting),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +72,7 @@ fn main() -> ExitCode {
         Command::Whep => runtime.block_on(whep(&cli.url, &cli.code, cli.seconds)),
         Command::Bench(args) => runtime.block_on(bench::run(&cli.url, &cli.code, cli.seconds, args)),
         Command::Engine(args) => engine::run(cli.seconds, args),
+        Command::Relay(args) => relay::run(cli.seconds, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,72 +124,11 @@ pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32
     let mut schedule = Publishing::new(publishing, video_kbps, Instant::now());
     while Instant::now() < until {
         let now = Instant::now();
-        let mut wake = schedule.send_due(&mut sessions[..publishing], now).min(until);
+        let mut wake = schedule.poll(now, |i, due| sessions[i].publish(due, now)).min(until);
         for s in sessions.iter_mut() {
             wake = wake.min(s.drive(now));
         }
         wait_readable(sessions, wake.saturating_duration_since(Instant::now()));
-    }
-}
-
-/// What publishers send, and when: 720p simulcast at 30 fps (`video_kbps`
-/// the top layer, a keyframe every 2 s) and Opus every 20 ms. Each
-/// publisher runs on its own phase, as phones with their own clocks do,
-/// rather than all at once.
-pub struct Publishing {
-    start: Instant,
-    video_kbps: u32,
-    /// Per publisher: next frame, next audio packet, frame count.
-    next: Vec<(Instant, Instant, u64)>,
-}
-
-impl Publishing {
-    const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
-    const AUDIO: Duration = Duration::from_millis(20);
-
-    pub fn new(publishers: usize, video_kbps: u32, start: Instant) -> Self {
-        let n = publishers.max(1) as u32;
-        let next = (0..publishers as u32)
-            .map(|i| (start + Self::FRAME * i / n, start + Self::AUDIO * i / n, u64::from(i) * 60 / u64::from(n)))
-            .collect();
-        Publishing { start, video_kbps, next }
-    }
-
-    /// Sends what is due by `now`, publisher `i` on `sessions[i]`; returns
-    /// when the next packet is due.
-    pub fn send_due(&mut self, sessions: &mut [Session], now: Instant) -> Instant {
-        let layer_bytes = |share: u32| (self.video_kbps * share / 100) as usize * 1000 / 8 / 30;
-        for (s, (next_video, next_audio, frame)) in sessions.iter_mut().zip(self.next.iter_mut()) {
-            if now >= *next_video {
-                let keyframe = frame.is_multiple_of(60);
-                if let Some(mid) = s.video.filter(|_| s.connected) {
-                    let time = (*frame * 3000) as u32;
-                    let layers = if s.simulcast { &media::SIMULCAST[..] } else { &[("", 100)] };
-                    for &(rid, share) in layers {
-                        let bytes = layer_bytes(share) * if keyframe { 4 } else { 1 };
-                        let rid = (!rid.is_empty()).then(|| rid.into());
-                        for (payload, marker) in media::video_frame(bytes, keyframe) {
-                            s.send(mid, rid, Packet { payload, time, marker, level: None }, now);
-                        }
-                    }
-                }
-                *frame += 1;
-                *next_video += Self::FRAME;
-            }
-            if now >= *next_audio {
-                if let Some(mid) = s.audio.filter(|_| s.connected) {
-                    let time = (now - self.start).as_millis() as u32 * 48;
-                    s.send(
-                        mid,
-                        None,
-                        Packet { payload: media::audio_packet(), time, marker: false, level: Some(-30) },
-                        now,
-                    );
-                }
-                *next_audio += Self::AUDIO;
-            }
-        }
-        self.next.iter().map(|(v, a, _)| *v.min(a)).min().unwrap_or(now + Duration::from_secs(1))
     }
 }
 
@@ -241,6 +189,12 @@ async fn whip(url: &str, code: &str, seconds: u64, video_kbps: u32) -> Result<()
     }
     println!("published {n} frames in {seconds} s");
     Ok(())
+}
+
+/// This thread's CPU time so far.
+pub fn thread_cpu() -> Duration {
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map(Duration::from).unwrap_or_default()
 }
 
 /// Sleeps until a datagram arrives for any session, or `timeout` (so receive

@@ -14,6 +14,7 @@ use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 use crate::media::{Received, read_stamp, wall_nanos};
+use crate::schedule::{Due, TOP};
 
 /// Reads a datagram with the kernel's arrival time (wall-clock ns).
 fn recv_stamped(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr, u64)> {
@@ -255,6 +256,24 @@ impl Session {
         let reply = serde_json::json!({ "type": "answer", "sdp": answer.to_sdp_string() }).to_string();
         if let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) {
             let _ = channel.write(false, reply.as_bytes());
+        }
+    }
+
+    /// Sends what a publishing schedule says is due, once connected: every
+    /// layer with simulcast, else the top one alone.
+    pub fn publish(&mut self, due: Due, now: Instant) {
+        match (due, self.connected) {
+            (Due::Video { rid, packet }, true) => match (self.video, self.simulcast) {
+                (Some(mid), true) => self.send(mid, Some(rid.into()), packet, now),
+                (Some(mid), false) if rid == TOP => self.send(mid, None, packet, now),
+                _ => {}
+            },
+            (Due::Audio(packet), true) => {
+                if let Some(mid) = self.audio {
+                    self.send(mid, None, packet, now);
+                }
+            }
+            (_, false) => {}
         }
     }
 
