@@ -149,6 +149,30 @@ pub fn expected_per_subscriber(publishers: usize, video_kbps: u32, seconds: f64)
     seconds * (30.0 * video + 50.0 * publishers as f64)
 }
 
+/// Prints how much of the meeting was forwarded in `seconds` and the CPU
+/// time `part` took per forwarded packet, ending with `metric`'s line (for
+/// the benchmarks that time one part of the box: `engine`, `relay`).
+pub fn report_part(
+    heading: &str,
+    args: &Meeting,
+    seconds: u64,
+    forwarded: u64,
+    cpu: Duration,
+    part: &str,
+    metric: &str,
+) {
+    let expected = expected_per_subscriber(args.publishers, args.video_kbps, seconds as f64) * args.subscribers as f64;
+    let per_packet = cpu.as_secs_f64() * 1e6 / forwarded as f64;
+    println!("{heading}: {} publishers × {} subscribers, {seconds} s", args.publishers, args.subscribers);
+    println!(
+        "  forwarded packets       {forwarded} ({:.0}/s, {:.1} % of those expected)",
+        forwarded as f64 / seconds as f64,
+        forwarded as f64 / expected * 100.0
+    );
+    println!("  CPU per fwd pkt         {per_packet:.2} µs ({part})");
+    println!("METRIC {metric}={per_packet:.2}");
+}
+
 fn packets_per_frame(video_kbps: u32) -> f64 {
     let frame = video_kbps as f64 * 1000.0 / 8.0 / 30.0;
     // Every 60th frame is a keyframe four times the size.

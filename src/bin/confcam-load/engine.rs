@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use confcam::sfu::messages::ParticipantKind;
 use confcam::sfu::{Sfu, SfuConfig};
 
-use crate::bench::{Meeting, expected_per_subscriber};
+use crate::bench::{Meeting, report_part};
 use crate::schedule::Publishing;
 use crate::session::{Role, Session};
 use crate::thread_cpu;
@@ -74,19 +74,15 @@ pub fn run(seconds: u64, args: Meeting) -> Result<(), String> {
     if forwarded == 0 {
         return Err("nothing was forwarded".into());
     }
-    let expected = expected_per_subscriber(args.publishers, args.video_kbps, seconds as f64) * args.subscribers as f64;
-    let per_packet = engine.as_secs_f64() * 1e6 / forwarded as f64;
-    println!(
-        "SFU engine alone: {} publishers × {} subscribers, {seconds} s simulated on an in-memory network",
-        args.publishers, args.subscribers
+    report_part(
+        "SFU engine alone (simulated time, an in-memory network)",
+        &args,
+        seconds,
+        forwarded,
+        engine,
+        "str0m sessions and forwarding; no sockets or kernel",
+        "sfu_engine_cpu_us_per_forwarded_packet",
     );
-    println!(
-        "  forwarded packets       {forwarded} ({:.0}/s, {:.1} % of those expected)",
-        forwarded as f64 / seconds as f64,
-        forwarded as f64 / expected * 100.0
-    );
-    println!("  engine CPU per fwd pkt  {per_packet:.2} µs (str0m sessions and forwarding; no sockets or kernel)");
-    println!("METRIC sfu_engine_cpu_us_per_forwarded_packet={per_packet:.2}");
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use confcam::sfu::{Datagram, MediaSocket};
 
-use crate::bench::{Meeting, expected_per_subscriber};
+use crate::bench::{Meeting, report_part};
 use crate::media::SIMULCAST;
 use crate::schedule::{Due, Publishing, TOP};
 use crate::thread_cpu;
@@ -46,10 +46,10 @@ pub fn run(seconds: u64, args: Meeting) -> Result<(), String> {
     while Instant::now() < end {
         let wake = schedule.poll(Instant::now(), |i, due| {
             let (tag, packet) = match due {
-                Due::Video { rid, packet } => (1 + SIMULCAST.iter().position(|(r, _)| *r == rid).unwrap_or(0), packet),
-                Due::Audio(packet) => (AUDIO as usize, packet),
+                Due::Video { rid, packet } => (layer_tag(rid), packet),
+                Due::Audio(packet) => (AUDIO, packet),
             };
-            let mut datagram = vec![tag as u8];
+            let mut datagram = vec![tag];
             datagram.extend_from_slice(&packet.payload);
             let _ = publishers[i].send_to(&datagram, relay_addr);
         });
@@ -62,27 +62,26 @@ pub fn run(seconds: u64, args: Meeting) -> Result<(), String> {
         return Err("nothing was relayed".into());
     }
 
-    let expected = expected_per_subscriber(args.publishers, args.video_kbps, seconds as f64) * args.subscribers as f64;
-    let per_packet = cpu.as_secs_f64() * 1e6 / forwarded as f64;
-    println!(
-        "Relay floor: {} publishers × {} subscribers, {seconds} s through the daemon's socket loop, no engine",
-        args.publishers, args.subscribers
+    report_part(
+        "Relay floor (the daemon's socket loop, a copy for an engine)",
+        &args,
+        seconds,
+        forwarded,
+        cpu,
+        "sockets, kernel and wake-ups alone",
+        "sfu_relay_cpu_us_per_forwarded_packet",
     );
-    println!(
-        "  forwarded packets       {forwarded} ({:.0}/s, {:.1} % of those expected)",
-        forwarded as f64 / seconds as f64,
-        forwarded as f64 / expected * 100.0
-    );
-    println!("  relay CPU per fwd pkt   {per_packet:.2} µs (sockets, kernel and wake-ups alone)");
-    println!("METRIC sfu_relay_cpu_us_per_forwarded_packet={per_packet:.2}");
     Ok(())
 }
 
-/// What a subscriber is sent of a publisher's datagram (see the module).
+fn layer_tag(rid: &str) -> u8 {
+    1 + SIMULCAST.iter().position(|(r, _)| *r == rid).unwrap_or(0) as u8
+}
+
+/// Whether the subscribers are sent a publisher's datagram (see the module).
 fn forwarded(publisher: usize, tag: u8) -> bool {
-    let top = 1 + SIMULCAST.iter().position(|(r, _)| *r == TOP).unwrap_or(0) as u8;
-    let middle = top - 1;
-    tag == AUDIO || (publisher == 0 && tag == top) || (publisher != 0 && tag == middle)
+    let [_, (middle, _), _] = SIMULCAST;
+    tag == AUDIO || tag == layer_tag(if publisher == 0 { TOP } else { middle })
 }
 
 /// The daemon's receive loop (`sfu::task`) around a copy instead of the
@@ -106,14 +105,22 @@ fn relay(
             tokio::select! {
                 received = socket.recv(&mut buf) => {
                     let Ok((n, source, local)) = received else { continue };
-                    let publisher = |source: SocketAddr| publishers.iter().position(|a| *a == source);
-                    inbound.extend(publisher(source).map(|p| (p, buf[..n].to_vec())));
+                    // What the subscribers are sent of each datagram in the burst.
+                    let wanted = |source: SocketAddr, data: &[u8]| {
+                        let publisher = publishers.iter().position(|a| *a == source);
+                        publisher.is_some_and(|p| data.first().is_some_and(|&tag| forwarded(p, tag)))
+                    };
+                    if wanted(source, &buf[..n]) {
+                        inbound.push(buf[..n].to_vec());
+                    }
                     for _ in 0..64 {
                         let Ok((n, source, _)) = socket.try_recv(&mut buf) else { break };
-                        inbound.extend(publisher(source).map(|p| (p, buf[..n].to_vec())));
+                        if wanted(source, &buf[..n]) {
+                            inbound.push(buf[..n].to_vec());
+                        }
                     }
                     for &subscriber in &subscribers {
-                        for (_, data) in inbound.iter().filter(|(p, d)| forwarded(*p, d[0])) {
+                        for data in &inbound {
                             outgoing.push(Datagram { source: local, destination: subscriber, data: data.clone() });
                         }
                     }
