@@ -13,6 +13,7 @@ pub mod codec;
 pub mod config;
 pub mod director;
 pub mod hw;
+pub mod loudspeaker;
 pub mod sfu;
 pub mod speaker;
 pub mod store;

@@ -282,7 +282,7 @@ impl Drop for AlsaMicArray {
 
 /// A device that disappeared (unplugged, driver gone) versus one that
 /// refuses what was asked.
-fn classify(device: &str, what: &str, e: alsa::Error) -> CaptureError {
+pub(crate) fn classify(device: &str, what: &str, e: alsa::Error) -> CaptureError {
     CaptureError::from_errno(device.into(), format!("cannot {what}: {e}"), Some(Errno::from_raw(e.errno())))
 }
 

@@ -7,7 +7,7 @@ mod opus;
 mod passthrough;
 mod room_audio;
 
-pub use self::opus::{OPUS_FRAME, OPUS_RATE, OpusEncoder};
+pub use self::opus::{OPUS_FRAME, OPUS_RATE, OpusDecoder, OpusEncoder};
 pub use h264::{H264Encoder, packetize_h264};
 pub use passthrough::Passthrough;
 pub use room_audio::{RoomAudio, RoomAudioPacket, dbov};

@@ -73,7 +73,7 @@ def scene(kind, seconds):
     if kind == "near":
         return None, (LEAD_IN_S, seconds - 0.5, (0.3, 1.0), math.inf)
     # Short far-end gaps: the far end talks throughout, 6.5 s alone before
-    # the room talker's ~4 s and ≥ 6 s alone after.
+    # the room talker's ~4 s and 5 s or more alone after.
     return (LEAD_IN_S, seconds - 0.5, (0.15, 0.4)), (7.0, 13.0, (0.2, 0.4), 3.5)
 
 

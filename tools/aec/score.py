@@ -62,41 +62,41 @@ def windows(spans, fs, length_s, lo_s=0.0):
 
 
 class Fixture:
-    """A fixture's sidecar and its parts as pooled-power material."""
+    """A fixture's sidecar; its parts are read when scored (an hour is big)."""
 
-    def __init__(self, fixdir, sidecar):
-        self.name = sidecar.stem
+    def __init__(self, sidecar):
+        self.dir, self.name = sidecar.parent, sidecar.stem
         self.meta = json.loads(sidecar.read_text())
         self.fs = self.meta["sample_rate"]
         self.shape = (len(self.meta["mic_positions_m"]), round(self.meta["duration_s"] * self.fs))
-        self.echo = pcm.component(fixdir, self.name, "echo", self.shape) / 32768.0
-        self.near = pcm.component(fixdir, self.name, "near", self.shape) / 32768.0
-
-    @property
-    def family(self):
-        """far (echo only), near or double; the far ones by their twist."""
+        self.has_near = "near" in self.meta["parts"]
+        self.long = self.meta["duration_s"] > 2 * HOUR_TAIL_S
         m = self.meta
-        if m["kind"] != "far":
-            return m["kind"]
-        if m["drift_ppm"]:
-            return "drift"
-        return "delay" if m["extra_delay_ms"] else "far"
+        # far (echo only, plain), delay, drift, near or double.
+        self.family = m["kind"]
+        if m["kind"] == "far" and (m["drift_ppm"] or m["extra_delay_ms"]):
+            self.family = "drift" if m["drift_ppm"] else "delay"
+
+    def part(self, name):
+        return pcm.component(self.dir, self.name, name, self.shape) / 32768.0
 
 
-def load_run(fixture, outdir):
-    """(e, n) of one run on one fixture, or None when its files are missing."""
-    paths = [outdir / f"{fixture.name}.{s}.wav" for s in ("plus", "minus")]
+def load_run(fx, outdir):
+    """(e, n) of one run on one fixture (n None where no near talker is),
+    or None when its files are missing."""
+    paths = [outdir / f"{fx.name}.{s}.wav" for s in ("plus", "minus")]
     if not all(p.exists() for p in paths):
         return None
     outs = []
     for p in paths:
         x, fs = pcm.read(p)
-        assert fs == fixture.fs and x.shape[0] == fixture.shape[0], (p, fs, x.shape)
-        if x.shape[1] != fixture.shape[1]:
-            print(f"score: {p.name} has {x.shape[1]} samples, the fixture {fixture.shape[1]}", file=sys.stderr)
-            x = np.pad(x, ((0, 0), (0, max(0, fixture.shape[1] - x.shape[1]))))[:, : fixture.shape[1]]
-        outs.append(x.astype(np.float64) / 32768.0)
-    return (outs[0] + outs[1]) / 2, (outs[0] - outs[1]) / 2
+        assert fs == fx.fs and x.shape[0] == fx.shape[0], (p, fs, x.shape)
+        if x.shape[1] != fx.shape[1]:
+            print(f"score: {p.name} has {x.shape[1]} samples, the fixture {fx.shape[1]}", file=sys.stderr)
+            x = np.pad(x, ((0, 0), (0, max(0, fx.shape[1] - x.shape[1]))))[:, : fx.shape[1]]
+        outs.append(x.astype(np.int32))
+    plus, minus = outs
+    return (plus + minus) / 65536.0, (plus - minus) / 65536.0 if fx.has_near else None
 
 
 def latency(near, n):
@@ -110,7 +110,7 @@ def latency(near, n):
 def advanced(x, lag):
     """x earlier by lag samples (zeros at the end): the output lined up with
     its input."""
-    return np.pad(x[:, lag:], ((0, 0), (0, lag))) if lag else x
+    return np.pad(x[:, lag:], ((0, 0), (0, lag))) if lag and x is not None else x
 
 
 def sdr(reference, estimate):
@@ -132,36 +132,34 @@ def sdr(reference, estimate):
     return db(target_power, error_power)
 
 
-def erle(fx, e, mask):
-    return db(float((fx.echo[:, mask] ** 2).sum()), float((e[:, mask] ** 2).sum()))
+def erle(echo, e, mask):
+    return db(float((echo[:, mask] ** 2).sum()), float((e[:, mask] ** 2).sum()))
 
 
 def score(fx, e, n):
     """The figures of one run on one fixture: {name: value}."""
-    fs, dur, meta = fx.fs, fx.meta["duration_s"], fx.meta
-    N = fx.shape[1]
-    family = fx.family
+    fs, dur, meta, N = fx.fs, fx.meta["duration_s"], fx.meta, fx.shape[1]
     out = {}
-    if family in ("far", "delay", "drift"):
-        far = meta["far_spans"]
-        lo = dur - DRIFT_TAIL_S if family == "drift" else SKIP_S
-        out["erle"] = erle(fx, e, mask_of(far, N, fs, lo))
-        if dur > HOUR_TAIL_S * 2:
-            out["erle_last_min"] = erle(fx, e, mask_of(far, N, fs, dur - HOUR_TAIL_S))
-        echo_p, e_p = (fx.echo**2).sum(axis=0), (e**2).sum(axis=0)
+    if fx.family in ("far", "delay", "drift"):
+        echo, far = fx.part("echo"), meta["far_spans"]
+        lo = dur - DRIFT_TAIL_S if fx.family == "drift" else SKIP_S
+        out["erle"] = erle(echo, e, mask_of(far, N, fs, lo))
+        if fx.long:
+            out["erle_last_min"] = erle(echo, e, mask_of(far, N, fs, dur - HOUR_TAIL_S))
+        echo_p, e_p = (echo**2).sum(axis=0), (e**2).sum(axis=0)
         wins = [db(echo_p[a:b].sum(), e_p[a:b].sum()) for a, b in windows(far, fs, WINDOW_S, SKIP_S)]
         out["windows_pct"] = 100 * np.mean(np.array(wins) >= WINDOW_ERLE_DB) if wins else math.nan
-    elif family == "near":
-        spans = mask_of(meta["near_spans"], N, fs)
-        out["level"] = db(float((n[:, spans] ** 2).sum()), float((fx.near[:, spans] ** 2).sum()))
-        out["sdr"] = sdr(fx.near, n)
+    elif fx.family == "near":
+        near, spans = fx.part("near"), mask_of(meta["near_spans"], N, fs)
+        out["level"] = db(float((n[:, spans] ** 2).sum()), float((near[:, spans] ** 2).sum()))
+        out["sdr"] = sdr(near, n)
     else:
-        both = mask_of(meta["double_spans"], N, fs)
-        out["cut"] = erle(fx, e, both)
-        out["drop"] = db(float((fx.near[:, both] ** 2).sum()), float((n[:, both] ** 2).sum()))
+        echo, near, both = fx.part("echo"), fx.part("near"), mask_of(meta["double_spans"], N, fs)
+        out["cut"] = erle(echo, e, both)
+        out["drop"] = db(float((near[:, both] ** 2).sum()), float((n[:, both] ** 2).sum()))
         # Near frames with speech in them, judged by the talker's loudest frame.
         frame = round(FRAME_S * fs)
-        near_p, n_p = (fx.near**2).sum(axis=0), (n**2).sum(axis=0)
+        near_p, n_p = (near**2).sum(axis=0), (n**2).sum(axis=0)
         loudest = near_p[: N // frame * frame].reshape(-1, frame).sum(axis=1).max()
         kept = []
         for a, b in windows(meta["double_spans"], fs, FRAME_S):
@@ -170,19 +168,24 @@ def score(fx, e, n):
                 kept.append(abs(db(n_p[a:b].sum(), p_in)) <= KEPT_DB)
         out["frames_pct"] = 100 * np.mean(kept) if kept else math.nan
         end = max(b for _, b in meta["double_spans"])
-        out["after"] = erle(fx, e, mask_of(meta["far_spans"], N, fs, end, end + AFTER_S))
+        out["after"] = erle(echo, e, mask_of(meta["far_spans"], N, fs, end, end + AFTER_S))
     return out
 
 
-# Per family: (heading, [(key, column title, format)]).
+FAR_FAMILIES = ("far", "delay", "drift")
+ERLE_COLS = [("erle", "ERLE", "{:.1f}"), ("windows_pct", "win%", "{:.0f}")]
+# Per family: a heading and its columns (key, title, format).
 COLUMNS = {
-    "far": ("far end only (ERLE after 2 s, dB; 250 ms windows ≥ 25 dB)", [("erle", "ERLE", "{:.1f}"), ("windows_pct", "win%", "{:.0f}")]),
-    "delay": ("far end only, 300 ms more output delay", [("erle", "ERLE", "{:.1f}"), ("windows_pct", "win%", "{:.0f}")]),
+    "far": ("far end only (ERLE after 2 s, dB; 250 ms windows ≥ 25 dB)", ERLE_COLS),
+    "delay": ("far end only, 300 ms more output delay", ERLE_COLS),
     "drift": (
         "far end only, speaker clock +100 ppm (ERLE over the last 10 s; last minute)",
-        [("erle", "ERLE", "{:.1f}"), ("erle_last_min", "1min", "{:.1f}"), ("windows_pct", "win%", "{:.0f}")],
+        ERLE_COLS[:1] + [("erle_last_min", "1min", "{:.1f}")] + ERLE_COLS[1:],
     ),
-    "near": ("near talker only (output − input level, dB; SDR, dB)", [("level", "level", "{:+.2f}"), ("sdr", "SDR", "{:.1f}")]),
+    "near": (
+        "near talker only (output − input level, dB; SDR, dB)",
+        [("level", "level", "{:+.2f}"), ("sdr", "SDR", "{:.1f}")],
+    ),
     "double": (
         "double talk (echo cut, talker drop, near frames within 6 dB, ERLE the second after)",
         [("cut", "cut", "{:.1f}"), ("drop", "drop", "{:.1f}"), ("frames_pct", "fr%", "{:.0f}"), ("after", "after", "{:.1f}")],
@@ -196,50 +199,51 @@ def show(value, fmt):
     return "inf" if value == math.inf else fmt.format(value)
 
 
-def table(fixtures, results, runs, compare):
-    for family, (heading, cols) in COLUMNS.items():
-        rows = [fx for fx in fixtures if fx.family == family]
-        if not rows:
-            continue
-        keys = [k for fx in rows for r in results.values() for k in r.get(fx.name, {})]
-        cols = [c for c in cols if c[0] in keys] or cols
-        # A run's first column carries its name.
-        titles = [(run, [f"{run} {cols[0][1]}"] + [t for _, t, _ in cols[1:]]) for run in runs]
-        width = max(len(fx.name) for fx in rows)
-        head = f"{'fixture':<{width}}" + "".join(" |" + "".join(f" {t:>6}" for t in ts) for _, ts in titles)
-        delta = compare and family in ("far", "delay", "drift")
-        if delta:
-            head += f" | {'Δ ERLE':>7}"
-        print(f"\n{heading}")
-        print(head)
-        print("-" * len(head))
-        for fx in rows:
-            line = f"{fx.name:<{width}}"
-            for run, ts in titles:
-                r = results[run].get(fx.name) or {}
-                line += " |" + "".join(f" {show(r.get(key), fmt):>{max(6, len(t))}}" for (key, _, fmt), t in zip(cols, ts))
-            if delta:
-                line += f" | {show(erle_delta(results, fx.name), '{:+.1f}'):>7}"
-            print(line)
-
-
 def erle_delta(results, name):
     ours, ref = results["ours"].get(name), results["reference"].get(name)
     return ours["erle"] - ref["erle"] if ours and ref else None
 
 
+def table(fixtures, results, compare):
+    for family, (heading, cols) in COLUMNS.items():
+        rows = [fx for fx in fixtures if fx.family == family]
+        if not rows:
+            continue
+        if not any(fx.long for fx in rows):
+            cols = [c for c in cols if c[0] != "erle_last_min"]
+        # A run's first column carries its name.
+        titles = {run: [f"{run} {cols[0][1]}"] + [t for _, t, _ in cols[1:]] for run in results}
+        width = max(len(fx.name) for fx in rows)
+        delta = compare and family in FAR_FAMILIES
+        head = f"{'fixture':<{width}}" + "".join(" |" + "".join(f" {t:>6}" for t in ts) for ts in titles.values())
+        head += f" | {'Δ ERLE':>7}" if delta else ""
+        print(f"\n{heading}\n{head}\n{'-' * len(head)}")
+        for fx in rows:
+            line = f"{fx.name:<{width}}"
+            for run, ts in titles.items():
+                r = results[run].get(fx.name, {})
+                line += " |" + "".join(f" {show(r.get(k), fmt):>{max(6, len(t))}}" for (k, _, fmt), t in zip(cols, ts))
+            line += f" | {show(erle_delta(results, fx.name), '{:+.1f}'):>7}" if delta else ""
+            print(line)
+
+
+def verdict(text, judged, failed):
+    """(True/False, or None when there was nothing to judge; the line)."""
+    if not judged:
+        return None, text
+    return not failed, text + (f": fails {', '.join(failed)}" if failed else f": {len(judged)} fixtures")
+
+
 def acceptance(fixtures, results, run, compare):
-    """(ok or None when nothing to judge, text) per acceptance point."""
     res = results[run]
 
-    def judge(text, family, test, detail, only=lambda fx: True):
-        judged = [(fx, res[fx.name]) for fx in fixtures if fx.family == family and only(fx) and fx.name in res]
-        bad = [f"{fx.name} ({detail(r)})" for fx, r in judged if not test(r)]
-        if not judged:
-            return None, text
-        return not bad, text + (f": {len(judged)} fixtures" if not bad else f": fails {', '.join(bad)}")
+    def judge(text, family, test, detail, long=False):
+        judged = [(fx, res[fx.name]) for fx in fixtures if fx.family == family and fx.long == long and fx.name in res]
+        return verdict(text, judged, [f"{fx.name} ({detail(r)})" for fx, r in judged if not test(r)])
 
-    hour = lambda fx: fx.meta["duration_s"] > 2 * HOUR_TAIL_S  # noqa: E731
+    def erle_dB(r):
+        return f"{r['erle']:.1f} dB"
+
     points = [
         judge(
             "far end only: ERLE ≥ 35 dB pooled and ≥ 25 dB in 90 % of 250 ms windows after 2 s",
@@ -247,21 +251,9 @@ def acceptance(fixtures, results, run, compare):
             lambda r: r["erle"] >= 35 and r["windows_pct"] >= 90,
             lambda r: f"{r['erle']:.1f} dB, {r['windows_pct']:.0f} %",
         ),
-        judge("300 ms more delay: ERLE ≥ 30 dB", "delay", lambda r: r["erle"] >= 30, lambda r: f"{r['erle']:.1f} dB"),
-        judge(
-            "100 ppm drift, 60 s: ERLE over the last 10 s ≥ 40 dB",
-            "drift",
-            lambda r: r["erle"] >= 40,
-            lambda r: f"{r['erle']:.1f} dB",
-            lambda fx: not hour(fx),
-        ),
-        judge(
-            "100 ppm drift, an hour: ERLE over the last 10 s ≥ 30 dB",
-            "drift",
-            lambda r: r["erle"] >= 30,
-            lambda r: f"{r['erle']:.1f} dB",
-            hour,
-        ),
+        judge("300 ms more delay: ERLE ≥ 30 dB", "delay", lambda r: r["erle"] >= 30, erle_dB),
+        judge("100 ppm drift, 60 s: ERLE over the last 10 s ≥ 40 dB", "drift", lambda r: r["erle"] >= 40, erle_dB),
+        judge("100 ppm drift, an hour: ERLE over the last 10 s ≥ 30 dB", "drift", lambda r: r["erle"] >= 30, erle_dB, True),
         judge(
             "near talker only: level within ±1 dB, SDR ≥ 40 dB",
             "near",
@@ -269,30 +261,26 @@ def acceptance(fixtures, results, run, compare):
             lambda r: f"{r['level']:+.2f} dB, SDR {r['sdr']:.1f} dB",
         ),
         judge(
-            "double talk: echo cut ≥ 15 dB, talker drop ≤ 4 dB, ≥ 45 % of near frames within 6 dB, ERLE ≥ 25 dB the second after",
+            "double talk: echo cut ≥ 15 dB, talker drop ≤ 4 dB, ≥ 45 % of near frames within 6 dB, "
+            "ERLE ≥ 25 dB the second after",
             "double",
             lambda r: r["cut"] >= 15 and r["drop"] <= 4 and r["frames_pct"] >= 45 and r["after"] >= 25,
             lambda r: f"cut {r['cut']:.1f}, drop {r['drop']:.1f} dB, {r['frames_pct']:.0f} %, after {r['after']:.1f} dB",
         ),
     ]
     if compare:
-        far_type = [fx for fx in fixtures if fx.family in ("far", "delay", "drift")]
-        deltas = [(fx.name, erle_delta(results, fx.name)) for fx in far_type]
+        deltas = [(fx.name, erle_delta(results, fx.name)) for fx in fixtures if fx.family in FAR_FAMILIES]
         deltas = [(name, d) for name, d in deltas if d is not None]
-        bad = [f"{name} ({d:+.1f} dB)" for name, d in deltas if not d >= -3]
         text = "within 3 dB of (or above) the reference's ERLE on every far-end-only fixture"
-        points.append((None, text) if not deltas else (not bad, text + (f": {len(deltas)} fixtures" if not bad else f": fails {', '.join(bad)}")))
+        points.append(verdict(text, deltas, [f"{name} ({d:+.1f} dB)" for name, d in deltas if d < -3]))
     return points
 
 
-def metric(results, run, family, key, headline=True, hour=None, fixtures=()):
+def metric(results, run, fixtures, pick, key):
+    """The run's `key` on the first fixture that `pick` takes, or nan."""
     for fx in fixtures:
-        if fx.family != family or (headline and not fx.meta["headline"]):
-            continue
-        if hour is not None and (fx.meta["duration_s"] > 2 * HOUR_TAIL_S) != hour:
-            continue
         r = results.get(run, {}).get(fx.name)
-        if r is not None and key in r:
+        if pick(fx) and r and key in r:
             return r[key]
     return math.nan
 
@@ -309,28 +297,31 @@ def main():
         if not sep:
             sys.exit(f"score.py: --run wants NAME=DIR, got {spec!r}")
         runs[name] = Path(folder)
-    sidecars = sorted(args.fixdir.glob("*.json"))
-    if not sidecars:
+    fixtures = [Fixture(p) for p in sorted(args.fixdir.glob("*.json"))]
+    if not fixtures:
         sys.exit(f"score.py: no fixtures in {args.fixdir}")
 
-    fixtures = [Fixture(args.fixdir, p) for p in sidecars]
-    results, lags = {run: {} for run in runs}, {}
+    results, lags = {}, {}
     for run, outdir in runs.items():
-        loaded = {fx.name: load_run(fx, outdir) for fx in fixtures}
-        # Line each run's output up with its input before comparing frames:
-        # its latency, from the fixtures where a near talker tells it.
-        found = [latency(fx.near, loaded[fx.name][1]) for fx in fixtures if fx.near.any() and loaded[fx.name]]
-        lag = lags[run] = int(np.median(found)) if found else 0
-        print(f"score: {run}: {sum(v is not None for v in loaded.values())} of {len(fixtures)} fixtures", file=sys.stderr)
+        # Outputs are lined up with the input before anything is compared:
+        # the run's latency, from the fixtures where a near talker tells it.
+        found = []
         for fx in fixtures:
-            if loaded[fx.name]:
-                e, n = (advanced(x, lag) for x in loaded[fx.name])
-                results[run][fx.name] = score(fx, e, n)
-            loaded[fx.name] = None
+            loaded = load_run(fx, outdir) if fx.has_near else None
+            if loaded:
+                found.append(latency(fx.part("near"), loaded[1]))
+        lags[run] = int(np.median(found)) if found else 0
+        results[run] = {}
+        for fx in fixtures:
+            loaded = load_run(fx, outdir)
+            if loaded:
+                results[run][fx.name] = score(fx, *(advanced(x, lags[run]) for x in loaded))
+        print(f"score: {run}: {len(results[run])} of {len(fixtures)} fixtures", file=sys.stderr)
     compare = "ours" in runs and "reference" in runs
     fs = fixtures[0].fs
-    print("output latency (from the near talker; outputs are lined up by it): " + ", ".join(f"{run} {lag} samples ({1000 * lag / fs:.1f} ms)" for run, lag in lags.items()))
-    table(fixtures, results, list(runs), compare)
+    latencies = ", ".join(f"{run} {lag} samples ({1000 * lag / fs:.1f} ms)" for run, lag in lags.items())
+    print(f"output latency (found from the near talker; outputs are lined up by it): {latencies}")
+    table(fixtures, results, compare)
 
     judged = "ours" if "ours" in runs else next(iter(runs))
     print(f"\nacceptance ({judged}):")
@@ -342,12 +333,16 @@ def main():
         cpu = float(json.loads(args.cpu_json.read_text())["ms_per_audio_second"])
     elif args.cpu_json:
         print(f"score: no {args.cpu_json}", file=sys.stderr)
+
+    def headline(family):
+        return lambda fx: fx.family == family and fx.meta["headline"]
+
+    hour_erle = metric(results, "ours", fixtures, lambda fx: fx.family == "drift" and fx.long, "erle")
     print()
-    print(f"METRIC aec_erle_db={metric(results, 'ours', 'far', 'erle', fixtures=fixtures):.2f}")
-    print(f"METRIC aec_erle_db_reference={metric(results, 'reference', 'far', 'erle', fixtures=fixtures):.2f}")
-    print(f"METRIC aec_doubletalk_near_frames_pct={metric(results, 'ours', 'double', 'frames_pct', fixtures=fixtures):.1f}")
-    hour = metric(results, "ours", "drift", "erle", headline=False, hour=True, fixtures=fixtures)
-    print(f"METRIC aec_erle_db_after_hour_drift={hour:.2f}")
+    print(f"METRIC aec_erle_db={metric(results, 'ours', fixtures, headline('far'), 'erle'):.2f}")
+    print(f"METRIC aec_erle_db_reference={metric(results, 'reference', fixtures, headline('far'), 'erle'):.2f}")
+    print(f"METRIC aec_doubletalk_near_frames_pct={metric(results, 'ours', fixtures, headline('double'), 'frames_pct'):.1f}")
+    print(f"METRIC aec_erle_db_after_hour_drift={hour_erle:.2f}")
     print(f"METRIC aec_cpu_ms_per_audio_second={cpu:.3f}")
 
 

@@ -1,7 +1,7 @@
 use std::f32::consts::PI;
 use std::time::{Duration, Instant};
 
-use super::{Pacer, SimControl, Voice};
+use super::{Air, EchoPath, EchoRoom, Pacer, SimControl, Voice};
 use crate::audio::{MicArray, SPEED_OF_SOUND};
 use crate::capture::{AudioBlock, AudioSource, CaptureError, SampleFormat, SourceInfo};
 use crate::config::SimulationConfig;
@@ -71,6 +71,12 @@ pub struct SimulatedMicArray {
     pacer: Pacer,
     seq: u64,
     control: SimControl,
+    /// The room's loudspeaker, when the box plays into this room: what it
+    /// sounds and how each microphone hears it.
+    echo: Option<(Air, EchoPath)>,
+    /// Scratch: one block of the air, and its echo per microphone.
+    played: Vec<f32>,
+    echoes: Vec<Vec<f32>>,
 }
 
 impl SimulatedMicArray {
@@ -96,8 +102,18 @@ impl SimulatedMicArray {
             pacer: Pacer::new(Instant::now(), Duration::from_secs_f64(block_frames as f64 / rate as f64)),
             seq: 0,
             control: SimControl::default(),
+            echo: None,
+            played: Vec::new(),
+            echoes: Vec::new(),
             scene,
         }
+    }
+
+    /// The microphones also hear what sounds in `air`, through `room`.
+    pub fn hearing(mut self, air: Air, room: EchoRoom, geometry: &MicArray) -> Self {
+        let path = EchoPath::new(geometry, room, self.rate, self.block_frames);
+        self.echo = Some((air, path));
+        self
     }
 
     pub fn control(&self) -> SimControl {
@@ -109,8 +125,14 @@ impl SimulatedMicArray {
     }
 
     /// Renders the next block without waiting (tests and benchmarks use this
-    /// to get audio faster than real time).
+    /// to get audio faster than real time); the loudspeaker is not heard.
     pub fn render_block(&mut self) -> Vec<i32> {
+        self.render(false)
+    }
+
+    /// The next block; with `echo`, what the air carried during it (the
+    /// block heard from `captured_at`) too.
+    fn render(&mut self, echo: bool) -> Vec<i32> {
         let speech_gain = db_to_gain(self.scene.speech_dbfs);
         // Sum of four uniforms has variance 1/3; scale to unit variance.
         let noise_gain = db_to_gain(self.scene.noise_dbfs) * 3f32.sqrt();
@@ -134,6 +156,10 @@ impl SimulatedMicArray {
                     // taps[k] weighs the sample k steps back.
                     *out += taps.iter().zip(h.iter().rev()).map(|(a, b)| a * b).sum::<f32>();
                 }
+            }
+            if echo {
+                let i = out.len() / self.mics;
+                frame.iter_mut().zip(&self.echoes).for_each(|(s, e)| *s += e.get(i).copied().unwrap_or(0.0));
             }
             for s in &frame {
                 let n: f32 = (0..4).map(|_| self.noise.f32() - 0.5).sum();
@@ -165,17 +191,17 @@ impl AudioSource for SimulatedMicArray {
         self.control.check("sim:mic-array", Duration::from_millis(100))?;
         let (seq, due) = self.pacer.wait();
         self.seq = seq;
-        let samples = self.render_block();
         // A block is captured once its last sample has arrived.
         let block = Duration::from_secs_f64(self.block_frames as f64 / self.rate as f64);
-        Ok(AudioBlock {
-            seq,
-            captured_at: due.checked_sub(block).unwrap_or(due),
-            rate: self.rate,
-            channels: self.mics as u16,
-            format: self.format,
-            samples,
-        })
+        let captured_at = due.checked_sub(block).unwrap_or(due);
+        if let Some((air, path)) = &mut self.echo {
+            self.played.resize(self.block_frames, 0.0);
+            air.hear(captured_at, &mut self.played);
+            self.echoes.resize_with(self.mics, Vec::new);
+            path.render(&self.played, &mut self.echoes);
+        }
+        let samples = self.render(self.echo.is_some());
+        Ok(AudioBlock { seq, captured_at, rate: self.rate, channels: self.mics as u16, format: self.format, samples })
     }
 }
 
