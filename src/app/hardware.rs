@@ -4,12 +4,15 @@ use std::time::Duration;
 use crate::audio::BoardProfile;
 use crate::capture::alsa::AlsaMicArray;
 use crate::capture::h264::KeyframeWanted;
-use crate::capture::sim::{RoomScene, SimControl, SimulatedCamera, SimulatedMicArray};
+use crate::capture::sim::{Air, EchoRoom, RoomScene, SimControl, SimulatedCamera, SimulatedMicArray};
 use crate::capture::v4l2::V4l2Camera;
 use crate::capture::{AudioSource, VideoSource};
 use crate::config::{Config, DeviceChoice, GpioChoice};
 
 use crate::hw::{Button, ButtonPress, LedView, Leds, PrivacySwitch, SimulatedPrivacySwitch, pi, simulated_gpio};
+use crate::loudspeaker::Speaker;
+use crate::loudspeaker::alsa::AlsaSpeaker;
+use crate::loudspeaker::sim::SimulatedSpeaker;
 use crate::system::devices::FoundDevices;
 
 /// A configured camera and the device behind it.
@@ -26,6 +29,9 @@ pub struct Camera {
 pub struct Hardware {
     pub cameras: Vec<Camera>,
     pub microphone: Box<dyn AudioSource>,
+    /// The room's loudspeaker; none when the box leaves the far end to the
+    /// display page.
+    pub speaker: Option<Box<dyn Speaker>>,
     pub button: Box<dyn Button>,
     pub leds: Box<dyn Leds>,
     pub privacy: Box<dyn PrivacySwitch>,
@@ -69,13 +75,31 @@ impl Hardware {
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot show the simulated person"),
             }
         }
-        let mic = simulated_microphone(config);
+        // The simulated loudspeaker sounds into the simulated room, where
+        // the simulated array hears it.
+        let mut mic = simulated_microphone(config);
+        let mut speaker: Option<Box<dyn Speaker>> = None;
+        if config.speaker.enabled {
+            let profile = config.microphone.profile;
+            let air = Air::new(profile.rate());
+            let sim = &config.simulation;
+            let room = EchoRoom {
+                loudspeaker_m: profile.spec().speaker.position_m,
+                rt60_s: sim.echo_rt60_ms.as_f32() / 1000.0,
+                gain_db: sim.echo_db.as_f32(),
+                delay_ms: sim.echo_delay_ms.as_f32(),
+                length_s: (sim.echo_rt60_ms.as_f32() / 1000.0).clamp(0.1, 0.5),
+            };
+            mic = mic.hearing(air.clone(), room, &profile.geometry());
+            speaker = Some(Box::new(SimulatedSpeaker::new(air, sim.echo_drift_ppm.get() as f64)));
+        }
         let mic_control = mic.control();
         let (button, press, leds, view) = simulated_gpio(config.gpio.led_count.get() as usize);
         let privacy = SimulatedPrivacySwitch::default();
         let hardware = Hardware {
             cameras,
             microphone: Box::new(mic),
+            speaker,
             button: Box::new(button),
             leds: Box::new(leds),
             privacy: Box::new(privacy.clone()),
@@ -123,6 +147,7 @@ impl Hardware {
                 .find(|m| m.profile == Some(mic.profile) || mic.profile == BoardProfile::GenericUsbMic)
                 .map(|m| m.device.clone()),
         };
+        let real_array = device.is_some();
         match device {
             Some(device) => {
                 tracing::info!(profile = mic.profile.name(), %device, "ALSA microphone array");
@@ -133,6 +158,25 @@ impl Hardware {
                 "simulated microphone array: {}",
                 why_simulated(&mic.device)
             ),
+        }
+        let speaker = &config.speaker;
+        let device = match &speaker.device {
+            _ if !speaker.enabled => None,
+            DeviceChoice::Simulated => None,
+            DeviceChoice::Named(name) => Some(name.clone()),
+            // The board's own loudspeaker goes with a real array; the
+            // simulated room's with the simulated one.
+            DeviceChoice::Auto => real_array.then(|| mic.profile.spec().speaker.device.clone()),
+        };
+        match device {
+            Some(device) => {
+                tracing::info!(%device, "ALSA loudspeaker: the box plays the far end");
+                hardware.speaker = Some(Box::new(AlsaSpeaker::new(speaker.alsa(&device, mic.profile))));
+            }
+            None if !speaker.enabled => {
+                tracing::info!("no loudspeaker: the display page plays the far end (no echo cancellation)")
+            }
+            None => tracing::info!("simulated loudspeaker: {}", why_simulated(&speaker.device)),
         }
         match config.gpio.device {
             GpioChoice::Simulated => tracing::info!("simulated mute button and LED ring: configured"),

@@ -13,8 +13,9 @@ use tokio::sync::broadcast::Receiver;
 use tokio::sync::{mpsc, watch};
 
 use super::events::{BoxEvent, EventBus};
+use super::playing::Played;
 use super::room_media::{next_within, timer};
-use crate::audio::{FarEnd, Heard, Listener, Mixdown};
+use crate::audio::{Cleanup, EchoCanceller, EchoStats, FarEnd, Heard, Listener, Mixdown, Reference};
 use crate::capture::AudioBlock;
 use crate::codec::{CodecError, OPUS_FRAME, RoomAudio};
 use crate::director::{CameraView, Director, DirectorConfig, Program, Shot};
@@ -42,6 +43,12 @@ pub struct Ears {
     settings: Option<watch::Receiver<crate::config::DirectorSettings>>,
     /// The settings the director took, once it took them.
     pub in_use: watch::Sender<crate::config::DirectorSettings>,
+    /// How the microphones' sound is cleaned; the loudspeaker's echo is
+    /// only cancelled while there is a loudspeaker to hear (`played`).
+    cleanup: Cleanup,
+    played: Option<Receiver<Arc<Played>>>,
+    /// The echo canceller's figures, for the admin page and `/metrics`.
+    pub echo: watch::Sender<EchoStats>,
     events: EventBus,
     started: Instant,
 }
@@ -63,12 +70,40 @@ impl Ears {
             level: watch::channel(SILENT_DBFS).0,
             settings: None,
             in_use: watch::channel(crate::config::DirectorSettings::default()).0,
+            cleanup: Cleanup { echo: false, noise: false, gain: false },
+            played: None,
+            echo: watch::channel(EchoStats::default()).0,
             mics,
             director,
             far_end: FarEnd::default(),
             cameras: names,
             events,
             started,
+        }
+    }
+
+    /// Cleans the microphones' sound as `cleanup` says, with what the
+    /// loudspeaker plays (`played`, when the box has one) as the echo
+    /// canceller's reference.
+    pub fn clean(&mut self, cleanup: Cleanup, played: Option<Receiver<Arc<Played>>>) {
+        self.cleanup = Cleanup { echo: cleanup.echo && played.is_some(), ..cleanup };
+        self.played = played;
+    }
+
+    /// Takes what the loudspeaker played since the last block.
+    fn take_played(&mut self, hearing: Option<&mut Hearing>) {
+        let Some(played) = self.played.as_mut() else { return };
+        let mut hearing = hearing;
+        loop {
+            let p = match played.try_recv() {
+                Ok(p) => p,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            };
+            let Some(h) = hearing.as_deref_mut() else { continue };
+            let chunk = h.reference_chunk();
+            let reference = h.reference.get_or_insert_with(|| Reference::new(h.rate, p.rate, chunk));
+            reference.played(p.sounds_at, &p.samples);
         }
     }
 
@@ -123,6 +158,11 @@ struct Hearing {
     /// None where direction finding cannot work (one microphone, blocks that
     /// do not match the geometry, a rate voice activity does not take).
     listener: Option<Listener>,
+    /// Echo cancellation, noise suppression and gain control, when any is
+    /// on; the loudspeaker's sound lined up with the microphones.
+    echo: Option<EchoCanceller>,
+    reference: Option<Reference>,
+    reference_block: Vec<f32>,
     mixdown: Mixdown,
     encoder: RoomAudio,
     split: Vec<Vec<f32>>,
@@ -133,7 +173,7 @@ struct Hearing {
 }
 
 impl Hearing {
-    fn new(mics: &[[f32; 3]], block: &AudioBlock) -> Result<Self, CodecError> {
+    fn new(mics: &[[f32; 3]], block: &AudioBlock, cleanup: Cleanup) -> Result<Self, CodecError> {
         let matches = usize::from(block.channels) == mics.len();
         let listener = match Listener::new(mics, block.rate) {
             Ok(l) if matches && mics.len() >= 2 => Some(l),
@@ -153,6 +193,10 @@ impl Hearing {
             rate: block.rate,
             channels: block.channels,
             listener,
+            echo: (cleanup.echo || cleanup.noise || cleanup.gain)
+                .then(|| EchoCanceller::new(block.rate, usize::from(block.channels), cleanup)),
+            reference: None,
+            reference_block: Vec::new(),
             mixdown: Mixdown::new(&positions, block.rate),
             encoder: RoomAudio::new(block.rate)?,
             split: Vec::new(),
@@ -162,10 +206,34 @@ impl Hearing {
         })
     }
 
+    /// The reference is handed out in 10 ms pieces (the echo canceller's
+    /// frame).
+    fn reference_chunk(&self) -> usize {
+        (self.rate / 100).max(1) as usize
+    }
+
     /// Hears one block; the room's voice is left in `self.mono`. Returns the
     /// talker's seat.
     fn hear(&mut self, block: &AudioBlock, ears: &mut Ears) -> Option<usize> {
         block.split_channels(&mut self.split);
+        if let Some(echo) = &mut self.echo {
+            self.reference_block.clear();
+            if let Some(reference) = &mut self.reference {
+                let chunk = (self.rate / 100).max(1) as usize;
+                let mut piece = vec![0.0; chunk];
+                let frames = block.frames();
+                while self.reference_block.len() < frames {
+                    let at = block.captured_at + samples_to_time(self.reference_block.len() as u64, self.rate);
+                    reference.take(at, &mut piece);
+                    self.reference_block.extend_from_slice(&piece);
+                }
+                self.reference_block.truncate(frames);
+            }
+            echo.process(&mut self.split, &self.reference_block);
+            if block.seq.is_multiple_of(25) {
+                ears.echo.send_replace(echo.stats());
+            }
+        }
         let refs: Vec<&[f32]> = self.split.iter().map(Vec::as_slice).collect();
         let start = self.samples;
         self.samples += block.frames() as u64;
@@ -230,10 +298,11 @@ pub(super) fn listen(
         if let Some(at) = control.far_voice() {
             ears.far_end.far_voice(at);
         }
+        ears.take_played(hearing.as_mut());
         let (packets, seat, captured) = match (block, &mut hearing) {
             (Some(block), _) => {
                 if hearing.as_ref().is_none_or(|h| h.rate != block.rate || h.channels != block.channels) {
-                    hearing = match Hearing::new(&ears.mics, &block) {
+                    hearing = match Hearing::new(&ears.mics, &block, ears.cleanup) {
                         Ok(h) => Some(h),
                         Err(e) => {
                             tracing::error!(error = %e, "no room audio");
@@ -351,7 +420,7 @@ mod tests {
                 format: SampleFormat::S32Le,
                 samples: mic.render_block(),
             };
-            let h = hearing.get_or_insert_with(|| Hearing::new(&ears.mics, &block).unwrap());
+            let h = hearing.get_or_insert_with(|| Hearing::new(&ears.mics, &block, ears.cleanup).unwrap());
             seats.push(h.hear(&block, ears));
         }
         seats

@@ -11,6 +11,7 @@ mod gpio;
 mod hardware;
 mod listening;
 mod live;
+mod playing;
 mod room_media;
 mod room_video;
 
@@ -46,6 +47,12 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const FRAME_RING: usize = 4;
 /// Audio blocks likewise (16 × 20 ms).
 const BLOCK_RING: usize = 16;
+/// What the loudspeaker played (10 ms each) waiting for the room's
+/// listening: 320 ms.
+const PLAYED_RING: usize = 32;
+/// Far-end packets on their way from the SFU to the loudspeaker: seconds
+/// of a whole meeting's voices.
+const FAR_AUDIO_RING: usize = 512;
 /// How long requests in flight may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 
@@ -320,6 +327,29 @@ async fn start_parts(
     let director_in_use = ears.in_use.subscribe();
     let (live_config, live_config_rx) = watch::channel(config.clone());
     let live_config = Arc::new(live_config);
+
+    // The box plays the far end itself, and what it plays is the echo
+    // canceller's reference.
+    let (speaker, far_audio) = match hardware.speaker {
+        Some(device) => {
+            let info = device.info();
+            tracing::info!(backend = info.backend, device = %info.device, "loudspeaker: {}", info.description);
+            let health = Arc::new(SourceHealth::new("loudspeaker", info, started));
+            let counters = Arc::new(crate::loudspeaker::SpeakerCounters::default());
+            let (far_audio, far_audio_rx) = std::sync::mpsc::sync_channel(FAR_AUDIO_RING);
+            let mut playing = playing::Playing::new(device, far_audio_rx, live_config_rx.clone(), counters.clone());
+            let (played, _) = broadcast::channel(PLAYED_RING);
+            ears.clean(config.microphone.cleanup(), Some(played.subscribe()));
+            let pump = spawn_pump("loudspeaker".into(), move || playing.next(), played, health.clone());
+            pumps.push(pump.map_err(AppError::Thread)?);
+            let echo = ears.echo.subscribe();
+            (Some(web::SpeakerStatus { health, counters, echo }), Some(far_audio))
+        }
+        None => {
+            ears.clean(config.microphone.cleanup(), None);
+            (None, None)
+        }
+    };
     let (muted, muted_rx) = watch::channel(false);
     let (privacy, mut privacy_rx) = watch::channel(false);
     let gpio =
@@ -333,6 +363,7 @@ async fn start_parts(
         started,
         cameras: camera_health,
         microphone: mic_health,
+        speaker,
         stall_timeout: Duration::from_millis(config.system.stall_timeout_ms.get() as u64),
         store: store.clone(),
         muted: muted_rx.clone(),
@@ -367,7 +398,8 @@ async fn start_parts(
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
     let (sfu, sfu_thread) =
-        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, muted_rx.clone(), control).map_err(AppError::Thread)?;
+        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, muted_rx.clone(), control, far_audio)
+            .map_err(AppError::Thread)?;
     let mut served_now = served_rx.clone();
     let follow_addresses = tokio::spawn(async move {
         while served_now.changed().await.is_ok() {

@@ -17,7 +17,7 @@ pub use echo::{Cleanup, EchoCanceller, EchoStats};
 pub use far_end::FarEnd;
 pub use listener::{EVIDENCE_MS, Heard, Listener};
 pub use mixdown::Mixdown;
-pub use profile::{BoardProfile, MicArray, ProfileSpec};
+pub use profile::{BoardProfile, MicArray, ProfileSpec, SpeakerSpec};
 pub use reference::Reference;
 
 /// Speed of sound at room temperature, m/s.

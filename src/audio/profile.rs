@@ -48,8 +48,25 @@ pub struct ProfileSpec {
     /// Which device channel carries each microphone of `mics`.
     pub channel_map: Vec<u16>,
     mics: Vec<[f32; 3]>,
+    pub speaker: SpeakerSpec,
     #[serde(rename = "match")]
     pub recognise: Recognise,
+}
+
+/// The loudspeaker that goes with the board.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeakerSpec {
+    /// ALSA PCM to play to.
+    pub device: String,
+    pub channels: u16,
+    pub rate: u32,
+    /// Where it usually stands, metres in the array's frame (the simulated
+    /// room puts it there).
+    pub position_m: [f32; 3],
+    /// Capture channels that carry what it plays (boards that loop their
+    /// playback back on the capture clock); empty when none do.
+    pub loopback_channels: Vec<u16>,
 }
 
 /// How to tell the board is plugged in.
@@ -142,6 +159,8 @@ mod tests {
             let map = p.channel_map();
             assert_eq!(map.len(), p.geometry().positions.len(), "{}", p.name());
             assert!(map.iter().all(|&c| c < p.device_channels()), "{}", p.name());
+            let loopback = &p.spec().speaker.loopback_channels;
+            assert!(loopback.iter().all(|c| c < &p.device_channels() && !map.contains(c)), "{}", p.name());
         }
     }
 

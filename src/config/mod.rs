@@ -36,6 +36,7 @@ pub struct Config {
     /// One entry per camera (`[[camera]]`); the first is the main (wide) one.
     pub camera: Vec<CameraConfig>,
     pub microphone: MicrophoneConfig,
+    pub speaker: SpeakerConfig,
     pub gpio: GpioConfig,
     pub director: DirectorSettings,
     pub checkin: CheckInConfig,
@@ -52,6 +53,7 @@ impl Default for Config {
             meeting: MeetingConfig::default(),
             camera: vec![CameraConfig::default()],
             microphone: MicrophoneConfig::default(),
+            speaker: SpeakerConfig::default(),
             gpio: GpioConfig::default(),
             director: DirectorSettings::default(),
             checkin: CheckInConfig::default(),
@@ -208,6 +210,13 @@ pub struct MicrophoneConfig {
     /// periods].
     pub period_frames: Option<InRange<16, 65_536>>,
     pub buffer_frames: Option<InRange<64, 1_048_576>>,
+    /// Cancel the loudspeaker's echo on every microphone (while the box
+    /// plays the far end).
+    pub echo_cancellation: bool,
+    /// Suppress steady noise (fans, air conditioning).
+    pub noise_suppression: bool,
+    /// Bring speech to a steady level.
+    pub gain_control: bool,
 }
 
 impl Default for MicrophoneConfig {
@@ -222,6 +231,9 @@ impl Default for MicrophoneConfig {
             channel_map: None,
             period_frames: None,
             buffer_frames: None,
+            echo_cancellation: true,
+            noise_suppression: true,
+            gain_control: true,
         }
     }
 }
@@ -247,6 +259,11 @@ impl MicrophoneConfig {
         self.rate() * self.block_ms.as_u32() / 1000
     }
 
+    /// Which cleaning steps the microphones' sound goes through.
+    pub fn cleanup(&self) -> crate::audio::Cleanup {
+        crate::audio::Cleanup { echo: self.echo_cancellation, noise: self.noise_suppression, gain: self.gain_control }
+    }
+
     /// How to capture from ALSA device `device`.
     pub fn alsa(&self, device: &str) -> crate::capture::alsa::AlsaSettings {
         let block_frames = self.block_frames();
@@ -260,6 +277,59 @@ impl MicrophoneConfig {
             period_frames,
             buffer_frames: self.buffer_frames.map_or(period_frames * 8, InRange::as_u32),
             block_frames,
+        }
+    }
+}
+
+/// The room's loudspeaker: the box plays the far end itself (and cancels
+/// its echo), or leaves it to the display page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeakerConfig {
+    /// Play the far end through the box's loudspeaker. Off: the room
+    /// display's page plays it (with no echo cancellation).
+    pub enabled: bool,
+    /// `auto` (the board profile's loudspeaker when the array is found,
+    /// the simulated room's when it is simulated), `simulated`, or an ALSA
+    /// PCM name.
+    pub device: DeviceChoice,
+    pub volume_percent: InRange<0, 100>,
+    /// Silence the far end (the meeting goes on; the room hears nothing).
+    pub far_end_muted: bool,
+    /// What the device takes, when it differs from the profile's.
+    pub rate: Option<InRange<8000, 192_000>>,
+    pub channels: Option<InRange<1, 8>>,
+    /// How far ahead of the room the far end is written: more survives a
+    /// busy board, less is heard sooner.
+    pub buffer_ms: InRange<10, 500>,
+}
+
+impl Default for SpeakerConfig {
+    fn default() -> Self {
+        SpeakerConfig {
+            enabled: true,
+            device: DeviceChoice::Auto,
+            volume_percent: InRange::new_const(80),
+            far_end_muted: false,
+            rate: None,
+            channels: None,
+            buffer_ms: InRange::new_const(40),
+        }
+    }
+}
+
+impl SpeakerConfig {
+    /// How to play to ALSA device `device`, for the board `profile`.
+    pub fn alsa(&self, device: &str, profile: BoardProfile) -> crate::loudspeaker::alsa::SpeakerSettings {
+        let facts = &profile.spec().speaker;
+        let rate = self.rate.map_or(facts.rate, InRange::as_u32);
+        let buffer_frames = (rate * self.buffer_ms.as_u32() / 1000).max(64);
+        crate::loudspeaker::alsa::SpeakerSettings {
+            device: device.into(),
+            channels: self.channels.map_or(facts.channels, |c| c.get() as u16),
+            rate,
+            period_frames: (buffer_frames / 4).max(16),
+            buffer_frames,
         }
     }
 }
@@ -320,6 +390,14 @@ pub struct SimulationConfig {
     pub noise_dbfs: InRange<-120, 0>,
     /// Seed of the generated speech and noise.
     pub seed: u64,
+    /// The simulated room's echo: how loud the loudspeaker reaches the
+    /// array (dB at its centre), how long the room rings (RT60, ms), an
+    /// extra delay before it sounds (a TV's own buffer) and how fast its
+    /// clock runs against the microphones' (ppm).
+    pub echo_db: InRange<-60, 20>,
+    pub echo_rt60_ms: InRange<50, 1500>,
+    pub echo_delay_ms: InRange<0, 1000>,
+    pub echo_drift_ppm: InRange<-1000, 1000>,
     /// A photo (JPEG or PNG) of someone the simulated main camera shows
     /// standing in the room: check-in and framing on a desk.
     pub person_photo: Option<std::path::PathBuf>,
@@ -337,6 +415,10 @@ impl Default for SimulationConfig {
             speech_dbfs: InRange::new_const(-26),
             noise_dbfs: InRange::new_const(-65),
             seed: 1,
+            echo_db: InRange::new_const(-6),
+            echo_rt60_ms: InRange::new_const(300),
+            echo_delay_ms: InRange::new_const(0),
+            echo_drift_ppm: InRange::new_const(0),
             person_photo: None,
         }
     }

@@ -15,6 +15,8 @@ pub mod sim;
 
 pub use mix::{FarEndMix, MixCounts};
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
 
 use crate::capture::{CaptureError, SourceInfo};
@@ -31,4 +33,24 @@ pub trait Speaker: Send + 'static {
     /// Underruns recovered from so far (the device ran dry; a click, then
     /// the sound goes on).
     fn underruns(&self) -> u64;
+}
+
+/// The loudspeaker's figures, written by its thread, read by `/metrics`
+/// and the admin page.
+#[derive(Debug, Default)]
+pub struct SpeakerCounters {
+    pub underruns: AtomicU64,
+    mix: Mutex<MixCounts>,
+    /// Set by the admin page's test button; the loudspeaker plays the tone.
+    pub tone: AtomicBool,
+}
+
+impl SpeakerCounters {
+    pub fn mix(&self) -> MixCounts {
+        *self.mix.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_mix(&self, counts: MixCounts) {
+        *self.mix.lock().unwrap_or_else(|p| p.into_inner()) = counts;
+    }
 }

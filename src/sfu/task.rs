@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::engine::{JoinError, LocalPacket, Sfu};
+use super::engine::{FarAudio, JoinError, LocalPacket, Sfu};
 use super::messages::{ParticipantInfo, ParticipantKind};
 use super::quality::LinkQuality;
 use super::socket::{ActiveSocket, MediaSocket};
@@ -106,17 +106,20 @@ impl RoomControl {
 /// Starts the SFU task on `socket`. `addresses` are the box's addresses
 /// (its ICE candidates are these with the socket's port); the task follows
 /// changes. `local` brings the room's own media, `muted` the room's mute
-/// state. It runs until every handle
+/// state; the far end's audio goes to `far_audio` (the box's loudspeaker,
+/// when it plays), dropped while that is full. It runs until every handle
 /// is dropped. `socket` must be registered with no runtime yet: it moves to
 /// the SFU's own.
 pub fn spawn_sfu(
-    sfu: Sfu,
+    mut sfu: Sfu,
     socket: MediaSocket,
     addresses: watch::Receiver<Vec<IpAddr>>,
     local: mpsc::Receiver<LocalPacket>,
     muted: watch::Receiver<bool>,
     control: Arc<RoomControl>,
+    far_audio: Option<std::sync::mpsc::SyncSender<FarAudio>>,
 ) -> std::io::Result<(SfuHandle, std::thread::JoinHandle<std::io::Result<()>>)> {
+    sfu.play_far_end(far_audio.is_some());
     let (commands, rx) = mpsc::channel(64);
     // Its own thread and runtime: every datagram and timer is handled where
     // it arrives, without hopping between worker threads.
@@ -124,7 +127,7 @@ pub fn spawn_sfu(
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
             let socket = socket.activate()?;
-            run(sfu, socket, rx, addresses, local, muted, control).await;
+            run(sfu, socket, rx, addresses, local, muted, control, far_audio).await;
             Ok(())
         })
     })?;
@@ -139,6 +142,7 @@ async fn run(
     mut local: mpsc::Receiver<LocalPacket>,
     mut muted: watch::Receiver<bool>,
     control: Arc<RoomControl>,
+    far_audio: Option<std::sync::mpsc::SyncSender<FarAudio>>,
 ) {
     let port = socket.port();
     let candidates = |ips: &[IpAddr]| -> Vec<SocketAddr> { ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect() };
@@ -196,6 +200,11 @@ async fn run(
         }
         if let Some(at) = sfu.take_far_voice() {
             *control.far_voice.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
+        }
+        while let Some(audio) = sfu.poll_far_audio() {
+            if let Some(tx) = &far_audio {
+                let _ = tx.try_send(audio);
+            }
         }
         outgoing.clear();
         outgoing.extend(std::iter::from_fn(|| sfu.poll_transmit()));

@@ -22,10 +22,19 @@ pub struct FoundMicrophone {
     pub profile: Option<BoardProfile>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FoundSpeaker {
+    /// ALSA name, `plughw:CARD=<id>,DEV=<n>` (converting rate and format
+    /// to what the card takes).
+    pub device: String,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FoundDevices {
     pub cameras: Vec<FoundCamera>,
     pub microphones: Vec<FoundMicrophone>,
+    pub speakers: Vec<FoundSpeaker>,
 }
 
 /// Video nodes on a Pi that are codecs or ISPs, not cameras.
@@ -33,7 +42,17 @@ const NOT_CAMERAS: [&str; 5] = ["codec", "isp", "hevc", "pispbe", "rpivid"];
 
 /// Looks under `root` (`/` on the box; a fake tree in tests).
 pub fn discover(root: &Path) -> FoundDevices {
-    FoundDevices { cameras: cameras(root), microphones: microphones(root) }
+    let microphones = pcms(root, "capture")
+        .map(|p| FoundMicrophone {
+            device: format!("hw:CARD={},DEV={}", p.card, p.device),
+            name: p.name,
+            profile: p.profile,
+        })
+        .collect();
+    let speakers = pcms(root, "playback")
+        .map(|p| FoundSpeaker { device: format!("plughw:CARD={},DEV={}", p.card, p.device), name: p.name })
+        .collect();
+    FoundDevices { cameras: cameras(root), microphones, speakers }
 }
 
 fn cameras(root: &Path) -> Vec<FoundCamera> {
@@ -63,27 +82,31 @@ fn natural(p: &Path) -> (usize, String) {
     (digits.parse().unwrap_or(0), s.into_owned())
 }
 
-/// Capture PCMs from `/proc/asound/pcm`: lines such as
+/// One PCM of a sound card.
+struct Pcm {
+    /// The card's ALSA id.
+    card: String,
+    device: u32,
+    name: String,
+    profile: Option<BoardProfile>,
+}
+
+/// Capture or playback PCMs from `/proc/asound/pcm`: lines such as
 /// `01-00: USB Audio : USB Audio : playback 1 : capture 1`.
-fn microphones(root: &Path) -> Vec<FoundMicrophone> {
+fn pcms(root: &Path, direction: &'static str) -> impl Iterator<Item = Pcm> {
     let asound = root.join("proc/asound");
-    let Ok(pcm) = fs::read_to_string(asound.join("pcm")) else {
-        return Vec::new();
-    };
-    pcm.lines()
-        .filter(|line| line.contains("capture"))
-        .filter_map(|line| {
-            let (ids, rest) = line.split_once(':')?;
-            let (card, dev) = ids.trim().split_once('-')?;
-            let (card, dev): (u32, u32) = (card.parse().ok()?, dev.parse().ok()?);
-            let read =
-                |f: &str| fs::read_to_string(asound.join(format!("card{card}/{f}"))).map(|s| s.trim().to_string());
-            let id = read("id").unwrap_or_else(|_| card.to_string());
-            let profile = BoardProfile::recognise(&id, read("usbid").ok().as_deref());
-            let name = rest.split(':').next().unwrap_or_default().trim().to_string();
-            Some(FoundMicrophone { device: format!("hw:CARD={id},DEV={dev}"), name, profile })
-        })
-        .collect()
+    let pcm = fs::read_to_string(asound.join("pcm")).unwrap_or_default();
+    let lines: Vec<String> = pcm.lines().filter(|line| line.contains(direction)).map(str::to_string).collect();
+    lines.into_iter().filter_map(move |line| {
+        let (ids, rest) = line.split_once(':')?;
+        let (card, dev) = ids.trim().split_once('-')?;
+        let (card, device): (u32, u32) = (card.parse().ok()?, dev.parse().ok()?);
+        let read = |f: &str| fs::read_to_string(asound.join(format!("card{card}/{f}"))).map(|s| s.trim().to_string());
+        let id = read("id").unwrap_or_else(|_| card.to_string());
+        let profile = BoardProfile::recognise(&id, read("usbid").ok().as_deref());
+        let name = rest.split(':').next().unwrap_or_default().trim().to_string();
+        Some(Pcm { card: id, device, name, profile })
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +148,8 @@ mod tests {
                 profile: Some(BoardProfile::RespeakerUsb4Mic)
             }]
         );
+        let speakers: Vec<_> = found.speakers.iter().map(|s| s.device.as_str()).collect();
+        assert_eq!(speakers, ["plughw:CARD=0,DEV=0", "plughw:CARD=ArrayUAC10,DEV=0"]);
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn api() -> Api {
         .admin(Method::GET, "/api/settings", settings::get)
         .admin(Method::PUT, "/api/settings", settings::put)
         .admin(Method::POST, "/api/meeting/code", settings::new_code)
+        .admin(Method::POST, "/api/speaker/tone", settings::test_tone)
         // Face check-in.
         .admin(Method::GET, "/api/checkin", people::status)
         .admin(Method::PUT, "/api/checkin", people::switch)

@@ -32,6 +32,10 @@ pub struct Display {
     camera_offline: bool,
     microphone_offline: bool,
     muted: bool,
+    /// The box plays the far end through its own loudspeaker (and cancels
+    /// its echo): the display must play no audio, or the room hears it
+    /// twice and the echo canceller cannot remove the second.
+    box_plays_far_end: bool,
     /// While the box has no admin password: the code that claims it, shown
     /// only to the room.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,6 +57,7 @@ pub async fn display(State(state): State<WebState>, uri: Uri, headers: HeaderMap
         camera_offline: state.status.cameras.first().is_some_and(offline),
         microphone_offline: offline(&state.status.microphone),
         muted: *state.status.muted.borrow(),
+        box_plays_far_end: state.status.plays_far_end(),
         setup_code: state.admin.setup_code(),
     })
 }

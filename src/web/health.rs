@@ -19,6 +19,8 @@ pub struct BoxStatus {
     pub started: Instant,
     pub cameras: Vec<Arc<SourceHealth>>,
     pub microphone: Arc<SourceHealth>,
+    /// The room's loudspeaker, when the box plays the far end.
+    pub speaker: Option<Speaker>,
     pub stall_timeout: Duration,
     pub store: Store,
     pub muted: watch::Receiver<bool>,
@@ -28,14 +30,29 @@ pub struct BoxStatus {
     pub certificate: watch::Receiver<crate::web::certificate::Certificate>,
 }
 
+/// The loudspeaker's side of the box's status.
+pub struct Speaker {
+    pub health: Arc<SourceHealth>,
+    pub counters: Arc<crate::loudspeaker::SpeakerCounters>,
+    /// The echo canceller's figures.
+    pub echo: watch::Receiver<crate::audio::EchoStats>,
+}
+
 impl BoxStatus {
     pub fn room_name(&self) -> String {
         self.config.borrow().room.name.clone()
     }
 
-    /// Every capture source, cameras first.
+    /// Every device the box streams from or to, cameras first, the
+    /// loudspeaker last.
     pub fn sources(&self) -> Vec<Arc<SourceHealth>> {
-        self.cameras.iter().cloned().chain([self.microphone.clone()]).collect()
+        let speaker = self.speaker.as_ref().map(|s| s.health.clone());
+        self.cameras.iter().cloned().chain([self.microphone.clone()]).chain(speaker).collect()
+    }
+
+    /// Whether the box plays the far end itself (so the display must not).
+    pub fn plays_far_end(&self) -> bool {
+        self.speaker.is_some()
     }
 }
 
@@ -67,7 +84,21 @@ pub struct Subsystems {
     pub meeting: MeetingHealth,
     pub cameras: Vec<SourceReport>,
     pub microphone: SourceReport,
+    /// The room's loudspeaker; absent when the display plays the far end.
+    #[serde(default)]
+    pub loudspeaker: Option<SpeakerReport>,
     pub web: WebHealth,
+}
+
+/// The loudspeaker as `/healthz` shows it.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct SpeakerReport {
+    #[serde(flatten)]
+    pub device: SourceReport,
+    /// Times it ran dry and was restarted.
+    pub underruns: u64,
+    /// Echo return loss enhancement, dB, once the canceller has a figure.
+    pub echo_erle_db: Option<f32>,
 }
 
 /// The media server: running, and who is in the meeting.
@@ -145,9 +176,18 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
     let report = |h: &Arc<SourceHealth>| SourceReport::from(h.status(now, status.stall_timeout));
     let cameras: Vec<SourceReport> = status.cameras.iter().map(report).collect();
     let microphone = report(&status.microphone);
+    let loudspeaker = status.speaker.as_ref().map(|s| SpeakerReport {
+        device: report(&s.health),
+        underruns: s.counters.underruns.load(std::sync::atomic::Ordering::Relaxed),
+        echo_erle_db: s.echo.borrow().erle_db,
+    });
     let healthy = store.state == Overall::Ok
         && meeting.state == Overall::Ok
-        && cameras.iter().chain([&microphone]).all(|s| !matches!(s.state, SourceState::Stalled | SourceState::Offline));
+        && cameras
+            .iter()
+            .chain([&microphone])
+            .chain(loudspeaker.as_ref().map(|s| &s.device))
+            .all(|s| !matches!(s.state, SourceState::Stalled | SourceState::Offline));
     Json(Health {
         status: if healthy { Overall::Ok } else { Overall::Degraded },
         version: env!("CARGO_PKG_VERSION").into(),
@@ -159,6 +199,7 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
             meeting,
             cameras,
             microphone,
+            loudspeaker,
             web: WebHealth { state: Overall::Ok, certificate_sha256: status.certificate.borrow().sha256.clone() },
         },
     })

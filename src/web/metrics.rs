@@ -69,6 +69,25 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
     }
     registry.register("muted", "1 while the room microphone is muted", gauge(i64::from(*state.status.muted.borrow())));
 
+    if let Some(speaker) = &state.status.speaker {
+        let echo = *speaker.echo.borrow();
+        if let Some(erle) = echo.erle_db {
+            let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+            g.set(f64::from(erle));
+            registry.register("aec_erle_db", "Echo return loss enhancement of the echo canceller, dB", g);
+        }
+        let underruns = speaker.counters.underruns.load(std::sync::atomic::Ordering::Relaxed);
+        registry.register("speaker_underruns", "Times the loudspeaker ran dry and was restarted", counter(underruns));
+        let mix = speaker.counters.mix();
+        registry.register("far_end_talkers", "Remote talkers the loudspeaker plays", gauge(mix.talkers as i64));
+        registry.register("far_end_lost_packets", "Far-end packets rebuilt or concealed", counter(mix.lost));
+        registry.register(
+            "far_end_undecodable_packets",
+            "Far-end packets that failed to decode",
+            counter(mix.undecodable),
+        );
+    }
+
     let store = state.status.store.clone();
     if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.checked_in_now()).await {
         registry.register("checked_in", "People checked in to the open meeting", gauge(n as i64));

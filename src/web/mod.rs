@@ -21,7 +21,7 @@ mod status;
 pub mod throttle;
 pub mod whip;
 
-pub use health::{BoxStatus, Health, Overall};
+pub use health::{BoxStatus, Health, Overall, Speaker as SpeakerStatus};
 pub use server::{WebServer, renew_certificate, spawn_web};
 
 use std::sync::Arc;

@@ -84,3 +84,14 @@ pub async fn new_code(State(state): State<WebState>) -> Response {
     tracing::info!(join_code = code.as_str(), "new join code");
     Json(json!({ "code": code.as_str() })).into_response()
 }
+
+/// `POST /api/speaker/tone`: the loudspeaker plays a test tone (two
+/// seconds, even while the far end is muted). 409 when the box has none.
+pub async fn test_tone(State(state): State<WebState>) -> Response {
+    let Some(speaker) = &state.status.speaker else {
+        return refused(StatusCode::CONFLICT, "the box has no loudspeaker; the display page plays the far end")
+            .into_response();
+    };
+    speaker.counters.tone.store(true, std::sync::atomic::Ordering::Relaxed);
+    Json(json!({ "playing": true, "device": speaker.health.info.device })).into_response()
+}

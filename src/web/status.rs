@@ -32,6 +32,21 @@ pub async fn status(State(state): State<WebState>) -> Json<Value> {
     let director = state.director.borrow().clone();
     let certificate = state.status.certificate.borrow().clone();
     let talker = *state.talker.borrow();
+    let speaker = state.status.speaker.as_ref().map(|s| {
+        let echo = *s.echo.borrow();
+        json!({
+            "state": SourceReport::from(s.health.status(now, state.status.stall_timeout)),
+            "far_dbfs": echo.far_dbfs,
+            "erle_db": echo.erle_db,
+            "erl_db": echo.erl_db,
+            "residual_echo": echo.residual_echo,
+            "delay_ms": echo.delay_ms,
+            "underruns": s.counters.underruns.load(std::sync::atomic::Ordering::Relaxed),
+            "far_end": s.counters.mix(),
+            "volume_percent": config.speaker.volume_percent.get(),
+            "far_end_muted": config.speaker.far_end_muted,
+        })
+    });
     Json(json!({
         "room": config.room.name,
         "uptime_s": state.status.started.elapsed().as_secs(),
@@ -42,6 +57,8 @@ pub async fn status(State(state): State<WebState>) -> Json<Value> {
             "talker_deg": talker,
             "muted": *state.status.muted.borrow(),
         },
+        // None: no loudspeaker, the display page plays the far end.
+        "speaker": speaker,
         "director_in_use": director,
         "system": system(),
         "devices": devices,

@@ -18,6 +18,13 @@ const FIELDS = {
   'camera[0].fps': { label: 'Frame rate', type: 'number', unit: 'fps', min: 1, max: 60 },
   'microphone.device': { label: 'Microphone', type: 'microphone' },
   'microphone.profile': { label: 'Microphone board', type: 'profile' },
+  'speaker.enabled': { label: 'Play the far end through the box (the display page stays silent; the box cancels its echo)', type: 'checkbox' },
+  'speaker.device': { label: 'Loudspeaker', type: 'speaker' },
+  'speaker.volume_percent': { label: 'Volume', type: 'number', unit: '%', min: 0, max: 100 },
+  'speaker.far_end_muted': { label: 'Mute the far end', type: 'checkbox' },
+  'microphone.echo_cancellation': { label: 'Cancel the loudspeaker\'s echo', type: 'checkbox' },
+  'microphone.noise_suppression': { label: 'Suppress steady noise', type: 'checkbox' },
+  'microphone.gain_control': { label: 'Even out speech levels', type: 'checkbox' },
   'director.mode': { label: 'Framing', type: 'mode' },
   'director.reaction_ms': { label: 'Reaction (speech before the picture moves)', type: 'number', unit: 'ms', min: 100, max: 5000, step: 50 },
   'director.hold_ms': { label: 'Hold (least time a shot stays)', type: 'number', unit: 'ms', min: 0, max: 30000, step: 100 },
@@ -160,6 +167,7 @@ function choices(type, value) {
   if (type === 'profile') list = Object.entries(PROFILES);
   else if (type === 'mode') list = Object.entries(MODES);
   else if (type === 'camera') list = [['auto', 'First camera found'], ['simulated', 'Simulated (test picture)'], ...found.cameras.map((c) => [c.device, `${c.name} (${c.device})`])];
+  else if (type === 'speaker') list = [['auto', 'The board\'s own (simulated room without one)'], ['simulated', 'Simulated (into the simulated room)'], ...found.speakers.map((s) => [s.device, `${s.name} (${s.device})`])];
   else list = [['auto', 'First microphone found'], ['simulated', 'Simulated (test voices)'], ...found.microphones.map((m) => [m.device, `${m.name} (${m.device})`])];
   if (!list.some(([v]) => v === value)) list.push([value, `${value} (not found now)`]);
   return list;
@@ -171,6 +179,15 @@ function showCodePolicy() {
   $('new-code').hidden = fixed;
 }
 for (const r of document.querySelectorAll('input[name="code-policy"]')) r.addEventListener('change', showCodePolicy);
+
+$('test-tone').addEventListener('click', async () => {
+  try {
+    const r = await api('POST', '/api/speaker/tone');
+    $('test-tone-result').textContent = `Playing on ${r.device}`;
+  } catch (e) {
+    $('test-tone-result').textContent = e.message;
+  }
+});
 
 $('new-code').addEventListener('click', async () => {
   const { code } = await api('POST', '/api/meeting/code');

@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const KEEP = 300; // samples: five minutes at one a second
 
 export function startLive() {
-  const history = { level: [], cpu: [], board: [], peers: new Map() };
+  const history = { level: [], far: [], erle: [], cpu: [], board: [], peers: new Map() };
   const live = { history, last: null, timer: null, stop: () => clearInterval(live.timer) };
   window.confcamAdmin.history = history;
   const push = (list, v) => { list.push(v); if (list.length > KEEP) list.shift(); };
@@ -23,6 +23,8 @@ export function startLive() {
     live.last = s;
     window.confcamAdmin.status = s;
     push(history.level, s.audio.level_dbfs);
+    push(history.far, s.speaker?.far_dbfs ?? -120);
+    push(history.erle, s.speaker?.erle_db ?? 0);
     push(history.cpu, s.system.daemon_cpu_percent ?? 0);
     push(history.board, s.system.board_cpu_percent ?? 0);
     for (const p of s.participants) {
@@ -47,6 +49,7 @@ function draw(s, history) {
   const a = s.audio;
   $('level-text').textContent = `${Math.round(a.level_dbfs)} dBFS${a.muted ? ' · muted' : ''}${a.voice ? ' · voice' : ''}`;
   linePlot($('level-plot'), [{ values: history.level, colour: '#1b7f4a' }], { min: -90, max: 0, unit: 'dB' });
+  speaker(s.speaker, history);
   $('doa-text').textContent = a.talker_deg === null ? 'nobody talking' : `${Math.round(a.talker_deg)}°`;
   polarPlot($('doa-plot'), a.talker_deg);
   const sys = s.system;
@@ -104,6 +107,24 @@ function peers(s, history) {
     linePlot(card.querySelector('.rate'), [{ values: h.rx, colour: '#1b7f4a' }, { values: h.tx, colour: '#1f5eff' }], { min: 0, max: top, unit: 'kbps' });
     linePlot(card.querySelector('.rtt'), [{ values: h.rtt, colour: '#b26a00' }, { values: h.jitter, colour: '#7a4cc2' }, { values: h.loss, colour: '#c2262e' }], { min: 0, max: Math.max(50, ...h.rtt, ...h.jitter), unit: 'ms / %' });
   }
+}
+
+// The loudspeaker: how loud the far end plays, how much of its echo the
+// canceller removes (ERLE) and what may be left; or why there is none.
+function speaker(sp, history) {
+  if (!sp) {
+    $('echo-text').textContent = 'no loudspeaker: the display page plays the far end, with no echo cancellation';
+    $('speaker-summary').textContent = 'This box plays nothing: the room display\'s page plays the far end, and its echo is not cancelled.';
+    return;
+  }
+  const db = (v) => (v === null || v === undefined ? '–' : `${Math.round(v)} dB`);
+  const residual = sp.residual_echo === null ? '–' : `${Math.round(sp.residual_echo * 100)} %`;
+  $('echo-text').textContent = `far end ${Math.round(sp.far_dbfs)} dBFS · echo removed ${db(sp.erle_db)} · residual echo ${residual} · ${sp.underruns} underruns`;
+  $('speaker-summary').textContent = `Loudspeaker ${sp.state.device}: ${sp.state.state}${sp.far_end_muted ? ' · far end muted' : ''} · ${sp.far_end.talkers} talking`;
+  linePlot($('echo-plot'), [
+    { values: history.far, colour: '#1f5eff' },
+    { values: history.erle.map((v) => v - 90), colour: '#1b7f4a' },
+  ], { min: -90, max: 0, unit: 'dB' });
 }
 
 function devices(list) {

@@ -53,6 +53,9 @@ function show(d) {
   $('banner').hidden = problems.length === 0;
   $('banner').textContent = problems.join(' · ');
   welcome(d.welcome);
+  // One loudspeaker in the room: when the box plays the far end, this page
+  // stays silent (the box cancels only its own playback's echo).
+  for (const audio of document.querySelectorAll('.tile audio')) audio.muted = !!d.box_plays_far_end;
 }
 
 function welcome(names) {
@@ -145,6 +148,7 @@ function tileFor(id) {
   if (stream && video.srcObject !== stream) {
     video.srcObject = stream;
     if (id !== ROOM) audio.srcObject = stream;
+    audio.muted = !!state.shown?.box_plays_far_end;
   }
   tile.querySelector('figcaption').textContent = `${p?.name ?? '…'}${p?.audio_muted ? ' · muted' : ''}`;
   tile.classList.toggle('no-video', !!p?.video_muted || !stream?.getVideoTracks().length);

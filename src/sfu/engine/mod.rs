@@ -40,6 +40,9 @@ const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
 /// A participant whose connection is not up this long after joining is
 /// dropped (a page that went away mid-join; a join made just to fill seats).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Far-end packets held for the loudspeaker between two runs of the SFU's
+/// loop, at most.
+const FAR_AUDIO_QUEUE: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -97,6 +100,15 @@ pub struct Datagram {
     pub data: Vec<u8>,
 }
 
+/// The far end's voices, for the box's own loudspeaker.
+#[derive(Debug, Clone)]
+pub enum FarAudio {
+    /// A remote participant's Opus packet (`seq` extended).
+    Packet { participant: u64, seq: u64, payload: std::sync::Arc<[u8]> },
+    /// They left: their voice stops at once.
+    Left(u64),
+}
+
 /// Something one peer's output asks of others, done once that peer is
 /// drained (no two peers are borrowed at once).
 enum Work {
@@ -114,6 +126,8 @@ pub struct Sfu {
     speaker: DominantSpeaker<Talker>,
     /// When a remote participant's voice last came through.
     far_voice: Option<Instant>,
+    /// The far end's audio for the loudspeaker, while the box plays it.
+    far_audio: Option<VecDeque<FarAudio>>,
     transmits: VecDeque<Datagram>,
     work: VecDeque<Work>,
     /// When a keyframe was last asked for, per track (and layer).
@@ -134,6 +148,7 @@ impl Sfu {
             candidates: Vec::new(),
             speaker: DominantSpeaker::new(SpeakerConfig::default()),
             far_voice: None,
+            far_audio: None,
             transmits: VecDeque::new(),
             work: VecDeque::new(),
             keyframe_asked: HashMap::new(),
@@ -142,6 +157,17 @@ impl Sfu {
             room_keyframe: false,
             counters: Default::default(),
         }
+    }
+
+    /// The box plays the far end itself: remote participants' Opus is kept
+    /// for [`Self::poll_far_audio`].
+    pub fn play_far_end(&mut self, play: bool) {
+        self.far_audio = play.then(VecDeque::new);
+    }
+
+    /// The next far-end packet (or departure) for the loudspeaker.
+    pub fn poll_far_audio(&mut self) -> Option<FarAudio> {
+        self.far_audio.as_mut()?.pop_front()
     }
 
     /// What has been forwarded, readable from other threads.
@@ -442,6 +468,18 @@ impl Sfu {
                 self.far_voice = Some(now);
             }
         }
+        if let Some(queue) = self.far_audio.as_mut()
+            && p.kind == MediaKind::Audio
+            && p.track.owner != ROOM_ID
+            && matches!(p.format, Format::Params(params) if params.spec().codec == Codec::Opus)
+        {
+            // Bounded: a loudspeaker thread that stopped taking loses the
+            // oldest, the SFU never grows.
+            if queue.len() >= FAR_AUDIO_QUEUE {
+                queue.pop_front();
+            }
+            queue.push_back(FarAudio::Packet { participant: p.track.owner, seq: p.seq, payload: p.payload.clone() });
+        }
         let mut ext = ExtensionValues::default();
         if p.kind == MediaKind::Audio {
             ext.audio_level = p.level.map(|l| -(l as i8));
@@ -548,6 +586,9 @@ impl Sfu {
             tracing::info!(participant = id, name = %gone.info.name, "removed");
             self.speaker.remove(&Talker::Participant(id), now);
             self.keyframe_asked.retain(|(t, _), _| t.owner != id);
+            if let Some(queue) = self.far_audio.as_mut() {
+                queue.push_back(FarAudio::Left(id));
+            }
             for p in &mut self.peers {
                 p.unsubscribe_owner(id);
                 p.send(ServerMessage::ParticipantLeft { id });
