@@ -384,7 +384,7 @@ async fn start_parts(
     sfu.add_room(&config.room.name, Instant::now());
     let forwarded = sfu.counters();
     let (local, local_rx) = tokio::sync::mpsc::channel(512);
-    let control = Arc::new(RoomControl::default());
+    let control = Arc::new(RoomControl { far_audio, ..RoomControl::default() });
     let main = &config.camera[0];
     let inputs = RoomInputs {
         cameras: room_cameras,
@@ -398,8 +398,7 @@ async fn start_parts(
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
     let (sfu, sfu_thread) =
-        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, muted_rx.clone(), control, far_audio)
-            .map_err(AppError::Thread)?;
+        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, muted_rx.clone(), control).map_err(AppError::Thread)?;
     let mut served_now = served_rx.clone();
     let follow_addresses = tokio::spawn(async move {
         while served_now.changed().await.is_ok() {

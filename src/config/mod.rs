@@ -468,6 +468,15 @@ impl Config {
             return invalid("meeting.join_code".into(), "must be six digits");
         }
 
+        // The echo canceller's reference is taken a lead ahead of each
+        // block: the loudspeaker must be written at least that far ahead.
+        let ahead = self.microphone.block_ms.get() + crate::audio::reference::LEAD.as_millis() as i64;
+        if self.speaker.buffer_ms.get() < ahead {
+            return invalid(
+                "speaker.buffer_ms".into(),
+                &format!("must be at least {ahead} ms (a microphone block and the echo canceller's lead)"),
+            );
+        }
         if self.camera.is_empty() {
             return invalid("camera".into(), "at least one [[camera]] is needed");
         }

@@ -8,6 +8,7 @@ mod checkin;
 mod cli;
 mod common;
 mod daemon;
+mod echo;
 mod hearing;
 mod mdns;
 mod meeting;

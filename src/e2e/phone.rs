@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use confcam::capture::h264::{NAL_IDR, nal_type, nal_units};
+use confcam::codec::{OPUS_FRAME, OpusDecoder, OpusEncoder};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::channel::ChannelId;
-use str0m::media::MediaKind;
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
@@ -30,6 +32,10 @@ pub struct Seen {
     pub pictures: Vec<Picture>,
     /// The room's audio: each packet's RFC 6464 level (dBov, −127 silence).
     pub audio_levels: Vec<(Instant, i8)>,
+    /// The room's audio decoded (48 kHz), one 20 ms packet each.
+    pub room_audio: Vec<(Instant, Vec<f32>)>,
+    /// When this phone's voice started going out, if it talks.
+    pub talking_since: Option<Instant>,
 }
 
 impl Seen {
@@ -48,12 +54,25 @@ pub struct Phone {
 impl Phone {
     /// Joins the box at `https` with `code` and runs the session until dropped.
     pub async fn join(http: &reqwest::Client, https: SocketAddr, code: &str) -> Phone {
+        Self::join_talking(http, https, code, Vec::new()).await
+    }
+
+    /// Like [`Self::join`], and once connected the phone says `voice` (48 kHz
+    /// mono, full scale ±1) into the meeting as Opus, then stays quiet.
+    pub async fn join_talking(http: &reqwest::Client, https: SocketAddr, code: &str, voice: Vec<f32>) -> Phone {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
         let local = socket.local_addr().unwrap();
         let mut rtc = Rtc::builder().build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
         let mut change = rtc.sdp_api();
+        let talk = (!voice.is_empty()).then(|| Talk {
+            mid: change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None),
+            voice,
+            sent: 0,
+            encoder: OpusEncoder::new(32_000).unwrap(),
+            started: None,
+        });
         change.add_channel("room".into());
         let (offer, pending) = change.apply().unwrap();
         let body = serde_json::json!({ "code": code, "name": "Phone", "sdp": offer.to_sdp_string() });
@@ -67,7 +86,8 @@ impl Phone {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (seen, stop) = (seen.clone(), stop.clone());
-            std::thread::spawn(move || Session { rtc, socket, local, channel: None, seen, decoder: None }.run(&stop))
+            let session = Session { rtc, socket, local, channel: None, seen, decoder: None, talk, listen: None };
+            std::thread::spawn(move || session.run(&stop))
         };
         Phone { seen, stop, thread: Some(thread) }
     }
@@ -101,6 +121,18 @@ struct Session {
     channel: Option<ChannelId>,
     seen: Arc<Mutex<Seen>>,
     decoder: Option<openh264::decoder::Decoder>,
+    talk: Option<Talk>,
+    listen: Option<OpusDecoder>,
+}
+
+/// What a talking phone says, 20 ms at a time, in real time.
+struct Talk {
+    mid: Mid,
+    voice: Vec<f32>,
+    /// Frames sent so far.
+    sent: usize,
+    encoder: OpusEncoder,
+    started: Option<Instant>,
 }
 
 impl Session {
@@ -123,6 +155,34 @@ impl Session {
                 Err(_) => Input::Timeout(Instant::now()),
             };
             let _ = self.rtc.handle_input(input);
+            self.speak();
+        }
+    }
+
+    /// Sends the voice's frames that are due (once the session is up).
+    fn speak(&mut self) {
+        let Some(talk) = self.talk.as_mut() else { return };
+        if !self.rtc.is_connected() {
+            return;
+        }
+        let now = Instant::now();
+        let started = *talk.started.get_or_insert_with(|| {
+            self.seen.lock().unwrap().talking_since = Some(now);
+            now
+        });
+        while started + Duration::from_millis(20) * talk.sent as u32 <= now {
+            let from = talk.sent * OPUS_FRAME;
+            let frame: Vec<i16> = (from..from + OPUS_FRAME)
+                .map(|i| (talk.voice.get(i).copied().unwrap_or(0.0).clamp(-1.0, 1.0) * 32767.0) as i16)
+                .collect();
+            let Ok(payload) = talk.encoder.encode(&frame) else { return };
+            let Some(writer) = self.rtc.writer(talk.mid) else { return };
+            let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()) else {
+                return;
+            };
+            let time = MediaTime::new((talk.sent * OPUS_FRAME) as u64, Frequency::FORTY_EIGHT_KHZ);
+            let _ = writer.write(pt, now, time, payload);
+            talk.sent += 1;
         }
     }
 
@@ -153,6 +213,11 @@ impl Session {
             Event::MediaData(m) if self.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Audio) => {
                 if let Some(level) = m.ext_vals.audio_level {
                     self.seen.lock().unwrap().audio_levels.push((Instant::now(), level));
+                }
+                let decoder = self.listen.get_or_insert_with(|| OpusDecoder::new().unwrap());
+                let mut pcm = Vec::new();
+                if decoder.decode(&m.data, &mut pcm).is_ok() {
+                    self.seen.lock().unwrap().room_audio.push((Instant::now(), pcm));
                 }
             }
             Event::MediaData(m) if self.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Video) => {

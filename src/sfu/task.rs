@@ -85,9 +85,12 @@ impl SfuHandle {
     }
 }
 
-/// What the SFU tells the box's encoders.
+/// What the SFU tells the box's own media threads.
 #[derive(Debug, Default)]
 pub struct RoomControl {
+    /// The far end's voices, for the box's loudspeaker (none: the display
+    /// page plays them).
+    pub far_audio: Option<std::sync::mpsc::SyncSender<FarAudio>>,
     /// Someone receives the room's video (else encoding it is wasted).
     pub viewers: AtomicBool,
     /// A viewer needs a keyframe.
@@ -106,8 +109,8 @@ impl RoomControl {
 /// Starts the SFU task on `socket`. `addresses` are the box's addresses
 /// (its ICE candidates are these with the socket's port); the task follows
 /// changes. `local` brings the room's own media, `muted` the room's mute
-/// state; the far end's audio goes to `far_audio` (the box's loudspeaker,
-/// when it plays), dropped while that is full. It runs until every handle
+/// state; the far end's audio goes to `control.far_audio` (the box's
+/// loudspeaker, when it plays), dropped while that is full. It runs until every handle
 /// is dropped. `socket` must be registered with no runtime yet: it moves to
 /// the SFU's own.
 pub fn spawn_sfu(
@@ -117,9 +120,8 @@ pub fn spawn_sfu(
     local: mpsc::Receiver<LocalPacket>,
     muted: watch::Receiver<bool>,
     control: Arc<RoomControl>,
-    far_audio: Option<std::sync::mpsc::SyncSender<FarAudio>>,
 ) -> std::io::Result<(SfuHandle, std::thread::JoinHandle<std::io::Result<()>>)> {
-    sfu.play_far_end(far_audio.is_some());
+    sfu.play_far_end(control.far_audio.is_some());
     let (commands, rx) = mpsc::channel(64);
     // Its own thread and runtime: every datagram and timer is handled where
     // it arrives, without hopping between worker threads.
@@ -127,7 +129,7 @@ pub fn spawn_sfu(
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
             let socket = socket.activate()?;
-            run(sfu, socket, rx, addresses, local, muted, control, far_audio).await;
+            run(sfu, socket, rx, addresses, local, muted, control).await;
             Ok(())
         })
     })?;
@@ -142,7 +144,6 @@ async fn run(
     mut local: mpsc::Receiver<LocalPacket>,
     mut muted: watch::Receiver<bool>,
     control: Arc<RoomControl>,
-    far_audio: Option<std::sync::mpsc::SyncSender<FarAudio>>,
 ) {
     let port = socket.port();
     let candidates = |ips: &[IpAddr]| -> Vec<SocketAddr> { ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect() };
@@ -202,7 +203,7 @@ async fn run(
             *control.far_voice.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
         }
         while let Some(audio) = sfu.poll_far_audio() {
-            if let Some(tx) = &far_audio {
+            if let Some(tx) = &control.far_audio {
                 let _ = tx.try_send(audio);
             }
         }

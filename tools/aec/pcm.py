@@ -8,12 +8,25 @@ import numpy as np
 
 
 def read(path):
-    """(M, N) int16 and the rate."""
-    with wave.open(str(path), "rb") as w:
-        assert w.getsampwidth() == 2, path
-        m, fs = w.getnchannels(), w.getframerate()
-        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    return x.reshape(-1, m).T, fs
+    """(M, N) int16 and the rate. Takes WAVE_FORMAT_EXTENSIBLE too (what
+    Rust's hound writes for more than two channels), which `wave` refuses."""
+    fs = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", path
+    at, channels = 12, 0
+    while at + 8 <= len(data):
+        kind, size = data[at : at + 4], int.from_bytes(data[at + 4 : at + 8], "little")
+        body = data[at + 8 : at + 8 + size]
+        if kind == b"fmt ":
+            channels = int.from_bytes(body[2:4], "little")
+            fs = int.from_bytes(body[4:8], "little")
+            assert int.from_bytes(body[14:16], "little") == 16, (path, "not 16-bit")
+        elif kind == b"data":
+            x = np.frombuffer(body, dtype="<i2")
+            return x.reshape(-1, channels).T, fs
+        at += 8 + size + (size & 1)
+    raise ValueError(f"{path}: no data chunk")
 
 
 def write(path, x, fs):

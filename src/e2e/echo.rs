@@ -1,0 +1,104 @@
+//! The box as a speakerphone: a phone's voice plays through the box's
+//! (simulated) loudspeaker into the simulated room, the array hears it back
+//! through the room, and the echo canceller keeps it out of what the phone
+//! hears from the room.
+
+use std::time::{Duration, Instant};
+
+use confcam::config::InRange;
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Async, FixedAsync, Resampler, SincInterpolationParameters, WindowFunction};
+
+use crate::common::{client, small_config, start_box};
+use crate::phone::Phone;
+
+const CODE: &str = "135791";
+/// The echo canceller gets this long to learn the room before the echo
+/// is measured.
+const LEARN: Duration = Duration::from_secs(4);
+
+/// Speech from espeak-ng, 48 kHz, at about −24 dBFS RMS.
+fn speech() -> Vec<f32> {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("voice.wav");
+    let text = "Good morning everyone, can you all hear me at the back of the room? \
+                Let us look at the numbers for the third quarter, and then the plan for next year. \
+                I think we should move the launch to next month.";
+    let status = std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .expect("espeak-ng is installed (tools/deps aec)");
+    assert!(status.success());
+    let mut reader = hound::WavReader::open(&wav).unwrap();
+    let rate = reader.spec().sample_rate;
+    let input: Vec<f32> = reader.samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0).collect();
+    let sinc = SincInterpolationParameters::new(64, WindowFunction::BlackmanHarris2);
+    let ratio = 48_000.0 / f64::from(rate);
+    let mut resampler = Async::<f32>::new_sinc(ratio, 1.0, &sinc, 1024, 1, FixedAsync::Input).unwrap();
+    let mut out = vec![0.0; resampler.process_all_needed_output_len(input.len())];
+    let frames = out.len();
+    let (_, produced) = resampler
+        .process_all_into_buffer(
+            &InterleavedSlice::new(&input[..], 1, input.len()).unwrap(),
+            &mut InterleavedSlice::new_mut(&mut out[..], 1, frames).unwrap(),
+            input.len(),
+            None,
+        )
+        .unwrap();
+    out.truncate(produced);
+    let rms = (out.iter().map(|s| s * s).sum::<f32>() / out.len() as f32).sqrt();
+    out.iter_mut().for_each(|s| *s *= 0.063 / rms);
+    out
+}
+
+/// How loud the room sounds to a talking phone while its own voice plays
+/// in the room (dBFS of the decoded room audio, after [`LEARN`]).
+async fn room_heard_by_talker(echo_cancellation: bool, voice: &[f32]) -> f32 {
+    let mut config = small_config();
+    config.meeting.join_code = Some(CODE.into());
+    // Nobody talks in the room: all it sends back is the phone's echo and
+    // the room's noise.
+    config.simulation.talkers.clear();
+    config.simulation.echo_db = InRange::new(-6).unwrap();
+    config.microphone.echo_cancellation = echo_cancellation;
+    let b = start_box(config).await;
+    let phone = Phone::join_talking(&client(), b.https, CODE, voice.to_vec()).await;
+    let talking = phone.wait_for(Duration::from_secs(30), |s| s.talking_since).await.expect("the phone connected");
+    let speech = Duration::from_secs_f64(voice.len() as f64 / 48_000.0);
+    // Generous: a busy machine delays the room's audio, never the measure.
+    let end = talking + speech;
+    phone
+        .wait_for(Duration::from_secs(60), |s| {
+            s.room_audio.last().filter(|(at, _)| *at > end + Duration::from_secs(1)).map(|_| ())
+        })
+        .await;
+    let heard: Vec<f32> = phone
+        .seen
+        .lock()
+        .unwrap()
+        .room_audio
+        .iter()
+        .filter(|(at, _)| *at >= talking + LEARN && *at <= end)
+        .flat_map(|(_, pcm)| pcm.iter().copied())
+        .collect();
+    assert!(heard.len() > 48_000 * 3, "the phone heard the room for seconds: {} samples", heard.len());
+    let power = heard.iter().map(|s| s * s).sum::<f32>() / heard.len() as f32;
+    b.running.shutdown().await;
+    10.0 * power.max(1e-12).log10()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_does_not_hear_itself_back_from_the_room() {
+    let voice = speech();
+    let started = Instant::now();
+    let without = room_heard_by_talker(false, &voice).await;
+    let with = room_heard_by_talker(true, &voice).await;
+    eprintln!(
+        "the phone's echo: {without:.1} dBFS without echo cancellation, {with:.1} dBFS with ({:.1?})",
+        started.elapsed()
+    );
+    assert!(without > -45.0, "the room really carries the loudspeaker to the microphones: {without:.1} dBFS");
+    assert!(without - with >= 30.0, "{:.1} dB less of the phone's own voice", without - with);
+}
