@@ -70,6 +70,19 @@ enum Command {
         seconds: f64,
         output: PathBuf,
     },
+    /// Play the test tone through the loudspeaker, as the admin page's
+    /// button does (to bring up or check a speaker).
+    SpeakerTest {
+        /// Config file for the [speaker] and [microphone] sections
+        /// [default: as `run`].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// ALSA device [default: the config's, else the board profile's].
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -92,6 +105,9 @@ fn main() -> ExitCode {
         }
         Command::RecordMics { config, device, seconds, output } => {
             report("record-mics", record_mics(config, device, seconds, &output))
+        }
+        Command::SpeakerTest { config, device, seconds } => {
+            report("speaker-test", speaker_test(config, device, seconds))
         }
         Command::CheckConfig { path } => match config::load_file(&path) {
             Ok(_) => {
@@ -264,6 +280,36 @@ fn record_mics(config: Option<PathBuf>, device: Option<String>, seconds: f64, ou
     }
     wav.finish().map_err(in_output)?;
     Ok(format!("{}: {blocks} blocks from {} ({})", output.display(), device, source.info().description))
+}
+
+fn speaker_test(config: Option<PathBuf>, device: Option<String>, seconds: f64) -> Result<String, String> {
+    use confcam::app::playing::Playing;
+    use confcam::config::DeviceChoice;
+    use confcam::loudspeaker::SpeakerCounters;
+    use confcam::loudspeaker::alsa::AlsaSpeaker;
+
+    let config = load_config(config.as_deref()).map_err(|e| e.to_string())?;
+    let profile = config.microphone.profile;
+    let device = match (device, &config.speaker.device) {
+        (Some(d), _) => d,
+        (None, DeviceChoice::Named(d)) => d.clone(),
+        (None, _) => profile.spec().speaker.device.clone(),
+    };
+    let settings = config.speaker.alsa(&device, profile);
+    let description = format!("{} channels at {} Hz", settings.channels, settings.rate);
+    let speaker = Box::new(AlsaSpeaker::new(settings));
+    // No meeting: only the tone plays.
+    let (_far_audio, nothing) = std::sync::mpsc::sync_channel(1);
+    let counters = std::sync::Arc::new(SpeakerCounters::default());
+    counters.tone.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (_config, follow) = tokio::sync::watch::channel(config);
+    let mut playing = Playing::new(speaker, nothing, follow, counters.clone());
+    let chunks = (seconds * 100.0).ceil() as u64;
+    for _ in 0..chunks {
+        playing.next().map_err(|e| e.to_string())?;
+    }
+    let underruns = counters.underruns.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(format!("{device}: {chunks} × 10 ms of the test tone ({description}), {underruns} underruns"))
 }
 
 fn record_camera(

@@ -11,7 +11,7 @@ mod gpio;
 mod hardware;
 mod listening;
 mod live;
-mod playing;
+pub mod playing;
 mod room_media;
 mod room_video;
 

@@ -99,3 +99,60 @@ fn a_channel_map_beyond_the_device_is_refused_with_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("microphone.channel_map"), "{stderr}");
 }
+
+/// Runs `speaker-test` into a fake loudspeaker (alsa-lib's `file` plugin
+/// over `null`: what is played lands in a raw file); `config` is the
+/// `[speaker]` section.
+fn play(dir: &Path, config: &str, device: &str) -> (Output, Vec<i16>) {
+    let raw = dir.join("played.raw");
+    let asoundrc =
+        format!("pcm.fakespeaker {{ type file slave.pcm \"null\" file \"{}\" format \"raw\" }}\n", raw.display());
+    std::fs::write(dir.join("asoundrc"), asoundrc).unwrap();
+    std::fs::write(dir.join("confcam.toml"), format!("[speaker]\n{config}")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_confcamd"))
+        .args(["speaker-test", "--config"])
+        .arg(dir.join("confcam.toml"))
+        .args(["--device", device, "--seconds", "1"])
+        .env("ALSA_CONFIG_PATH", format!("/usr/share/alsa/alsa.conf:{}", dir.join("asoundrc").display()))
+        .output()
+        .unwrap();
+    let bytes = std::fs::read(&raw).unwrap_or_default();
+    (out, bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+}
+
+/// The tone in the first `channels`-interleaved channel: (RMS as a
+/// fraction of full scale, zero crossings a second).
+fn tone(samples: &[i16], channels: usize, rate: usize) -> (f32, f32) {
+    let first: Vec<f32> = samples.iter().step_by(channels).map(|&s| f32::from(s) / 32768.0).collect();
+    for frame in samples.chunks_exact(channels) {
+        assert!(frame.iter().all(|&s| s == frame[0]), "every channel plays the same");
+    }
+    let rms = (first.iter().map(|s| s * s).sum::<f32>() / first.len() as f32).sqrt();
+    let crossings = first.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+    (rms, crossings as f32 / (first.len() as f32 / rate as f32))
+}
+
+#[test]
+fn the_test_tone_plays_through_real_alsa_at_the_devices_rate() {
+    for (config, channels, rate) in [("channels = 2\nrate = 48000\n", 2, 48_000), ("channels = 1\nrate = 16000\n", 1, 16_000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, played) = play(dir.path(), config, "fakespeaker");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // Brought from 48 kHz in 10 ms pieces: a resampler's first piece
+        // comes out a sample short.
+        assert!(played.len().abs_diff(rate * channels) <= channels, "a second at {rate} Hz: {}", played.len());
+        let (rms, crossings) = tone(&played, channels, rate);
+        // 440 Hz at 0.1 peak: two zero crossings a cycle, 0.0707 RMS.
+        assert!((rms - 0.0707).abs() < 0.005, "{rate} Hz: RMS {rms}");
+        assert!((crossings - 880.0).abs() < 10.0, "{rate} Hz: {crossings} crossings a second");
+    }
+}
+
+#[test]
+fn a_loudspeaker_that_does_not_exist_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = play(dir.path(), "", "hw:CARD=nosuchspeaker");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nosuchspeaker"), "{stderr}");
+}
