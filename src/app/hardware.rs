@@ -42,6 +42,8 @@ pub struct Hardware {
 pub struct SimHandles {
     pub cameras: Vec<SimControl>,
     pub microphone: SimControl,
+    /// The simulated loudspeaker, when the box plays the far end.
+    pub speaker: Option<SimControl>,
     pub button: ButtonPress,
     pub leds: LedView,
     /// Slides the privacy switch.
@@ -78,7 +80,7 @@ impl Hardware {
         // The simulated loudspeaker sounds into the simulated room, where
         // the simulated array hears it.
         let mut mic = simulated_microphone(config);
-        let mut speaker: Option<Box<dyn Speaker>> = None;
+        let (mut speaker, mut speaker_control): (Option<Box<dyn Speaker>>, _) = (None, None);
         if config.speaker.enabled {
             let profile = config.microphone.profile;
             let air = Air::new(profile.rate());
@@ -91,7 +93,9 @@ impl Hardware {
                 length_s: (sim.echo_rt60_ms.as_f32() / 1000.0).clamp(0.1, 0.5),
             };
             mic = mic.hearing(air.clone(), room, &profile.geometry());
-            speaker = Some(Box::new(SimulatedSpeaker::new(air, sim.echo_drift_ppm.get() as f64)));
+            let simulated = SimulatedSpeaker::new(air, sim.echo_drift_ppm.get() as f64);
+            speaker_control = Some(simulated.control());
+            speaker = Some(Box::new(simulated));
         }
         let mic_control = mic.control();
         let (button, press, leds, view) = simulated_gpio(config.gpio.led_count.get() as usize);
@@ -104,7 +108,17 @@ impl Hardware {
             leds: Box::new(leds),
             privacy: Box::new(privacy.clone()),
         };
-        (hardware, SimHandles { cameras: controls, microphone: mic_control, button: press, leds: view, privacy })
+        (
+            hardware,
+            SimHandles {
+                cameras: controls,
+                microphone: mic_control,
+                speaker: speaker_control,
+                button: press,
+                leds: view,
+                privacy,
+            },
+        )
     }
 
     /// Picks a device for each part: a named device always (it is waited

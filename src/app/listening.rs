@@ -15,11 +15,16 @@ use tokio::sync::{mpsc, watch};
 use super::events::{BoxEvent, EventBus};
 use super::playing::Played;
 use super::room_media::{next_within, timer};
+use crate::audio::echo::{SILENT_DBFS, dbfs};
 use crate::audio::{Cleanup, EchoCanceller, EchoStats, FarEnd, Heard, Listener, Mixdown, Reference};
 use crate::capture::AudioBlock;
 use crate::codec::{CodecError, OPUS_FRAME, RoomAudio};
 use crate::director::{CameraView, Director, DirectorConfig, Program, Shot};
 use crate::sfu::{LocalPacket, RoomControl};
+
+/// The loudspeaker counts as sounding above this level (speech plays at
+/// −20 to −35 dBFS; comfort noise and silence far below).
+const FAR_END_SOUNDING_DBFS: f32 = -50.0;
 
 /// Without a block this long, the microphone counts as away and silence goes
 /// out (phones keep a live audio track rather than a stalled one).
@@ -100,6 +105,11 @@ impl Ears {
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
                 Err(_) => return,
             };
+            // The gate knows the loudspeaker plays from the sound itself,
+            // not only from the phones' level flags (a client may send none).
+            if dbfs(&p.samples) > FAR_END_SOUNDING_DBFS {
+                self.far_end.far_voice(p.sounds_at);
+            }
             let Some(h) = hearing.as_deref_mut() else { continue };
             let chunk = h.reference_chunk();
             let reference = h.reference.get_or_insert_with(|| Reference::new(h.rate, p.rate, chunk));
@@ -253,14 +263,6 @@ impl Hearing {
         ears.level.send_replace(dbfs(&self.mono));
         talker.map(|(seat, _)| seat)
     }
-}
-
-/// What the level reads with no sound at all.
-const SILENT_DBFS: f32 = -120.0;
-
-fn dbfs(samples: &[f32]) -> f32 {
-    let power = samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32;
-    (10.0 * power.log10()).max(SILENT_DBFS)
 }
 
 fn samples_to_time(samples: u64, rate: u32) -> Duration {

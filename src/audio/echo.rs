@@ -58,6 +58,12 @@ pub struct EchoStats {
 /// What a level reads with no sound at all.
 pub const SILENT_DBFS: f32 = -120.0;
 
+/// The level of `samples` (full scale ±1), dBFS RMS.
+pub fn dbfs(samples: &[f32]) -> f32 {
+    let power = samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32;
+    if power > 0.0 { (10.0 * power.log10()).max(SILENT_DBFS) } else { SILENT_DBFS }
+}
+
 /// The cleaning of one microphone array's sound. Blocks of any length go
 /// in; when they are not whole 10 ms frames, the output lags by one frame.
 pub struct EchoCanceller {

@@ -134,7 +134,9 @@ fn tone(samples: &[i16], channels: usize, rate: usize) -> (f32, f32) {
 
 #[test]
 fn the_test_tone_plays_through_real_alsa_at_the_devices_rate() {
-    for (config, channels, rate) in [("channels = 2\nrate = 48000\n", 2, 48_000), ("channels = 1\nrate = 16000\n", 1, 16_000)] {
+    for (config, channels, rate) in
+        [("channels = 2\nrate = 48000\n", 2, 48_000), ("channels = 1\nrate = 16000\n", 1, 16_000)]
+    {
         let dir = tempfile::tempdir().unwrap();
         let (out, played) = play(dir.path(), config, "fakespeaker");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

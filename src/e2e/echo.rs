@@ -102,3 +102,80 @@ async fn a_phone_does_not_hear_itself_back_from_the_room() {
     assert!(without > -45.0, "the room really carries the loudspeaker to the microphones: {without:.1} dBFS");
     assert!(without - with >= 30.0, "{:.1} dB less of the phone's own voice", without - with);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loudspeaker_unplugged_mid_meeting_is_reported_and_the_meeting_goes_on_until_it_is_back() {
+    use confcam::capture::SourceState;
+    use confcam::web::Overall;
+
+    use crate::daemon::{health_of, wait_for};
+
+    let mut config = small_config();
+    config.meeting.join_code = Some(CODE.into());
+    let b = start_box(config).await;
+    let (http, base) = (client(), format!("https://{}", b.https));
+    let phone = Phone::join_talking(&http, b.https, CODE, vec![0.05; 48_000 * 30]).await;
+    let speaker = |h: &confcam::web::Health| h.subsystems.loudspeaker.as_ref().map(|s| s.device.state);
+    wait_for(|| async { speaker(&health_of(&http, &base).await) == Some(SourceState::Running) }).await;
+
+    b.sim.speaker.as_ref().expect("a simulated loudspeaker").unplug();
+    let h = wait_for(|| async {
+        let h = health_of(&http, &base).await;
+        (speaker(&h) == Some(SourceState::Offline)).then_some(h)
+    })
+    .await;
+    assert_eq!(h.status, Overall::Degraded);
+    let report = h.subsystems.loudspeaker.unwrap();
+    assert!(report.device.last_error.is_some_and(|e| e.contains("unplugged")), "the reason is kept");
+    // The meeting goes on: the phone still hears the room.
+    let heard = phone.seen.lock().unwrap().room_audio.len();
+    let more = phone.wait_for(Duration::from_secs(10), |s| (s.room_audio.len() > heard + 25).then_some(())).await;
+    assert!(more.is_some(), "the room's audio went on without the loudspeaker");
+
+    b.sim.speaker.as_ref().unwrap().restore();
+    wait_for(|| async { health_of(&http, &base).await.status == Overall::Ok }).await;
+    b.running.shutdown().await;
+}
+
+/// The director's speaker shots while only the far end talks (its voice
+/// playing in the room, nobody in the room talking).
+async fn shots_while_the_far_end_talks(echo_cancellation: bool) -> Vec<f32> {
+    use confcam::app::events::BoxEvent;
+    use confcam::director::Shot;
+
+    let mut config = small_config();
+    config.meeting.join_code = Some(CODE.into());
+    config.simulation.talkers.clear();
+    config.microphone.echo_cancellation = echo_cancellation;
+    let b = start_box(config).await;
+    let mut events = b.running.events.subscribe();
+    let voice = speech();
+    let seconds = voice.len() as f64 / 48_000.0;
+    let phone = Phone::join_talking(&client(), b.https, CODE, voice).await;
+    let talking = phone.wait_for(Duration::from_secs(30), |s| s.talking_since).await.expect("the phone connected");
+    let end = talking + Duration::from_secs_f64(seconds);
+    let mut shots = Vec::new();
+    while Instant::now() < end {
+        match tokio::time::timeout(Duration::from_millis(200), events.recv()).await {
+            Ok(Ok(BoxEvent::Framing { shot: Shot::Speaker { azimuth_deg, .. }, .. })) => shots.push(azimuth_deg),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break,
+            _ => {}
+        }
+    }
+    let played = phone.seen.lock().unwrap().room_audio.len();
+    assert!(played > 100, "the meeting ran: {played} room packets");
+    b.running.shutdown().await;
+    shots
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_far_end_playing_in_the_room_does_not_pull_the_picture_to_the_loudspeaker() {
+    // With echo cancellation the loudspeaker's voice is gone before
+    // direction finding; without it, the far-end gate (which hears the
+    // loudspeaker play, whether or not the phone flags its voice) holds it
+    // back. This phone sends no RFC 6464 levels.
+    for cancel in [true, false] {
+        let shots = shots_while_the_far_end_talks(cancel).await;
+        assert!(shots.is_empty(), "echo cancellation {cancel}: the loudspeaker was framed as a talker at {shots:?}");
+    }
+}

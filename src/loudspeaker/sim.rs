@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::Speaker;
-use crate::capture::sim::Air;
+use crate::capture::sim::{Air, SimControl};
 use crate::capture::{CaptureError, SourceInfo};
 
 /// How far ahead of the room the far end is written, as an ALSA ring of
@@ -21,6 +21,7 @@ pub struct SimulatedSpeaker {
     start: Option<Instant>,
     written: u64,
     underruns: u64,
+    control: SimControl,
 }
 
 impl SimulatedSpeaker {
@@ -34,7 +35,13 @@ impl SimulatedSpeaker {
             start: None,
             written: 0,
             underruns: 0,
+            control: SimControl::default(),
         }
+    }
+
+    /// Unplugs or stalls it, as a USB speakerphone can be.
+    pub fn control(&self) -> SimControl {
+        self.control.clone()
     }
 }
 
@@ -56,6 +63,7 @@ impl Speaker for SimulatedSpeaker {
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<Instant, CaptureError> {
+        self.control.check("sim:loudspeaker", Duration::from_millis(100))?;
         let now = Instant::now();
         let start = *self.start.get_or_insert(now + BUFFER);
         let mut sounds_at = start + Duration::from_secs_f64(self.written as f64 / self.true_rate);

@@ -54,7 +54,7 @@ impl SimControl {
 
     /// Called by the device before each delivery: waits out a stall like a
     /// real device's poll timeout, or reports the device gone.
-    pub(super) fn check(&self, device: &str, poll_timeout: Duration) -> Result<(), CaptureError> {
+    pub(crate) fn check(&self, device: &str, poll_timeout: Duration) -> Result<(), CaptureError> {
         if self.inner.unplugged.load(Ordering::Relaxed) {
             return Err(CaptureError::Gone { device: device.into(), reason: "unplugged".into() });
         }
