@@ -306,7 +306,7 @@ fn speaker_test(config: Option<PathBuf>, device: Option<String>, seconds: f64) -
     let mut playing = Playing::new(speaker, nothing, follow, counters.clone());
     let chunks = (seconds * 100.0).ceil() as u64;
     for _ in 0..chunks {
-        playing.next().map_err(|e| e.to_string())?;
+        playing.play_next().map_err(|e| e.to_string())?;
     }
     let underruns = counters.underruns.load(std::sync::atomic::Ordering::Relaxed);
     Ok(format!("{device}: {chunks} × 10 ms of the test tone ({description}), {underruns} underruns"))

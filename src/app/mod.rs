@@ -340,7 +340,7 @@ async fn start_parts(
             let mut playing = playing::Playing::new(device, far_audio_rx, live_config_rx.clone(), counters.clone());
             let (played, _) = broadcast::channel(PLAYED_RING);
             ears.clean(config.microphone.cleanup(), Some(played.subscribe()));
-            let pump = spawn_pump("loudspeaker".into(), move || playing.next(), played, health.clone());
+            let pump = spawn_pump("loudspeaker".into(), move || playing.play_next(), played, health.clone());
             pumps.push(pump.map_err(AppError::Thread)?);
             let echo = ears.echo.subscribe();
             (Some(web::SpeakerStatus { health, counters, echo }), Some(far_audio))

@@ -82,7 +82,7 @@ impl Playing {
     }
 
     /// Plays the next 10 ms; returns what was played and when it sounds.
-    pub fn next(&mut self) -> Result<Played, CaptureError> {
+    pub fn play_next(&mut self) -> Result<Played, CaptureError> {
         self.follow_settings(false);
         if self.counters.tone.swap(false, Ordering::Relaxed) {
             self.mix.play_tone();
