@@ -101,31 +101,8 @@ impl AlsaMicArray {
         let device = s.device.clone();
         let fail = |what: &str, e: alsa::Error| classify(&device, what, e);
         let pcm = PCM::new(&s.device, Direction::Capture, false).map_err(|e| fail("open", e))?;
-        {
-            let hw = HwParams::any(&pcm).map_err(|e| fail("read the hardware parameters", e))?;
-            hw.set_access(Access::RWInterleaved).map_err(|e| fail("set interleaved access", e))?;
-            let format = match s.format {
-                SampleFormat::S16Le => Format::S16LE,
-                SampleFormat::S32Le => Format::S32LE,
-            };
-            hw.set_format(format).map_err(|e| fail(&format!("set format {format}"), e))?;
-            hw.set_channels(u32::from(s.channels)).map_err(|e| fail(&format!("set {} channels", s.channels), e))?;
-            hw.set_rate(s.rate, ValueOr::Nearest).map_err(|e| fail(&format!("set rate {} Hz", s.rate), e))?;
-            let rate = hw.get_rate().map_err(|e| fail("read the rate", e))?;
-            if rate != s.rate {
-                return Err(CaptureError::Device {
-                    device,
-                    reason: format!("asked for {} Hz, the device offers {rate} Hz", s.rate),
-                });
-            }
-            // Frames is a C long, 32 bits on a 32-bit Pi OS; the profile's
-            // sizes are a few thousand frames.
-            let frames = |n: u32| n as alsa::pcm::Frames;
-            hw.set_period_size_near(frames(s.period_frames), ValueOr::Nearest)
-                .map_err(|e| fail("set the period size", e))?;
-            hw.set_buffer_size_near(frames(s.buffer_frames)).map_err(|e| fail("set the buffer size", e))?;
-            pcm.hw_params(&hw).map_err(|e| fail("apply the hardware parameters", e))?;
-        }
+        let frames = (s.period_frames, s.buffer_frames);
+        set_hw_params(&pcm, &s.device, s.format, s.channels, s.rate, frames)?;
         pcm.start().map_err(|e| fail("start", e))?;
         tracing::info!(device = %s.device, channels = s.channels, rate = s.rate, format = ?s.format, "microphone array open");
         Ok(pcm)
@@ -278,6 +255,40 @@ impl Drop for AlsaMicArray {
             let _ = pcm.drop();
         }
     }
+}
+
+/// Sets a PCM's hardware parameters as the box uses them: interleaved
+/// `format` on `channels` at exactly `rate`, the period and ring buffer
+/// near `(period, buffer)` frames. Each refusal names what was asked.
+pub(crate) fn set_hw_params(
+    pcm: &PCM,
+    device: &str,
+    format: SampleFormat,
+    channels: u16,
+    rate: u32,
+    (period, buffer): (u32, u32),
+) -> Result<(), CaptureError> {
+    let fail = |what: &str, e: alsa::Error| classify(device, what, e);
+    let hw = HwParams::any(pcm).map_err(|e| fail("read the hardware parameters", e))?;
+    hw.set_access(Access::RWInterleaved).map_err(|e| fail("set interleaved access", e))?;
+    let format = match format {
+        SampleFormat::S16Le => Format::S16LE,
+        SampleFormat::S32Le => Format::S32LE,
+    };
+    hw.set_format(format).map_err(|e| fail(&format!("set format {format}"), e))?;
+    hw.set_channels(u32::from(channels)).map_err(|e| fail(&format!("set {channels} channels"), e))?;
+    hw.set_rate(rate, ValueOr::Nearest).map_err(|e| fail(&format!("set rate {rate} Hz"), e))?;
+    let offered = hw.get_rate().map_err(|e| fail("read the rate", e))?;
+    if offered != rate {
+        let reason = format!("asked for {rate} Hz, the device offers {offered} Hz");
+        return Err(CaptureError::Device { device: device.into(), reason });
+    }
+    // Frames is a C long, 32 bits on a 32-bit Pi OS; the sizes asked are a
+    // few thousand frames.
+    let frames = |n: u32| n as alsa::pcm::Frames;
+    hw.set_period_size_near(frames(period), ValueOr::Nearest).map_err(|e| fail("set the period size", e))?;
+    hw.set_buffer_size_near(frames(buffer)).map_err(|e| fail("set the buffer size", e))?;
+    pcm.hw_params(&hw).map_err(|e| fail("apply the hardware parameters", e))
 }
 
 /// A device that disappeared (unplugged, driver gone) versus one that

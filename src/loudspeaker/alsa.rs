@@ -8,13 +8,13 @@
 
 use std::time::{Duration, Instant};
 
-use alsa::pcm::{Access, Format, HwParams, PCM, State};
-use alsa::{Direction, ValueOr};
+use alsa::Direction;
+use alsa::pcm::{PCM, State};
 use nix::errno::Errno;
 
 use super::Speaker;
-use crate::capture::alsa::classify;
-use crate::capture::{CaptureError, SourceInfo};
+use crate::capture::alsa::{classify, set_hw_params};
+use crate::capture::{CaptureError, SampleFormat, SourceInfo};
 
 /// How the loudspeaker is driven.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,24 +48,8 @@ impl AlsaSpeaker {
         let device = s.device.clone();
         let fail = |what: &str, e: alsa::Error| classify(&device, what, e);
         let pcm = PCM::new(&s.device, Direction::Playback, false).map_err(|e| fail("open for playback", e))?;
-        {
-            let hw = HwParams::any(&pcm).map_err(|e| fail("read the hardware parameters", e))?;
-            hw.set_access(Access::RWInterleaved).map_err(|e| fail("set interleaved access", e))?;
-            hw.set_format(Format::S16LE).map_err(|e| fail("set format S16_LE", e))?;
-            hw.set_channels(u32::from(s.channels)).map_err(|e| fail(&format!("set {} channels", s.channels), e))?;
-            hw.set_rate(s.rate, ValueOr::Nearest).map_err(|e| fail(&format!("set rate {} Hz", s.rate), e))?;
-            let rate = hw.get_rate().map_err(|e| fail("read the rate", e))?;
-            if rate != s.rate {
-                let reason = format!("asked for {} Hz, the device offers {rate} Hz", s.rate);
-                return Err(CaptureError::Device { device, reason });
-            }
-            // Frames is a C long (32 bits on a 32-bit Pi OS).
-            let frames = |n: u32| n as alsa::pcm::Frames;
-            hw.set_period_size_near(frames(s.period_frames), ValueOr::Nearest)
-                .map_err(|e| fail("set the period size", e))?;
-            hw.set_buffer_size_near(frames(s.buffer_frames)).map_err(|e| fail("set the buffer size", e))?;
-            pcm.hw_params(&hw).map_err(|e| fail("apply the hardware parameters", e))?;
-        }
+        let frames = (s.period_frames, s.buffer_frames);
+        set_hw_params(&pcm, &s.device, SampleFormat::S16Le, s.channels, s.rate, frames)?;
         pcm.prepare().map_err(|e| fail("prepare", e))?;
         tracing::info!(device = %s.device, channels = s.channels, rate = s.rate, "loudspeaker open");
         Ok(pcm)

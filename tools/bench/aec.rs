@@ -30,6 +30,8 @@ use confcam::codec::RoomAudio;
 
 #[path = "cpu.rs"]
 mod cpu;
+#[path = "wav.rs"]
+mod wav;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -111,7 +113,7 @@ fn load(dir: &Path, name: &str) -> Result<Fixture> {
         if !path.exists() {
             return Ok(None);
         }
-        read(&path).map(Some)
+        Ok(Some(wav::read(&path)?.0))
     };
     let echo = part("echo")?;
     let near = part("near")?;
@@ -242,24 +244,6 @@ fn path_cpu(fixture: &Fixture) -> Result<(f64, f64)> {
     let without = run(false)?;
     eprintln!("aec: CPU measured on {}", fixture.name);
     Ok((with, without))
-}
-
-fn read(path: &Path) -> Result<Vec<Vec<f32>>> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let spec = reader.spec();
-    let count = usize::from(spec.channels).max(1);
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<std::result::Result<_, _>>()?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            reader.samples::<i32>().map(|s| s.map(|s| s as f32 * scale)).collect::<std::result::Result<_, _>>()?
-        }
-    };
-    let mut channels = vec![Vec::with_capacity(samples.len() / count); count];
-    for frame in samples.chunks_exact(count) {
-        channels.iter_mut().zip(frame).for_each(|(c, &s)| c.push(s));
-    }
-    Ok(channels)
 }
 
 fn write(path: &Path, channels: &[Vec<f32>], rate: u32) -> Result<()> {
