@@ -21,7 +21,7 @@ mod session;
 mod simulcast;
 
 use room::FAR_VOICE_DBOV;
-pub use room::{LocalPacket, ROOM_ID, Talker};
+pub use room::{FarAudio, LocalPacket, ROOM_ID, Talker};
 
 use super::forward::{VideoCodec, starts_keyframe};
 use super::layers::{View, choose_layer};
@@ -100,15 +100,6 @@ pub struct Datagram {
     pub data: Vec<u8>,
 }
 
-/// The far end's voices, for the box's own loudspeaker.
-#[derive(Debug, Clone)]
-pub enum FarAudio {
-    /// A remote participant's Opus packet (`seq` extended).
-    Packet { participant: u64, seq: u64, payload: std::sync::Arc<[u8]> },
-    /// They left: their voice stops at once.
-    Left(u64),
-}
-
 /// Something one peer's output asks of others, done once that peer is
 /// drained (no two peers are borrowed at once).
 enum Work {
@@ -157,17 +148,6 @@ impl Sfu {
             room_keyframe: false,
             counters: Default::default(),
         }
-    }
-
-    /// The box plays the far end itself: remote participants' Opus is kept
-    /// for [`Self::poll_far_audio`].
-    pub fn play_far_end(&mut self, play: bool) {
-        self.far_audio = play.then(VecDeque::new);
-    }
-
-    /// The next far-end packet (or departure) for the loudspeaker.
-    pub fn poll_far_audio(&mut self) -> Option<FarAudio> {
-        self.far_audio.as_mut()?.pop_front()
     }
 
     /// What has been forwarded, readable from other threads.

@@ -1,5 +1,7 @@
 //! The box itself as a participant: the room's camera and microphone array,
-//! encoded by the box and fanned out like any publisher's tracks.
+//! encoded by the box and fanned out like any publisher's tracks; and what
+//! the room's own devices learn of the far end (its voices for the
+//! loudspeaker, when it talks for the far-end gate).
 
 use std::time::Instant;
 
@@ -9,6 +11,15 @@ use str0m::media::{MediaKind, Mid};
 use super::{Format, Outgoing, Sfu};
 use crate::sfu::messages::{ParticipantInfo, ParticipantKind, ServerMessage};
 use crate::sfu::peer::{Peer, TrackId};
+
+/// The far end's voices, for the box's own loudspeaker.
+#[derive(Debug, Clone)]
+pub enum FarAudio {
+    /// A remote participant's Opus packet (`seq` extended).
+    Packet { participant: u64, seq: u64, payload: std::sync::Arc<[u8]> },
+    /// They left: their voice stops at once.
+    Left(u64),
+}
 
 /// The box itself, as a participant (its camera and microphone).
 pub const ROOM_ID: u64 = 0;
@@ -142,6 +153,17 @@ impl Sfu {
         self.broadcast(ServerMessage::Muted { id: ROOM_ID, audio: muted, video });
         let everyone: Vec<u64> = self.peers.iter().map(|p| p.id()).collect();
         self.settle_after(everyone, now);
+    }
+
+    /// The box plays the far end itself: remote participants' Opus is kept
+    /// for [`Self::poll_far_audio`].
+    pub fn play_far_end(&mut self, play: bool) {
+        self.far_audio = play.then(std::collections::VecDeque::new);
+    }
+
+    /// The next far-end packet (or departure) for the loudspeaker.
+    pub fn poll_far_audio(&mut self) -> Option<FarAudio> {
+        self.far_audio.as_mut()?.pop_front()
     }
 
     /// When a remote participant's voice last came through (the room's
