@@ -572,3 +572,34 @@ fn the_rooms_mute_reaches_every_page() {
     net.run(Duration::from_millis(100));
     assert_eq!(net.phones[0].messages.iter().skip(count).filter(|m| **m == told).count(), 0);
 }
+
+#[test]
+fn the_far_ends_voices_go_to_the_loudspeaker_while_the_box_plays_them() {
+    let mut net = two_phones();
+    // Not playing: nothing is kept.
+    net.send_audio(0, 20);
+    net.run(Duration::from_millis(20));
+    assert!(net.sfu.poll_far_audio().is_none());
+
+    net.sfu.play_far_end(true);
+    for _ in 0..10 {
+        net.send_audio(0, 20);
+        net.run(Duration::from_millis(20));
+    }
+    let ada = net.phones[0].id;
+    let mut heard = Vec::new();
+    while let Some(a) = net.sfu.poll_far_audio() {
+        match a {
+            super::FarAudio::Packet { participant, seq, payload } => heard.push((participant, seq, payload.len())),
+            super::FarAudio::Left(id) => panic!("{id} did not leave"),
+        }
+    }
+    assert_eq!(heard.len(), 10, "every packet, once");
+    assert!(heard.iter().all(|&(p, _, len)| p == ada && len == 40));
+    assert!(heard.windows(2).all(|w| w[1].1 == w[0].1 + 1), "in order, sequence numbers kept");
+
+    net.sfu.leave(ada, net.now);
+    net.run(Duration::from_millis(100));
+    let left: Vec<_> = std::iter::from_fn(|| net.sfu.poll_far_audio()).collect();
+    assert!(matches!(left.as_slice(), [super::FarAudio::Left(id)] if *id == ada), "{left:?}");
+}
