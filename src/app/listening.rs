@@ -111,8 +111,7 @@ impl Ears {
                 self.far_end.far_voice(p.sounds_at);
             }
             let Some(h) = hearing.as_deref_mut() else { continue };
-            let chunk = h.reference_chunk();
-            let reference = h.reference.get_or_insert_with(|| Reference::new(h.rate, p.rate, chunk));
+            let reference = h.reference.get_or_insert_with(|| Reference::new(h.rate, p.rate, h.block_frames));
             reference.played(p.sounds_at, &p.samples);
         }
     }
@@ -173,6 +172,8 @@ struct Hearing {
     echo: Option<EchoCanceller>,
     reference: Option<Reference>,
     reference_block: Vec<f32>,
+    /// Samples per block (the reference is taken a block at a time).
+    block_frames: usize,
     mixdown: Mixdown,
     encoder: RoomAudio,
     split: Vec<Vec<f32>>,
@@ -207,6 +208,7 @@ impl Hearing {
                 .then(|| EchoCanceller::new(block.rate, usize::from(block.channels), cleanup)),
             reference: None,
             reference_block: Vec::new(),
+            block_frames: block.frames(),
             mixdown: Mixdown::new(&positions, block.rate),
             encoder: RoomAudio::new(block.rate)?,
             split: Vec::new(),
@@ -216,28 +218,15 @@ impl Hearing {
         })
     }
 
-    /// The reference is handed out in 10 ms pieces (the echo canceller's
-    /// frame).
-    fn reference_chunk(&self) -> usize {
-        (self.rate / 100).max(1) as usize
-    }
-
     /// Hears one block; the room's voice is left in `self.mono`. Returns the
     /// talker's seat.
     fn hear(&mut self, block: &AudioBlock, ears: &mut Ears) -> Option<usize> {
         block.split_channels(&mut self.split);
         if let Some(echo) = &mut self.echo {
-            self.reference_block.clear();
-            if let Some(reference) = &mut self.reference {
-                let chunk = (self.rate / 100).max(1) as usize;
-                let mut piece = vec![0.0; chunk];
-                let frames = block.frames();
-                while self.reference_block.len() < frames {
-                    let at = block.captured_at + samples_to_time(self.reference_block.len() as u64, self.rate);
-                    reference.take(at, &mut piece);
-                    self.reference_block.extend_from_slice(&piece);
-                }
-                self.reference_block.truncate(frames);
+            self.reference_block.resize(block.frames(), 0.0);
+            match &mut self.reference {
+                Some(reference) => reference.take(block.captured_at, &mut self.reference_block),
+                None => self.reference_block.fill(0.0),
             }
             echo.process(&mut self.split, &self.reference_block);
             if block.seq.is_multiple_of(25) {
