@@ -179,3 +179,76 @@ async fn the_far_end_playing_in_the_room_does_not_pull_the_picture_to_the_loudsp
         assert!(shots.is_empty(), "echo cancellation {cancel}: the loudspeaker was framed as a talker at {shots:?}");
     }
 }
+
+/// Levels (dBFS) of the room's 20 ms packets as a listening phone hears
+/// them while a room talker speaks on, from `from` to `to` after the box
+/// started; with `voice`, another phone talks over them meanwhile.
+async fn listener_hears(voice: Option<Vec<f32>>, from: Duration, to: Duration) -> Vec<f32> {
+    use confcam::config::TalkerConfig;
+
+    let mut config = small_config();
+    config.meeting.join_code = Some(CODE.into());
+    config.simulation.talkers =
+        vec![TalkerConfig { azimuth_deg: InRange::new(60).unwrap(), pitch_hz: InRange::new(140).unwrap() }];
+    config.simulation.turn_ms = InRange::new(600_000).unwrap();
+    config.simulation.pause_ms = InRange::new(0).unwrap();
+    let started = Instant::now();
+    let b = start_box(config).await;
+    let http = client();
+    let listener = Phone::join(&http, b.https, CODE).await;
+    let _far_end = match voice {
+        Some(voice) => Phone::join_talking(&http, b.https, CODE, voice).await,
+        None => Phone::join(&http, b.https, CODE).await,
+    };
+    let (from, to) = (started + from, started + to);
+    listener.wait_for(Duration::from_secs(60), |s| s.room_audio.last().filter(|(at, _)| *at > to).map(|_| ())).await;
+    let levels = listener
+        .seen
+        .lock()
+        .unwrap()
+        .room_audio
+        .iter()
+        .filter(|(at, _)| *at >= from && *at <= to)
+        .map(|(_, pcm)| confcam::audio::echo::dbfs(pcm).max(-90.0))
+        .collect();
+    b.running.shutdown().await;
+    levels
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_talker_is_still_heard_while_the_far_end_talks_over_them() {
+    // The same room talker (the simulated voice is a function of the
+    // array's sample clock) heard alone, then with a phone talking over
+    // them at the same time through the loudspeaker.
+    let alone = listener_hears(None, Duration::from_secs(2), Duration::from_secs(22)).await;
+    let voice = speech();
+    let over = listener_hears(Some(voice), Duration::from_secs(9), Duration::from_secs(15)).await;
+    assert!(alone.len() > 700 && over.len() > 200, "{} and {} packets", alone.len(), over.len());
+    // Line the second run's packets up with the first's on the talker's
+    // level contour (the boxes started their sound at different times):
+    // all of them first, then each second within half a second of that (a
+    // busy machine can make either run skip a block).
+    let score = |piece: &[f32], lag: usize| -> f32 {
+        piece.iter().zip(&alone[lag..]).map(|(a, b)| -(a - b).abs().min(20.0)).sum()
+    };
+    let best = |piece: &[f32], lags: std::ops::Range<usize>| {
+        lags.max_by(|&a, &b| score(piece, a).total_cmp(&score(piece, b))).unwrap_or(0)
+    };
+    let whole = best(&over, 0..alone.len() - over.len());
+    let loudest = alone.iter().copied().fold(f32::MIN, f32::max);
+    let (mut talking, mut kept) = (0, 0);
+    for (i, piece) in over.chunks_exact(50).enumerate() {
+        let near = whole + i * 50;
+        let lag = best(piece, near.saturating_sub(25)..(near + 25).min(alone.len() - piece.len()));
+        for (heard, talker) in piece.iter().zip(&alone[lag..]) {
+            if *talker > loudest - 30.0 {
+                talking += 1;
+                kept += usize::from((heard - talker).abs() <= 6.0);
+            }
+        }
+    }
+    let share = kept as f32 / talking.max(1) as f32 * 100.0;
+    eprintln!("double talk: {kept} of {talking} talker frames within 6 dB ({share:.0} %)");
+    assert!(talking > 100, "the talker spoke: {talking} frames");
+    assert!(share >= 45.0, "{share:.0} % of the talker's frames within 6 dB of their level");
+}

@@ -32,7 +32,8 @@ pub struct Seen {
     pub pictures: Vec<Picture>,
     /// The room's audio: each packet's RFC 6464 level (dBov, −127 silence).
     pub audio_levels: Vec<(Instant, i8)>,
-    /// The room's audio decoded (48 kHz), one 20 ms packet each.
+    /// The room's audio decoded (48 kHz), one 20 ms packet each (the first
+    /// audio track the box sends: the room is there before anyone joins).
     pub room_audio: Vec<(Instant, Vec<f32>)>,
     /// When this phone's voice started going out, if it talks.
     pub talking_since: Option<Instant>,
@@ -122,7 +123,8 @@ struct Session {
     seen: Arc<Mutex<Seen>>,
     decoder: Option<openh264::decoder::Decoder>,
     talk: Option<Talk>,
-    listen: Option<OpusDecoder>,
+    /// The room's audio track and its decoder.
+    listen: Option<(Mid, OpusDecoder)>,
 }
 
 /// What a talking phone says, 20 ms at a time, in real time.
@@ -214,9 +216,9 @@ impl Session {
                 if let Some(level) = m.ext_vals.audio_level {
                     self.seen.lock().unwrap().audio_levels.push((Instant::now(), level));
                 }
-                let decoder = self.listen.get_or_insert_with(|| OpusDecoder::new().unwrap());
+                let (room, decoder) = self.listen.get_or_insert_with(|| (m.mid, OpusDecoder::new().unwrap()));
                 let mut pcm = Vec::new();
-                if decoder.decode(&m.data, &mut pcm).is_ok() {
+                if *room == m.mid && decoder.decode(&m.data, &mut pcm).is_ok() {
                     self.seen.lock().unwrap().room_audio.push((Instant::now(), pcm));
                 }
             }
