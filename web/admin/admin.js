@@ -136,7 +136,7 @@ function field(key, value) {
   wrap.className = spec.type === 'checkbox' ? 'field inline' : 'field';
   wrap.dataset.key = key;
   let input;
-  if (['camera', 'microphone', 'profile', 'mode'].includes(spec.type)) {
+  if (['camera', 'microphone', 'speaker', 'profile', 'mode'].includes(spec.type)) {
     input = document.createElement('select');
     for (const [v, text] of choices(spec.type, value)) input.add(new Option(text, v, false, v === value));
   } else {
