@@ -167,7 +167,7 @@ function choices(type, value) {
   if (type === 'profile') list = Object.entries(PROFILES);
   else if (type === 'mode') list = Object.entries(MODES);
   else if (type === 'camera') list = [['auto', 'First camera found'], ['simulated', 'Simulated (test picture)'], ...found.cameras.map((c) => [c.device, `${c.name} (${c.device})`])];
-  else if (type === 'speaker') list = [['auto', 'The board\'s own (simulated room without one)'], ['simulated', 'Simulated (into the simulated room)'], ...found.speakers.map((s) => [s.device, `${s.name} (${s.device})`])];
+  else if (type === 'speaker') list = [['auto', 'The board\'s own, else simulated'], ['simulated', 'Simulated (into the simulated room)'], ...found.speakers.map((s) => [s.device, `${s.name} (${s.device})`])];
   else list = [['auto', 'First microphone found'], ['simulated', 'Simulated (test voices)'], ...found.microphones.map((m) => [m.device, `${m.name} (${m.device})`])];
   if (!list.some(([v]) => v === value)) list.push([value, `${value} (not found now)`]);
   return list;

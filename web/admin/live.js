@@ -119,7 +119,7 @@ function speaker(sp, history) {
   }
   const db = (v) => (v === null || v === undefined ? '–' : `${Math.round(v)} dB`);
   const residual = sp.residual_echo === null ? '–' : `${Math.round(sp.residual_echo * 100)} %`;
-  $('echo-text').textContent = `far end ${Math.round(sp.far_dbfs)} dBFS · echo removed ${db(sp.erle_db)} · residual echo ${residual} · ${sp.underruns} underruns`;
+  $('echo-text').textContent = `far end ${Math.round(sp.far_dbfs)} dBFS · echo removed ${db(sp.erle_db)} · residual echo ${residual} · ${sp.underruns} underrun${sp.underruns === 1 ? '' : 's'}`;
   $('speaker-summary').textContent = `Loudspeaker ${sp.state.device}: ${sp.state.state}${sp.far_end_muted ? ' · far end muted' : ''} · ${sp.far_end.talkers} talking`;
   linePlot($('echo-plot'), [
     { values: history.far, colour: '#1f5eff' },
