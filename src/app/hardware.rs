@@ -93,7 +93,8 @@ impl Hardware {
                 length_s: (sim.echo_rt60_ms.as_f32() / 1000.0).clamp(0.1, 0.5),
             };
             mic = mic.hearing(air.clone(), room, &profile.geometry());
-            let simulated = SimulatedSpeaker::new(air, sim.echo_drift_ppm.get() as f64);
+            let buffer = Duration::from_millis(config.speaker.buffer_ms.get() as u64);
+            let simulated = SimulatedSpeaker::new(air, buffer, sim.echo_drift_ppm.get() as f64);
             speaker_control = Some(simulated.control());
             speaker = Some(Box::new(simulated));
         }

@@ -8,13 +8,12 @@ use super::Speaker;
 use crate::capture::sim::{Air, SimControl};
 use crate::capture::{CaptureError, SourceInfo};
 
-/// How far ahead of the room the far end is written, as an ALSA ring of
-/// four 10 ms periods would hold it.
-const BUFFER: Duration = Duration::from_millis(40);
-
 pub struct SimulatedSpeaker {
     air: Air,
     rate: u32,
+    /// How far ahead of the room the far end is written (`speaker.buffer_ms`,
+    /// as an ALSA ring would hold it).
+    buffer: Duration,
     /// The rate its clock really runs at (a simulated crystal's error).
     true_rate: f64,
     /// When sample 0 sounds; moved on after an underrun.
@@ -25,12 +24,13 @@ pub struct SimulatedSpeaker {
 }
 
 impl SimulatedSpeaker {
-    /// Plays at the air's rate, its clock `drift_ppm` fast.
-    pub fn new(air: Air, drift_ppm: f64) -> Self {
+    /// Plays at the air's rate, `buffer` ahead, its clock `drift_ppm` fast.
+    pub fn new(air: Air, buffer: Duration, drift_ppm: f64) -> Self {
         let rate = air.rate();
         SimulatedSpeaker {
             air,
             rate,
+            buffer,
             true_rate: f64::from(rate) * (1.0 + drift_ppm * 1e-6),
             start: None,
             written: 0,
@@ -65,16 +65,16 @@ impl Speaker for SimulatedSpeaker {
     fn play(&mut self, samples: &[f32]) -> Result<Instant, CaptureError> {
         self.control.check("sim:loudspeaker", Duration::from_millis(100))?;
         let now = Instant::now();
-        let start = *self.start.get_or_insert(now + BUFFER);
+        let start = *self.start.get_or_insert(now + self.buffer);
         let mut sounds_at = start + Duration::from_secs_f64(self.written as f64 / self.true_rate);
         if sounds_at < now {
             // Ran dry: the device starts again a buffer from now.
             self.underruns += 1;
-            self.start = Some(now + BUFFER - Duration::from_secs_f64(self.written as f64 / self.true_rate));
-            sounds_at = now + BUFFER;
-        } else if sounds_at > now + BUFFER {
+            self.start = Some(now + self.buffer - Duration::from_secs_f64(self.written as f64 / self.true_rate));
+            sounds_at = now + self.buffer;
+        } else if sounds_at > now + self.buffer {
             // The buffer is full: wait for room, as a blocking write does.
-            std::thread::sleep(sounds_at - now - BUFFER);
+            std::thread::sleep(sounds_at - now - self.buffer);
         }
         self.air.sound(sounds_at, samples, self.true_rate);
         self.written += samples.len() as u64;
@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn it_plays_in_real_time_into_the_air() {
         let air = Air::new(16_000);
-        let mut speaker = SimulatedSpeaker::new(air.clone(), 0.0);
+        let mut speaker = SimulatedSpeaker::new(air.clone(), Duration::from_millis(40), 0.0);
         let started = Instant::now();
         let mut first = None;
         for _ in 0..20 {
