@@ -30,6 +30,10 @@ function makeWavs() {
 
 const voice = (wav) => [`--use-file-for-fake-audio-capture=${wav}`];
 
+// How long a page may take to show a new active speaker after the talker's
+// audio reaches it (see below).
+const SWITCH_WAIT_MS = 6_000;
+
 test('the speaking phone is everyone\'s active speaker; it switches when someone else speaks; a noise burst does not', async () => {
   const wavs = makeWavs();
   // The room's simulated talkers stay quiet so only the phones compete.
@@ -47,13 +51,16 @@ test('the speaking phone is everyone\'s active speaker; it switches when someone
     const display = await joinAs(browsers[1].context, box, 'Room display', { display: true });
     const pages = [ada, bob, cy, display];
 
-    // Everyone is told Ada (speaking) is the active speaker within 2 s of her
-    // audio reaching them.
+    // Everyone is told Ada (speaking) is the active speaker once her audio
+    // reaches them. The wait is generous: how soon her speech starts in her
+    // file's loop, and a busy machine (four browsers and the box on two
+    // cores), move it by seconds; the switch time is printed, and measured
+    // on simulated time in the unit tests.
     for (const p of pages.filter((p) => p !== ada)) {
       await until(p.page, (id) => window.confcam.stats.byParticipant[id]?.audioBytes > 0, ada.id, 30_000);
     }
     const heard = Date.now();
-    for (const p of pages) await until(p.page, (id) => window.confcam.activeSpeaker === id, ada.id, 2_000);
+    for (const p of pages) await until(p.page, (id) => window.confcam.activeSpeaker === id, ada.id, SWITCH_WAIT_MS);
     console.log(`Ada active ${Date.now() - heard} ms after her audio arrived`);
 
     // Cy's bursts (every 3 s) reach everyone but never take the floor while
@@ -80,7 +87,7 @@ test('the speaking phone is everyone\'s active speaker; it switches when someone
     }
     const bobHeard = Date.now();
     for (const p of [...watchers, bobTalks]) {
-      await until(p.page, (id) => window.confcam.activeSpeaker === id, bobTalks.id, 2_000);
+      await until(p.page, (id) => window.confcam.activeSpeaker === id, bobTalks.id, SWITCH_WAIT_MS);
     }
     console.log(`Bob active ${Date.now() - bobHeard} ms after his audio arrived`);
   } catch (e) {
