@@ -6,12 +6,16 @@
 //! microphones' clock: [`super::Reference`]) and each 10 ms of every
 //! microphone. It applies one suppression gain per frequency bin to all
 //! channels alike, so the phase between microphones, which direction
-//! finding reads, survives.
+//! finding reads, survives. At 16 and 48 kHz it runs with the box's own
+//! tuning ([`super::aec3`]), then noise suppression and gain control; at
+//! other rates the module's stock AEC3 does.
 //!
 //! Sans-IO: samples in, samples out.
 
-use sonora::config::{AdaptiveDigital, EchoCanceller as Aec3, GainController2, HighPassFilter, NoiseSuppression};
+use sonora::config::{AdaptiveDigital, EchoCanceller as StockAec3, GainController2, HighPassFilter, NoiseSuppression};
 use sonora::{AudioProcessing, Config, StreamConfig};
+
+use super::aec3::Aec3;
 
 /// Which of the cleaning steps run. Each is a setting of its own: a room
 /// with a headset-only far end needs no echo cancellation, a studio no
@@ -67,6 +71,10 @@ pub fn dbfs(samples: &[f32]) -> f32 {
 /// The cleaning of one microphone array's sound. Blocks of any length go
 /// in; when they are not whole 10 ms frames, the output lags by one frame.
 pub struct EchoCanceller {
+    /// The tuned echo canceller in front, where the rate allows.
+    aec3: Option<Aec3>,
+    /// The rest of the cleaning (and, without `aec3`, all of it); with
+    /// echo cancellation on it also judges how much echo is left.
     apm: AudioProcessing,
     cleanup: Cleanup,
     /// Samples in 10 ms.
@@ -76,7 +84,8 @@ pub struct EchoCanceller {
     pending_reference: Vec<f32>,
     /// Processed samples not yet handed out, per microphone.
     ready: Vec<Vec<f32>>,
-    /// Scratch for one frame's output.
+    /// Scratch for one frame after `aec3`, and for the frame's output.
+    cancelled: Vec<Vec<f32>>,
     out: Vec<Vec<f32>>,
     /// Whether the lag for blocks that are not whole frames is in place.
     primed: bool,
@@ -87,9 +96,11 @@ impl EchoCanceller {
     /// For `mics` microphones at `rate` (16 or 48 kHz; AEC3 takes 8–48 kHz).
     pub fn new(rate: u32, mics: usize, cleanup: Cleanup) -> Self {
         let mics = mics.max(1);
+        let aec3 = cleanup.echo.then(|| Aec3::new(rate, mics)).flatten();
+        let stock = aec3.is_none();
         let config = Config {
-            high_pass_filter: cleanup.any().then(HighPassFilter::default),
-            echo_canceller: cleanup.echo.then(Aec3::default),
+            high_pass_filter: (cleanup.any() && stock).then(HighPassFilter::default),
+            echo_canceller: (cleanup.echo && stock).then(StockAec3::default),
             noise_suppression: cleanup.noise.then(NoiseSuppression::default),
             gain_controller2: cleanup
                 .gain
@@ -104,12 +115,14 @@ impl EchoCanceller {
             .build();
         let frame = (rate / 100) as usize;
         EchoCanceller {
+            aec3,
             apm,
             cleanup,
             frame,
             pending: vec![Vec::new(); mics],
             pending_reference: Vec::new(),
             ready: vec![Vec::new(); mics],
+            cancelled: vec![vec![0.0; frame]; mics],
             out: vec![vec![0.0; frame]; mics],
             primed: false,
             far_power: 0.0,
@@ -161,7 +174,16 @@ impl EchoCanceller {
             let mut unused = [0.0f32; 0];
             let _ = self.apm.process_render_f32(&[reference], &mut [&mut unused[..]]);
         }
-        let input: Vec<&[f32]> = self.pending.iter().map(|p| &p[frame.clone()]).collect();
+        let input: Vec<&[f32]> = match &mut self.aec3 {
+            Some(aec3) => {
+                for (c, p) in self.cancelled.iter_mut().zip(&self.pending) {
+                    c.copy_from_slice(&p[frame.clone()]);
+                }
+                aec3.process(&mut self.cancelled, reference);
+                self.cancelled.iter().map(Vec::as_slice).collect()
+            }
+            None => self.pending.iter().map(|p| &p[frame.clone()]).collect(),
+        };
         let mut output: Vec<&mut [f32]> = self.out.iter_mut().map(Vec::as_mut_slice).collect();
         if self.apm.process_capture_f32(&input, &mut output).is_err() {
             // A format AEC3 refuses cannot happen with the config above;
@@ -177,12 +199,19 @@ impl EchoCanceller {
 
     pub fn stats(&self) -> EchoStats {
         let s = self.apm.statistics();
+        let (erle, erl, delay) = match &self.aec3 {
+            Some(aec3) if self.primed => {
+                let (erle, erl, delay) = aec3.metrics();
+                (Some(erle), Some(erl), Some(delay))
+            }
+            _ => (s.echo_return_loss_enhancement, s.echo_return_loss, s.delay_ms),
+        };
         EchoStats {
-            erle_db: s.echo_return_loss_enhancement.map(|v| v as f32),
-            erl_db: s.echo_return_loss.map(|v| v as f32),
+            erle_db: erle.map(|v| v as f32),
+            erl_db: erl.map(|v| v as f32),
             far_dbfs: if self.far_power > 0.0 { (10.0 * self.far_power.log10()).max(SILENT_DBFS) } else { SILENT_DBFS },
             residual_echo: s.residual_echo_likelihood.map(|v| v as f32),
-            delay_ms: s.delay_ms,
+            delay_ms: delay,
         }
     }
 }
@@ -228,11 +257,16 @@ mod tests {
     /// Runs `capture` (per microphone) with `reference` through a canceller
     /// in 20 ms blocks; returns the output per microphone.
     fn run(cleanup: Cleanup, capture: &[Vec<f32>], reference: &[f32]) -> (Vec<Vec<f32>>, EchoStats) {
-        let mut aec = EchoCanceller::new(16_000, capture.len(), cleanup);
+        run_at(16_000, cleanup, capture, reference)
+    }
+
+    fn run_at(rate: u32, cleanup: Cleanup, capture: &[Vec<f32>], reference: &[f32]) -> (Vec<Vec<f32>>, EchoStats) {
+        let mut aec = EchoCanceller::new(rate, capture.len(), cleanup);
         let mut out = vec![Vec::new(); capture.len()];
         let len = capture[0].len();
-        for start in (0..len).step_by(320) {
-            let end = (start + 320).min(len);
+        let block = rate as usize / 50;
+        for start in (0..len).step_by(block) {
+            let end = (start + block).min(len);
             let mut block: Vec<Vec<f32>> = capture.iter().map(|c| c[start..end].to_vec()).collect();
             aec.process(&mut block, reference.get(start..end).unwrap_or_default());
             out.iter_mut().zip(block).for_each(|(o, b)| o.extend(b));
@@ -252,6 +286,17 @@ mod tests {
         }
         assert!(stats.erle_db.is_some_and(|e| e > 10.0), "AEC3 reports its enhancement: {stats:?}");
         assert!(stats.far_dbfs > -40.0, "{stats:?}");
+    }
+
+    #[test]
+    fn at_48_khz_the_echo_is_removed_in_every_band() {
+        let far = voice(48_000 * 8, 48_000, 140.0, 3);
+        let echo = room(&far, 2, 120);
+        let (out, stats) = run_at(48_000, Cleanup::ALL, &echo, &far);
+        let tail = 48_000 * 4..;
+        let erle = 10.0 * (power(&echo[0][tail.clone()]) / power(&out[0][tail])).log10();
+        assert!(erle > 25.0, "{erle:.1} dB of echo removed");
+        assert!(stats.residual_echo.is_some(), "the residual echo is judged: {stats:?}");
     }
 
     #[test]

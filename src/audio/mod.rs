@@ -3,6 +3,7 @@
 //! voice activity, the mixdown, far-end gating, echo cancellation and its
 //! reference).
 
+pub mod aec3;
 pub mod doa;
 pub mod echo;
 pub mod far_end;

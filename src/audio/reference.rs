@@ -19,13 +19,17 @@ use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Adjustable, Async, FixedAsync, Resampler, SincInterpolationParameters, WindowFunction};
 
 /// The reference runs this far ahead of the capture. AEC3 cannot cancel an
-/// echo that reaches the microphones with its reference or sooner, and
-/// measured so: a loudspeaker 0.1 m away with the reference exactly in
-/// line left 16 dB of echo removed, 5 ms ahead 35 dB. Converters give a
-/// millisecond or two at best; this makes it so on every board. The
+/// echo that reaches the microphones with its reference or sooner: in the
+/// simulated room with the reference exactly in line it removed 4 dB of
+/// the phone's echo, with 10, 15 or 20 ms of lead all of it
+/// (`e2e::echo`). Nor should the lead be long: with 20 ms or more between
+/// reference and echo and the loudspeaker 0.1 m away, AEC3's own estimate
+/// of its enhancement collapses and a room talker over the far end lost
+/// 9-15 dB instead of 4 (`tools/bench-aec`, leads 0-24 ms). Converters give
+/// a millisecond or two at best; 15 ms sits between on every board. The
 /// loudspeaker is written further ahead than this plus a block (its
 /// buffer), so the reference is always there to take.
-pub const LEAD: Duration = Duration::from_millis(20);
+pub const LEAD: Duration = Duration::from_millis(15);
 /// Further apart than this, the reference starts over at the right place
 /// instead of being nudged there.
 const RESYNC: Duration = Duration::from_millis(20);
