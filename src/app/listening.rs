@@ -22,10 +22,6 @@ use crate::codec::{CodecError, OPUS_FRAME, RoomAudio};
 use crate::director::{CameraView, Director, DirectorConfig, Program, Shot};
 use crate::sfu::{LocalPacket, RoomControl};
 
-/// The loudspeaker counts as sounding above this level (speech plays at
-/// −20 to −35 dBFS; comfort noise and silence far below).
-const FAR_END_SOUNDING_DBFS: f32 = -50.0;
-
 /// Without a block this long, the microphone counts as away and silence goes
 /// out (phones keep a live audio track rather than a stalled one).
 const MIC_AWAY: Duration = Duration::from_millis(200);
@@ -107,9 +103,7 @@ impl Ears {
             };
             // The gate knows the loudspeaker plays from the sound itself,
             // not only from the phones' level flags (a client may send none).
-            if dbfs(&p.samples) > FAR_END_SOUNDING_DBFS {
-                self.far_end.far_voice(p.sounds_at);
-            }
+            self.far_end.played(p.sounds_at, &p.samples);
             let Some(h) = hearing.as_deref_mut() else { continue };
             let reference = h.reference.get_or_insert_with(|| Reference::new(h.rate, p.rate, h.block_frames));
             reference.played(p.sounds_at, &p.samples);

@@ -1,10 +1,12 @@
-//! Far-end awareness: the room display plays the phones' voices through a
-//! loudspeaker in the room, which the array hears like a talker. Full echo
-//! cancellation is a later step; until then the room's evidence is gated:
+//! Far-end awareness: a loudspeaker in the room (the box's own, or the
+//! display's) plays the phones' voices, which the array hears like a
+//! talker. Echo cancellation removes them before direction finding; this
+//! gate is the fallback for when it is off:
 //!
-//! - While a remote participant's voice is flagged (their RFC 6464 level, as
-//!   the SFU forwards it) and for [`FarEnd::tail`] after it (the display's
-//!   jitter buffer plus the room's reverberation), evidence is held back.
+//! - While the loudspeaker plays (the box's own output is loud enough, or a
+//!   remote participant's voice is flagged by their RFC 6464 level, as the
+//!   SFU forwards it) and for [`FarEnd::tail`] after it (a jitter buffer
+//!   plus the room's reverberation), evidence is held back.
 //! - The direction heard during far-end speech is learnt as the
 //!   loudspeaker's; once it is sure, evidence from elsewhere passes even
 //!   while the far end speaks (someone in the room talks over them), and
@@ -15,6 +17,12 @@
 use std::time::{Duration, Instant};
 
 use super::doa::angle_between;
+use super::echo::dbfs;
+
+/// The box's own loudspeaker output counts as the far end talking above
+/// this level (speech plays at −20 to −35 dBFS; comfort noise and silence
+/// far below).
+const SOUNDING_DBFS: f32 = -50.0;
 
 /// Evidence this close to the loudspeaker's direction is the loudspeaker.
 const NEAR_DEG: f32 = 25.0;
@@ -41,6 +49,13 @@ impl FarEnd {
     pub fn far_voice(&mut self, at: Instant) {
         let until = at + self.tail;
         self.voice_until = Some(self.voice_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// The box's loudspeaker sounds `samples` from `sounds_at`.
+    pub fn played(&mut self, sounds_at: Instant, samples: &[f32]) {
+        if dbfs(samples) > SOUNDING_DBFS {
+            self.far_voice(sounds_at);
+        }
     }
 
     /// Whether the loudspeaker may be playing at `now`.
@@ -96,6 +111,17 @@ mod tests {
     use super::*;
 
     const TICK: Duration = Duration::from_millis(64);
+
+    #[test]
+    fn the_loudspeakers_speech_holds_the_room_back_and_its_hiss_does_not() {
+        let mut gate = FarEnd::default();
+        let now = Instant::now();
+        gate.played(now, &[0.0001; 160]);
+        assert!(!gate.playing(now), "-80 dBFS is not the far end talking");
+        gate.played(now, &[0.05; 160]);
+        assert!(gate.playing(now + gate.tail), "-26 dBFS is, for a tail after it");
+        assert!(!gate.playing(now + gate.tail + TICK));
+    }
 
     #[test]
     fn the_room_is_heard_while_the_far_end_is_quiet() {
