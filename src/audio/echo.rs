@@ -292,7 +292,7 @@ mod tests {
     fn at_48_khz_the_echo_is_removed_in_every_band() {
         let far = voice(48_000 * 8, 48_000, 140.0, 3);
         let echo = room(&far, 2, 120);
-        let (out, stats) = run_at(48_000, Cleanup::ALL, &echo, &far);
+        let (out, stats) = run_at(48_000, Cleanup::ECHO_ONLY, &echo, &far);
         let tail = 48_000 * 4..;
         let erle = 10.0 * (power(&echo[0][tail.clone()]) / power(&out[0][tail])).log10();
         assert!(erle > 25.0, "{erle:.1} dB of echo removed");
