@@ -18,8 +18,11 @@ function makeWavs() {
   const f = (name) => join(dir, name);
   const sox = (...args) => execFileSync('sox', args);
   execFileSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', f('espeak.wav'), TEXT]);
-  // 48 kHz mono, as a browser captures.
-  sox(f('espeak.wav'), '-r', '48000', '-c', '1', '-b', '16', f('speech.wav'));
+  // 48 kHz mono, as a browser captures; the trailing silence trimmed, so
+  // the file's loop adds no pause (it made 0.4 s and more of it, in which a
+  // noise burst may fairly take the floor from a talker who stopped).
+  sox(f('espeak.wav'), '-r', '48000', '-c', '1', '-b', '16', f('speech.wav'),
+    'silence', '1', '0.02', '1%', 'reverse', 'silence', '1', '0.02', '1%', 'reverse');
   sox('-n', '-r', '48000', '-c', '1', '-b', '16', f('silence.wav'), 'trim', '0', '10');
   // A 250 ms noise burst every 3 s, as loud as speech, in silence.
   sox('-n', '-r', '48000', '-c', '1', '-b', '16', f('burst1.wav'), 'synth', '0.25', 'pinknoise', 'vol', '0.3');
