@@ -80,6 +80,7 @@ async fn joining_needs_the_right_code_and_bad_requests_get_clear_errors() {
         let (status, error) = error_of(post(body.clone()).await.unwrap()).await;
         assert_eq!(status, want_status, "{body}: {error}");
         assert!(error.contains(want_text), "{body}: {error}");
+        assert!(!error.contains("0x"), "errors name what is wrong, never memory: {error}");
     }
     let r = http.post(&url).header("content-type", "application/json").body("{not json").send().await.unwrap();
     assert_eq!(r.status(), 400);

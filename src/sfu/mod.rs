@@ -9,6 +9,7 @@ mod layers;
 pub mod messages;
 mod peer;
 pub mod quality;
+mod sdp_error;
 mod socket;
 mod task;
 #[cfg(test)]

@@ -239,7 +239,8 @@ impl Peer {
     /// The page answered our offer.
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
         let Some(pending) = self.pending.take() else { return Err("no offer is outstanding".into()) };
-        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| format!("malformed SDP answer: {e}"))?;
+        let answer = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| format!("malformed SDP answer: {}", super::sdp_error::describe(sdp, &e.to_string())))?;
         self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| format!("answer not accepted: {e}"))?;
         for s in &mut self.subscriptions {
             if let Negotiation::Offered(m) = s.state {
@@ -253,7 +254,8 @@ impl Peer {
     /// The page renegotiates (e.g. an ICE restart); an offer of ours that
     /// crossed it is dropped and redone afterwards.
     pub fn accept_offer(&mut self, sdp: &str) -> Result<String, String> {
-        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("malformed SDP offer: {e}"))?;
+        let offer = SdpOffer::from_sdp_string(sdp)
+            .map_err(|e| format!("malformed SDP offer: {}", super::sdp_error::describe(sdp, &e.to_string())))?;
         let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| format!("offer not accepted: {e}"))?;
         self.pending = None;
         for s in &mut self.subscriptions {

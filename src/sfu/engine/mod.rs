@@ -172,7 +172,8 @@ impl Sfu {
         if self.peers.len() >= self.config.max_participants {
             return Err(JoinError::Full(self.config.max_participants));
         }
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| JoinError::MalformedOffer(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(offer)
+            .map_err(|e| JoinError::MalformedOffer(crate::sfu::sdp_error::describe(offer, &e.to_string())))?;
         let mut rtc = new_rtc(self.config.bandwidth_estimation, now);
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());
