@@ -18,8 +18,8 @@ function makeWavs() {
   const f = (name) => join(dir, name);
   const sox = (...args) => execFileSync('sox', args);
   execFileSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', f('espeak.wav'), TEXT]);
-  // 48 kHz mono, as a browser captures; the trailing silence trimmed, so
-  // the file's loop adds no pause (it made 0.4 s and more of it, in which a
+  // 48 kHz mono, as a browser captures; the silence at both ends trimmed,
+  // so the file's loop adds no pause (it made 0.4 s and more of it, in which a
   // noise burst may fairly take the floor from a talker who stopped).
   sox(f('espeak.wav'), '-r', '48000', '-c', '1', '-b', '16', f('speech.wav'),
     'silence', '1', '0.02', '1%', 'reverse', 'silence', '1', '0.02', '1%', 'reverse');
