@@ -4,13 +4,14 @@ SECTION = "multimedia"
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://LICENSE;md5=2b75dc14e048d1f7ec67a86805bd1f06"
 
-# alsa-lib (alsa crate) and libjpeg-turbo (turbojpeg crate) come from
-# oe-core, libopus (opus crate) from meta-oe, all found by pkg-config; SQLite, ring and
+# alsa-lib (alsa crate), libjpeg-turbo (turbojpeg crate) and OpenSSL
+# (WebRTC's DTLS and SRTP, openssl-sys) come from oe-core, libopus (opus
+# crate) from meta-oe, all found by pkg-config; SQLite, ring and
 # OpenH264 are built from their crates' bundled C/C++ sources. The v4l crate
 # makes its V4L2 bindings with bindgen at build time, which loads libclang
 # (clang-native, in oe-core since 2025) and reads the kernel headers from
 # the target sysroot.
-DEPENDS += "alsa-lib clang-native libjpeg-turbo libopus"
+DEPENDS += "alsa-lib clang-native libjpeg-turbo libopus openssl"
 
 # The source is the confcam checkout this layer sits in (CONFCAM_REPO, from
 # conf/layer.conf), used in place: what a developer tests is what the image
@@ -36,11 +37,6 @@ export BINDGEN_EXTRA_CLANG_ARGS = "--sysroot=${RECIPE_SYSROOT}"
 # The image's libjpeg-turbo instead of a second copy built by cmake inside
 # the crate: one library to keep patched.
 export TURBOJPEG_SOURCE = "pkg-config"
-
-# SRTP's AES-GCM on the ARMv8 crypto instructions where the CPU has them
-# (Pi 5), chosen at run time; see .cargo/config.toml, which RUSTFLAGS
-# overrides.
-RUSTFLAGS:append:aarch64 = " --cfg aes_armv8 --cfg polyval_armv8"
 
 # Default features only: the load generator (loadgen) and the model
 # converter (models) are developer tools, not firmware.
