@@ -92,6 +92,15 @@ impl<K: Clone + Eq + Hash> DominantSpeaker<K> {
         }
     }
 
+    /// `key` unmuted: its floor is learnt afresh. (A muted browser sends
+    /// digital silence, which would otherwise leave the floor at nothing
+    /// and count the room's steady noise as speech for 15 s.)
+    pub fn unmuted(&mut self, key: &K) {
+        if let Some(s) = self.speakers.get_mut(key) {
+            s.floor = None;
+        }
+    }
+
     /// When [`Self::handle_timeout`] wants to run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_decision
@@ -170,8 +179,8 @@ struct Speaker {
     /// Loudness of recent packets, newest first.
     levels: [u8; HISTORY],
     last_level: Instant,
-    /// Estimated noise floor (loudness); 0 until the first non-silent packet.
-    floor: u8,
+    /// Estimated noise floor (loudness), from the first packet on.
+    floor: Option<u8>,
     /// Quietest level seen since the floor was last set, and how long ago.
     next_floor: u8,
     next_floor_count: u32,
@@ -179,7 +188,7 @@ struct Speaker {
 
 impl Speaker {
     fn new(now: Instant) -> Self {
-        Speaker { levels: [0; HISTORY], last_level: now, floor: 0, next_floor: 0, next_floor_count: 0 }
+        Speaker { levels: [0; HISTORY], last_level: now, floor: None, next_floor: u8::MAX, next_floor_count: 0 }
     }
 
     fn push(&mut self, loudness: u8, now: Instant) {
@@ -204,30 +213,36 @@ impl Speaker {
 
     /// Follows the noise floor: down at once, up slowly (geometric mean with
     /// the quietest level of the last 15 s), so steady background noise
-    /// stops counting as speech.
+    /// stops counting as speech. Digital silence (a clean source pausing,
+    /// as aiortc, file players and encoders do) is a floor too: without it
+    /// such a sender's own voice would become its floor and never count.
     fn track_floor(&mut self, loudness: u8) {
-        if loudness == 0 {
-            return;
-        }
-        if self.floor == 0 || loudness < self.floor {
-            self.floor = loudness;
-            self.next_floor = 0;
-            self.next_floor_count = 0;
-            return;
-        }
-        self.next_floor = if self.next_floor == 0 { loudness } else { self.next_floor.min(loudness) };
-        self.next_floor_count += 1;
-        if self.next_floor_count >= FLOOR_WINDOW {
-            self.floor = ((self.floor as f64) * (self.next_floor as f64)).sqrt().round() as u8;
-            self.next_floor = 0;
-            self.next_floor_count = 0;
+        match self.floor {
+            Some(floor) if loudness >= floor => {
+                self.next_floor = self.next_floor.min(loudness);
+                self.next_floor_count += 1;
+                if self.next_floor_count >= FLOOR_WINDOW {
+                    // From silence a mean would stay at 0: the quietest
+                    // sound of the window is the first real floor.
+                    let next = self.next_floor as f64;
+                    self.floor =
+                        Some(if floor == 0 { self.next_floor } else { (floor as f64 * next).sqrt().round() as u8 });
+                    self.next_floor = u8::MAX;
+                    self.next_floor_count = 0;
+                }
+            }
+            _ => {
+                self.floor = Some(loudness);
+                self.next_floor = u8::MAX;
+                self.next_floor_count = 0;
+            }
         }
     }
 
     fn scores(&mut self) -> Scores {
         // Immediates: loudness above the floor, in N1 sub-bands.
         let mut immediates = [0u8; HISTORY];
-        let gate = self.floor.saturating_add(SUBBAND);
+        let gate = self.floor.unwrap_or(0).saturating_add(SUBBAND);
         for (imm, &level) in immediates.iter_mut().zip(&self.levels) {
             *imm = if level < gate { 0 } else { level / SUBBAND };
         }
@@ -413,6 +428,33 @@ mod tests {
         // ...and whoever talks gets the floor over it.
         sim.run(Duration::from_secs(3), |k, t| Some(if k == "fan" { 55 } else { speech(t) }));
         assert_eq!(sim.det.dominant(), Some(&"talker"), "{:?}", sim.changes);
+    }
+
+    #[test]
+    fn a_clean_sender_pausing_in_digital_silence_takes_the_floor() {
+        // aiortc or a file player: syllables at a steady -23 dBov, the
+        // pauses exact silence (127), no background noise at all.
+        let mut sim = Sim::new(&["a", "clean"]);
+        let start = sim.elapsed();
+        sim.run(Duration::from_secs(3), |k, t| {
+            Some(match k {
+                "clean" if t.as_millis() % 200 < 160 => 23,
+                "clean" => 127,
+                _ => SILENCE,
+            })
+        });
+        assert_eq!(sim.det.dominant(), Some(&"clean"), "{:?}", sim.changes);
+        assert!(sim.changes[0].0 - start <= Duration::from_millis(700), "{:?}", sim.changes);
+    }
+
+    #[test]
+    fn a_phone_unmuting_next_to_a_fan_does_not_take_the_floor() {
+        let mut sim = Sim::new(&["fan", "talker"]);
+        // Muted, the browser sends digital silence; unmuted, the fan hums.
+        sim.run(Duration::from_secs(3), |k, _| Some(if k == "fan" { 127 } else { SILENCE }));
+        sim.det.unmuted(&"fan");
+        sim.run(Duration::from_secs(5), |k, _| Some(if k == "fan" { 55 } else { SILENCE }));
+        assert_eq!(sim.det.dominant(), None, "{:?}", sim.changes);
     }
 
     #[test]

@@ -35,6 +35,14 @@ impl LogFilter {
     }
 }
 
+/// Events the filter never lets through: str0m's SCTP logs ERROR for every
+/// association a peer aborts, and aiortc aborts its data channel on each
+/// normal leave. A peer's SCTP trouble is not the box's error; the leave
+/// itself is logged by the SFU.
+fn wanted(event: &tracing::Metadata<'_>) -> bool {
+    !(event.target() == "sctp_proto::association" && *event.level() == tracing::Level::ERROR)
+}
+
 /// Installs the global subscriber. `RUST_LOG`, when set, replaces `filter`.
 /// Returns where logs go, and a handle to change the filter.
 pub fn init(filter: &str, target: LogTarget) -> (&'static str, LogFilter) {
@@ -46,7 +54,8 @@ pub fn init(filter: &str, target: LogTarget) -> (&'static str, LogFilter) {
         LogTarget::Stderr => false,
         LogTarget::Auto => Path::new(JOURNAL_SOCKET).exists() && !std::io::stderr().is_terminal(),
     };
-    let registry = tracing_subscriber::registry().with(filter_layer);
+    let registry =
+        tracing_subscriber::registry().with(filter_layer).with(tracing_subscriber::filter::filter_fn(wanted));
     let target = match tracing_journald::layer() {
         Ok(layer) if journald => {
             registry.with(layer.with_syslog_identifier("confcamd".into())).init();

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::Sfu;
+use super::room::Talker;
 use crate::sfu::messages::{ClientMessage, ServerMessage};
 use crate::sfu::peer::{Peer, TrackId};
 
@@ -40,8 +41,12 @@ impl Sfu {
                 vec![from]
             }
             ClientMessage::Mute { audio, video } => {
+                let unmuted = peer.info.audio_muted && !audio;
                 peer.info.audio_muted = audio;
                 peer.info.video_muted = video;
+                if unmuted {
+                    self.speaker.unmuted(&Talker::Participant(from));
+                }
                 self.broadcast(ServerMessage::Muted { id: from, audio, video });
                 self.peers.iter().map(Peer::id).collect()
             }
