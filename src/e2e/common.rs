@@ -60,9 +60,15 @@ pub fn client() -> reqwest::Client {
     client_with(reqwest::header::HeaderMap::new())
 }
 
+/// Like [`client`], over HTTP/2 (as browsers talk to the box).
+pub fn client_h2() -> reqwest::Client {
+    reqwest::Client::builder().danger_accept_invalid_certs(true).http2_prior_knowledge().build().unwrap()
+}
+
 /// Like [`client`], sending `headers` with every request.
 fn client_with(headers: reqwest::header::HeaderMap) -> reqwest::Client {
     reqwest::Client::builder()
+        .http1_only()
         .danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)

@@ -5,7 +5,7 @@ use serde_json::json;
 use str0m::Rtc;
 use str0m::media::{Direction, MediaKind};
 
-use crate::common::{client, small_config, start_box};
+use crate::common::{client, client_h2, small_config, start_box};
 
 /// An SDP offer as a phone would make it: audio, video and the data channel.
 fn phone_offer() -> String {
@@ -86,6 +86,30 @@ async fn joining_needs_the_right_code_and_bad_requests_get_clear_errors() {
     assert_eq!(r.status(), 400);
     let huge = json!({ "code": "135790", "name": "Bob", "sdp": "x".repeat(100_000) });
     assert_eq!(post(huge).await.unwrap().status(), 413);
+
+    // Far too big, over HTTP/1.1 and HTTP/2 alike: a JSON 413 the client
+    // reads (HTTP/2 once reset the stream instead), on WHIP as on joining.
+    let offer = "v=0\r\n".repeat(500_000);
+    for (http, version) in [(client(), reqwest::Version::HTTP_11), (client_h2(), reqwest::Version::HTTP_2)] {
+        for (path, content_type) in [("whip", "application/sdp"), ("api/join", "application/json")] {
+            let r = http
+                .post(format!("https://{}/{path}", b.https))
+                .header("content-type", content_type)
+                .header("authorization", "Bearer 135790")
+                .body(offer.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.version(), version);
+            let (status, error) = error_of(r).await;
+            assert_eq!(status, 413, "{path} {version:?}: {error}");
+            assert!(error.contains("at most"), "{error}");
+        }
+    }
+    // Refusals made by the framework answer JSON too.
+    let r = http.put(format!("https://{}/whip", b.https)).send().await.unwrap();
+    let (status, error) = error_of(r).await;
+    assert_eq!((status, error.as_str()), (405, "method not allowed"));
 
     // The meeting is capped (2 here): the third participant is turned away.
     assert_eq!(post(json!({ "code": "135790", "name": "Bob", "sdp": phone_offer() })).await.unwrap().status(), 200);

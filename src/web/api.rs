@@ -4,7 +4,6 @@
 //! here on purpose.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, on};
@@ -42,7 +41,7 @@ impl Api {
         let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
         let mut route = on(filter, handler);
         if let Some(bytes) = limit {
-            route = route.layer(DefaultBodyLimit::max(bytes));
+            route = super::errors::body_limit(route, bytes);
         }
         match access {
             Access::Public => self.public = self.public.route(path, route),

@@ -7,6 +7,7 @@ pub mod api;
 mod assets;
 pub mod certificate;
 pub mod display;
+mod errors;
 mod health;
 pub mod join;
 mod metrics;
@@ -70,19 +71,19 @@ pub fn router(state: WebState) -> Router {
         ),
         (HeaderName::from_static("permissions-policy"), "camera=(self), microphone=(self), display-capture=()"),
     ];
-    let limit = || axum::extract::DefaultBodyLimit::max(join::MAX_JOIN_BODY);
     let api = api::api();
     let guard = axum::middleware::from_fn_with_state(state.clone(), admin::guard::require_admin);
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
-        .route("/whip", axum::routing::post(whip::whip).options(whip::options).layer(limit()))
-        .route("/whep", axum::routing::post(whip::whep).options(whip::options).layer(limit()))
+        .route("/whip", errors::body_limit(axum::routing::post(whip::whip).options(whip::options), join::MAX_JOIN_BODY))
+        .route("/whep", errors::body_limit(axum::routing::post(whip::whep).options(whip::options), join::MAX_JOIN_BODY))
         .route("/whip/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
         .route("/whep/{token}", axum::routing::delete(whip::stop).patch(whip::no_patch))
         .merge(api.public)
         .merge(api.admin.route_layer(guard))
         .fallback(assets::serve)
+        .layer(axum::middleware::from_fn(errors::as_json))
         .with_state(state);
 
     for (name, value) in headers {

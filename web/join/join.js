@@ -32,7 +32,13 @@ $('name').value = params.get('name') || localStorage.getItem('confcam.name') || 
 $('code').value = params.get('code') || '';
 // Joining waits for the camera: someone quick to press Join still publishes.
 let preview = Promise.resolve();
-if (asDisplay) {
+// Some in-app browsers and old WebViews have no WebRTC: say so, in words.
+const webrtc = typeof RTCPeerConnection === 'function';
+if (!webrtc) {
+  showJoinError('This browser cannot join video meetings (it has no WebRTC). Open this page in Safari, Chrome, Firefox or Edge.');
+  $('join-button').disabled = true;
+  $('preview').hidden = true;
+} else if (asDisplay) {
   $('name').value ||= 'Room display';
   $('room-title').textContent = 'Room display';
   $('preview').hidden = true;

@@ -79,3 +79,21 @@ test('three phones and a display receive everyone; a phone that leaves is gone a
     await box.stop();
   }
 });
+
+test('a browser without WebRTC is told so in plain words', async () => {
+  const box = await startBox();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    // As an in-app browser or an old WebView: no RTCPeerConnection at all.
+    await page.addInitScript(() => { delete window.RTCPeerConnection; });
+    await page.goto(`${box.url}/join/`);
+    const error = page.locator('#join-error');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.textContent(), /cannot join video meetings \(it has no WebRTC\)/);
+    assert.equal(await page.locator('#join-button').isDisabled(), true);
+  } finally {
+    await browser.close();
+    await box.stop();
+  }
+});

@@ -1,0 +1,86 @@
+//! Every refusal in one shape: `{"error": "…"}` with its status, whoever
+//! made it (our handlers, axum's extractors, a body limit), over HTTP/1.1
+//! and HTTP/2 alike.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use futures_util::StreamExt;
+
+use super::join::error;
+
+/// Longest error text kept from a plain-text refusal.
+const MAX_ERROR_TEXT: usize = 4096;
+/// An oversized body is read and dropped up to this much, so the client,
+/// still sending, gets to read the 413; past it the stream is cut.
+const MAX_DRAIN: u64 = 32 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Turns a plain-text error into JSON. A browser asking for a page (Accept:
+/// text/html) keeps the plain words.
+pub async fn as_json(request: Request, next: Next) -> Response {
+    let wants_page =
+        request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json || wants_page {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_ERROR_TEXT).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).trim().to_string(),
+        _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let mut json = error(status, &text);
+    // Keep what the refusal said besides its body (Allow, Retry-After, WWW-Authenticate).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name, value.clone());
+        }
+    }
+    json
+}
+
+/// `route` takes bodies of at most `max` bytes; a longer one gets a 413.
+pub fn body_limit<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>, max: usize) -> MethodRouter<S> {
+    route
+        .layer(DefaultBodyLimit::max(max))
+        .layer(axum::middleware::from_fn(move |request, next| refuse_oversized(max, request, next)))
+}
+
+/// Refuses a body whose declared length is over `max` with a 413 before
+/// reading it. Over HTTP/2 an early answer would come with the stream's
+/// reset and clients still sending drop both, so the body is drained first.
+async fn refuse_oversized(max: usize, request: Request, next: Next) -> Response {
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = declared.filter(|&n| n > max as u64) else {
+        return next.run(request).await;
+    };
+    if length <= MAX_DRAIN {
+        drain(request.into_body()).await;
+    }
+    let message = format!("the body is {length} bytes; this takes at most {max}");
+    error(StatusCode::PAYLOAD_TOO_LARGE, &message).into_response()
+}
+
+async fn drain(body: Body) {
+    let mut stream = body.into_data_stream();
+    let mut read = 0u64;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            read += chunk.len() as u64;
+            if read > MAX_DRAIN {
+                break;
+            }
+        }
+    })
+    .await;
+}
