@@ -8,10 +8,13 @@ mod join_code;
 mod layers;
 pub mod messages;
 mod peer;
+mod probe;
 pub mod quality;
 mod sdp_error;
 mod socket;
 mod task;
+#[cfg(test)]
+mod testnet;
 #[cfg(test)]
 mod tests;
 

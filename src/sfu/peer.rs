@@ -100,6 +100,8 @@ pub struct Peer {
     pub estimate: Option<u64>,
     /// The bitrate the estimate was last told to probe towards.
     pub desired: u64,
+    /// When to probe again while the estimate falls short.
+    pub reprobe: crate::sfu::probe::Reprobe,
     /// The link's bitrate, round trip, loss and jitter, for the admin page.
     pub quality: crate::sfu::quality::QualityMeter,
 }
@@ -121,6 +123,7 @@ impl Peer {
             large: None,
             estimate: None,
             desired: 0,
+            reprobe: Default::default(),
             quality: Default::default(),
         }
     }

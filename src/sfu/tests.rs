@@ -2,7 +2,6 @@
 //! the whole protocol path (ICE, DTLS, SCTP, SRTP, renegotiation over the
 //! data channel, RTP forwarding) without sockets or a browser.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use str0m::{Candidate, Event, Input, Output, Rtc};
 
 use super::engine::{CONNECT_TIMEOUT, Sfu, SfuConfig};
 use super::messages::{ClientMessage, ParticipantKind, ServerMessage};
+use super::testnet::Link;
 
 const SFU_ADDR: &str = "10.0.0.1:5000";
 const SPS_STAP: [u8; 9] = [24, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce];
@@ -32,7 +32,9 @@ struct Phone {
     messages: Vec<ServerMessage>,
     received: Vec<RtpPacket>,
     keyframe_requests: usize,
-    inbox: VecDeque<Vec<u8>>,
+    /// The phone's path to the box and back (perfect unless a test says).
+    up: Link,
+    down: Link,
     layer_seq: std::collections::HashMap<String, u64>,
 }
 
@@ -40,7 +42,6 @@ struct Net {
     sfu: Sfu,
     phones: Vec<Phone>,
     now: Instant,
-    to_sfu: VecDeque<(SocketAddr, Vec<u8>)>,
 }
 
 impl Net {
@@ -53,7 +54,7 @@ impl Net {
     fn with_estimation(bandwidth_estimation: bool) -> Self {
         let mut sfu = Sfu::new(SfuConfig { room: "Test room".into(), max_participants: 8, bandwidth_estimation });
         sfu.set_local_addresses(&[SFU_ADDR.parse().unwrap()]);
-        Net { sfu, phones: Vec::new(), now: Instant::now(), to_sfu: VecDeque::new() }
+        Net { sfu, phones: Vec::new(), now: Instant::now() }
     }
 
     /// A phone offers audio + video + the data channel and joins.
@@ -92,17 +93,21 @@ impl Net {
             messages: Vec::new(),
             received: Vec::new(),
             keyframe_requests: 0,
-            inbox: VecDeque::new(),
+            up: Link::perfect(2 * self.phones.len() as u64),
+            down: Link::perfect(2 * self.phones.len() as u64 + 1),
             layer_seq: Default::default(),
         });
         self.phones.len() - 1
     }
 
-    /// Runs the network for `duration` in 5 ms steps.
+    /// Runs the network for `duration`: in 5 ms steps, or sooner when the
+    /// box asks to run (its pacer spaces packets finer than that).
     fn run(&mut self, duration: Duration) {
         let end = self.now + duration;
         while self.now < end {
-            self.now += Duration::from_millis(5);
+            let step = self.now + Duration::from_millis(5);
+            let wanted = self.sfu.poll_timeout(self.now).max(self.now + Duration::from_micros(200));
+            self.now = step.min(wanted).min(end.max(self.now + Duration::from_micros(200)));
             let now = self.now;
             for i in 0..self.phones.len() {
                 let _ = self.phones[i].rtc.handle_input(Input::Timeout(now));
@@ -112,28 +117,30 @@ impl Net {
         }
     }
 
-    /// Moves datagrams until nobody has anything to say.
+    /// Moves the datagrams that have arrived by now, until nobody has
+    /// anything more to say.
     fn exchange(&mut self) {
         let sfu_addr: SocketAddr = SFU_ADDR.parse().unwrap();
+        let now = self.now;
         for _ in 0..100 {
             let mut moved = false;
             for phone in &mut self.phones {
-                phone.drain(&mut self.to_sfu);
-            }
-            while let Some((from, data)) = self.to_sfu.pop_front() {
-                self.sfu.handle_datagram(self.now, from, sfu_addr, &data);
-                moved = true;
+                phone.drain(now);
+                while let Some(data) = phone.up.receive(now) {
+                    self.sfu.handle_datagram(now, phone.addr, sfu_addr, &data);
+                    moved = true;
+                }
             }
             while let Some(d) = self.sfu.poll_transmit() {
                 if let Some(p) = self.phones.iter_mut().find(|p| p.addr == d.destination) {
-                    p.inbox.push_back(d.data);
+                    p.down.send(now, d.data);
                 }
                 moved = true;
             }
             for phone in &mut self.phones {
-                while let Some(data) = phone.inbox.pop_front() {
+                while let Some(data) = phone.down.receive(now) {
                     let input = Input::Receive(
-                        self.now,
+                        now,
                         Receive {
                             proto: Protocol::Udp,
                             source: sfu_addr,
@@ -142,6 +149,9 @@ impl Net {
                         },
                     );
                     let _ = phone.rtc.handle_input(input);
+                    // str0m holds one received packet (RTP mode) until polled.
+                    phone.drain(now);
+                    moved = true;
                 }
             }
             if !moved {
@@ -178,9 +188,38 @@ impl Net {
         payload[2] = rid.as_bytes()[0];
         let mut api = p.rtc.direct_api();
         let tx = api.stream_tx_by_mid(p.video, Some(rid.into())).unwrap();
-        tx.write_rtp(RtpWrite::new(pt, seq.into(), (seq * 3000) as u32, now, payload).marker(true));
+        tx.write_rtp(RtpWrite::new(pt, seq.into(), (seq * 3000) as u32, now, payload).marker(true).nackable(true));
         let _ = p.rtc.handle_input(Input::Timeout(now));
         self.exchange();
+    }
+
+    /// A frame of `packets` packets from phone `i` (a keyframe when asked),
+    /// then `gap` of network time.
+    fn send_frame(&mut self, i: usize, packets: usize, keyframe: bool, gap: Duration) {
+        let now = self.now;
+        let p = &mut self.phones[i];
+        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
+        let time = ((p.seq + 1) * 3000) as u32;
+        for n in 0..packets {
+            p.seq += 1;
+            let payload = if keyframe && n == 0 { SPS_STAP.to_vec() } else { P_SLICE.to_vec() };
+            // Resent when the box asks, as a browser does.
+            let write = RtpWrite::new(pt, p.seq.into(), time, now, payload).marker(n + 1 == packets).nackable(true);
+            p.rtc.direct_api().stream_tx_by_mid(p.video, None).unwrap().write_rtp(write);
+        }
+        let _ = p.rtc.handle_input(Input::Timeout(now));
+        self.exchange();
+        self.run(gap);
+    }
+
+    /// One frame from phone 0 in each simulcast layer: `(rid, packets, size)`.
+    fn send_simulcast_frame(&mut self, layers: &[(&str, usize, usize)], keyframe: bool) {
+        for &(rid, packets, size) in layers {
+            for _ in 0..packets {
+                self.send_layer(0, rid, keyframe, size);
+            }
+        }
+        self.run(Duration::from_millis(33));
     }
 
     /// `frames` frames from phone 0 in three layers (a keyframe every 10th).
@@ -207,11 +246,10 @@ impl Net {
             p.rtc.direct_api().stream_tx_by_mid(p.video, None).unwrap().write_rtp(write);
         }
         let _ = p.rtc.handle_input(Input::Timeout(now));
-        let mut datagrams = VecDeque::new();
-        p.drain(&mut datagrams);
+        p.drain(now);
         let sfu_addr: SocketAddr = SFU_ADDR.parse().unwrap();
-        for (from, data) in datagrams {
-            self.sfu.receive(now, from, sfu_addr, &data);
+        while let Some(data) = p.up.receive(now) {
+            self.sfu.receive(now, p.addr, sfu_addr, &data);
         }
         self.sfu.flush(now);
         let mut sent = std::collections::HashMap::new();
@@ -250,11 +288,12 @@ impl Phone {
         self.received.iter().rev().find(|p| p.payload.len() >= 200).map(|p| p.payload[2])
     }
 
-    fn drain(&mut self, to_sfu: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+    /// Takes what the phone's session has to say; datagrams go on its uplink.
+    fn drain(&mut self, now: Instant) {
         while let Ok(output) = self.rtc.poll_output() {
             match output {
                 Output::Timeout(_) => break,
-                Output::Transmit(t) => to_sfu.push_back((self.addr, t.contents.to_vec())),
+                Output::Transmit(t) => self.up.send(now, t.contents.to_vec()),
                 Output::Event(Event::ChannelOpen(id, _)) => self.channel = Some(id),
                 Output::Event(Event::ChannelData(d)) => {
                     let message: ServerMessage = serde_json::from_slice(&d.data).unwrap();
@@ -602,4 +641,104 @@ fn the_far_ends_voices_go_to_the_loudspeaker_while_the_box_plays_them() {
     net.run(Duration::from_millis(100));
     let left: Vec<_> = std::iter::from_fn(|| net.sfu.poll_far_audio()).collect();
     assert!(matches!(left.as_slice(), [super::FarAudio::Left(id)] if *id == ada), "{left:?}");
+}
+
+// ---- bad networks -----------------------------------------------------------
+
+#[test]
+fn resends_repair_five_percent_loss_on_both_legs() {
+    let mut net = two_phones();
+    for (i, link) in [(0, "up"), (1, "down")] {
+        let p = &mut net.phones[i];
+        let l = if link == "up" { &mut p.up } else { &mut p.down };
+        l.loss = 0.05;
+        l.delay = Duration::from_millis(20);
+        l.jitter = Duration::from_millis(5);
+    }
+    // Ten seconds of 30 fps video, three packets a frame.
+    for frame in 0..300 {
+        net.send_frame(0, 3, frame % 60 == 0, Duration::from_millis(33));
+    }
+    net.run(Duration::from_secs(1));
+    let sent = 900;
+    let mut got: Vec<u64> = net.phones[1].video_received().iter().map(|p| *p.seq_no).collect();
+    got.sort_unstable();
+    got.dedup();
+    let lost = net.phones[0].up.dropped + net.phones[1].down.dropped;
+    // Without resends a tenth would be missing (5 % on each leg).
+    assert!(lost > 60, "the links lost {lost} datagrams");
+    assert!(got.len() * 1000 >= sent * 995, "{} of {sent} packets after repair", got.len());
+}
+
+#[test]
+fn a_viewer_capped_at_300_kbps_gets_the_lowest_layer_and_the_top_one_back_when_the_cap_lifts() {
+    let mut net = Net::with_estimation(true);
+    net.join_with("Ada", Some(&["l", "m", "h"]));
+    net.join("Bob");
+    for p in &mut net.phones {
+        p.up.delay = Duration::from_millis(10);
+        p.down.delay = Duration::from_millis(10);
+    }
+    net.run(Duration::from_secs(3));
+    // About 120 kbit/s, 430 kbit/s and 1.3 Mbit/s.
+    let layers = [("l", 1, 500), ("m", 2, 900), ("h", 5, 1100)];
+    let mut frame = 0;
+    let mut asked = 0;
+    let mut frames_until = |net: &mut Net, limit: Duration, want: u8| -> Option<Duration> {
+        let start = net.now;
+        while net.now - start < limit {
+            // A keyframe every second, and at once when the box asks.
+            let requests = net.phones[0].keyframe_requests;
+            net.send_simulcast_frame(&layers, frame % 30 == 0 || requests > asked);
+            asked = requests;
+            frame += 1;
+            // Settled: the last half second all in the wanted layer.
+            let recent: Vec<u8> = net.phones[1]
+                .received
+                .iter()
+                .rev()
+                .take(20)
+                .filter(|p| p.payload.len() >= 500)
+                .map(|p| p.payload[2])
+                .collect();
+            if recent.len() >= 10 && recent.iter().all(|&l| l == want) {
+                return Some(net.now - start);
+            }
+        }
+        None
+    };
+    let to_top = frames_until(&mut net, Duration::from_secs(20), b'h');
+    assert!(to_top.is_some(), "an open link ramps up to the top layer");
+
+    net.phones[1].down.rate_bps = Some(300_000);
+    let down = frames_until(&mut net, Duration::from_secs(10), b'l');
+    assert!(down.is_some_and(|d| d <= Duration::from_secs(3)), "lowest layer after {down:?}");
+
+    net.phones[1].down.rate_bps = None;
+    let up = frames_until(&mut net, Duration::from_secs(20), b'h');
+    assert!(up.is_some_and(|d| d <= Duration::from_secs(10)), "top layer back after {up:?}");
+    eprintln!("top layer after {to_top:?} from the start; capped: lowest after {down:?}; lifted: top after {up:?}");
+}
+
+#[test]
+fn a_keyframe_request_storm_from_one_viewer_is_held_back_and_the_others_see_nothing_of_it() {
+    let mut net = Net::new();
+    for name in ["Ada", "Bob", "Cy"] {
+        net.join(name);
+    }
+    net.run(Duration::from_secs(3));
+    net.send_frame(0, 2, true, Duration::from_millis(50));
+    let before = net.phones[0].keyframe_requests;
+    let cy_before = net.phones[2].video_received().len();
+    let ssrc = net.phones[1].video_received()[0].header.ssrc;
+    // Bob's broken decoder asks for a keyframe with every frame for 3 s.
+    for _ in 0..90 {
+        let bob = &mut net.phones[1];
+        bob.rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+        net.send_frame(0, 2, false, Duration::from_millis(33));
+    }
+    let relayed = net.phones[0].keyframe_requests - before;
+    assert!((1..=7).contains(&relayed), "{relayed} requests reached Ada in 3 s");
+    // Cy got every packet, as before.
+    assert_eq!(net.phones[2].video_received().len() - cy_before, 180);
 }

@@ -73,6 +73,15 @@ impl Sfu {
                 peer.desired = desired;
                 peer.rtc.bwe().set_desired_bitrate(Bitrate::bps(desired));
             }
+            // Short of it and stalled: estimation starts over from here,
+            // probing first (see `sfu::probe`).
+            if let Some(estimate) = peer.estimate
+                && peer.reprobe.due(now, estimate, peer.desired)
+            {
+                tracing::debug!(participant = peer.info.id, estimate, desired = peer.desired, "probing again");
+                peer.rtc.bwe().reset(Bitrate::bps(estimate));
+                peer.rtc.bwe().set_desired_bitrate(Bitrate::bps(peer.desired));
+            }
         }
     }
 }
