@@ -31,6 +31,35 @@ pub struct BenchArgs {
     pid: u32,
     #[command(flatten)]
     meeting: Meeting,
+    /// Appended to the METRIC names (e.g. `_2x30`), to tell meetings apart
+    /// when one run measures several.
+    #[arg(long, default_value = "")]
+    metric_suffix: String,
+    #[command(flatten)]
+    figures: FiguresFile,
+}
+
+/// Where a run's figures also go as `name=value` lines, for
+/// `tools/bench-sfu` to compare runs (confcamd's and Janus's).
+#[derive(clap::Args)]
+pub struct FiguresFile {
+    #[arg(long)]
+    figures: Option<std::path::PathBuf>,
+}
+
+impl FiguresFile {
+    pub fn write(&self, f: &Figures) -> Result<(), String> {
+        let Some(path) = &self.figures else { return Ok(()) };
+        let text = format!(
+            "forwarded_per_s={:.0}\ncpu_us_per_packet={:.2}\nrss_mb_per_participant={:.3}\np50_ms={:.3}\np99_ms={:.3}\n",
+            f.forwarded as f64 / f.elapsed,
+            f.cpu_per_packet(),
+            f.rss_per_participant,
+            f.p50_ms,
+            f.p99_ms
+        );
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    }
 }
 
 pub async fn run(url: &str, code: &str, seconds: u64, bench: BenchArgs) -> Result<(), String> {
@@ -47,7 +76,6 @@ pub async fn run(url: &str, code: &str, seconds: u64, bench: BenchArgs) -> Resul
     for i in 0..args.subscribers {
         subscribers.push(subscriber(url, code, i).await?);
     }
-    let participants = args.publishers + args.subscribers;
 
     // Publishers send from their own thread, so a payload leaves as soon as
     // it is stamped, however busy receiving keeps the subscribers' thread.
@@ -59,84 +87,142 @@ pub async fn run(url: &str, code: &str, seconds: u64, bench: BenchArgs) -> Resul
         run_sessions(&mut publishers, n, kbps, warm_until + measure + Duration::from_millis(500));
         publishers
     });
-    run_sessions(&mut subscribers, 0, 0, warm_until);
-    let connected = subscribers.iter().filter(|s| s.connected).count();
-    if connected < args.subscribers {
-        return Err(format!("only {connected} of {} subscribers connected", args.subscribers));
-    }
-    for s in &mut subscribers {
-        s.received = Default::default();
-    }
-
-    let (user_before, system_before) = cpu_us(pid)?;
-    let threads_before = threads_cpu_us(pid);
-    let started = Instant::now();
-    run_sessions(&mut subscribers, 0, 0, started + measure);
-    let elapsed = started.elapsed().as_secs_f64();
-    let (user_after, system_after) = cpu_us(pid)?;
-    let mut threads = threads_cpu_us(pid);
-    for (name, before) in threads_before {
-        threads.entry(name).and_modify(|t| *t = t.saturating_sub(before));
-    }
-    let (user, system) = (user_after - user_before, system_after - system_before);
-    let cpu = user + system;
-    let rss_after = rss_kb(pid)?;
-
-    // Packets made by our publishers that reached a subscriber (the room's
-    // own media, also received, carries no stamp and is not counted).
-    let mut latencies: Vec<u64> = subscribers.iter().flat_map(|s| s.received.latencies_us.iter().copied()).collect();
-    let forwarded = latencies.len() as u64;
-    if forwarded == 0 {
-        return Err("nothing was forwarded".into());
-    }
-    latencies.sort_unstable();
-    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
-    let delivered = forwarded as f64
-        / (expected_per_subscriber(args.publishers, args.video_kbps, elapsed) * args.subscribers as f64);
-    let cpu_per_packet = cpu as f64 / forwarded as f64;
-    let rss_per_participant = (rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / participants as f64;
+    let figures = Figures::measure(pid, rss_before, &mut subscribers, &args, warm_until, measure);
 
     let publishers = publishing.join().map_err(|_| "the publishers' thread failed".to_string())?;
-    if publishers.iter().any(|p| !p.connected) {
-        return Err("a publisher never connected".into());
-    }
     for r in &resources {
         let _ = http().delete(r).bearer_auth(code).send().await;
     }
-    println!("SFU benchmark: {} publishers × {} subscribers, {elapsed:.1} s", args.publishers, args.subscribers);
-    println!(
-        "  forwarded packets       {forwarded} ({:.0}/s, {:.1} % of those expected)",
-        forwarded as f64 / elapsed,
-        delivered * 100.0
-    );
-    println!("  daemon CPU              {:.1} % of a core", cpu as f64 / 1e4 / elapsed);
-    println!(
-        "  CPU per forwarded pkt   {cpu_per_packet:.2} µs ({:.2} user, {:.2} system incl. loopback delivery)",
-        user as f64 / forwarded as f64,
-        system as f64 / forwarded as f64
-    );
-    let mut busiest: Vec<_> = threads.into_iter().filter(|(_, t)| *t > 0).collect();
-    busiest.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
-    let shares: Vec<String> =
-        busiest.iter().map(|(name, t)| format!("{name} {:.2}", *t as f64 / forwarded as f64)).collect();
-    println!("  by thread (µs per pkt)  {}", shares.join(", "));
-    println!(
-        "  RSS                     {:.1} MB before, {:.1} MB with traffic",
-        rss_before as f64 / 1024.0,
-        rss_after as f64 / 1024.0
-    );
-    println!("  RSS per participant     {rss_per_participant:.2} MB");
-    println!(
-        "  added latency           p50 {:.2} ms, p99 {:.2} ms (publisher stamp → arrival at the subscriber's socket)",
-        pct(0.5),
-        pct(0.99)
-    );
-    println!("METRIC sfu_forwarded_packets_per_s={:.0}", forwarded as f64 / elapsed);
-    println!("METRIC sfu_cpu_us_per_forwarded_packet={cpu_per_packet:.2}");
-    println!("METRIC sfu_rss_mb_per_participant={rss_per_participant:.3}");
-    println!("METRIC sfu_added_latency_p50_ms={:.3}", pct(0.5));
-    println!("METRIC sfu_added_latency_p99_ms={:.3}", pct(0.99));
-    Ok(())
+    let figures = figures?;
+    if publishers.iter().any(|p| !p.connected) {
+        return Err("a publisher never connected".into());
+    }
+    figures.print("SFU benchmark", &args);
+    let m = &bench.metric_suffix;
+    println!("METRIC sfu_forwarded_packets_per_s{m}={:.0}", figures.forwarded as f64 / figures.elapsed);
+    println!("METRIC sfu_cpu_us_per_forwarded_packet{m}={:.2}", figures.cpu_per_packet());
+    println!("METRIC sfu_rss_mb_per_participant{m}={:.3}", figures.rss_per_participant);
+    println!("METRIC sfu_added_latency_p50_ms{m}={:.3}", figures.p50_ms);
+    println!("METRIC sfu_added_latency_p99_ms{m}={:.3}", figures.p99_ms);
+    bench.figures.write(&figures)
+}
+
+/// What one run of a meeting measured: the SFU process's CPU time and
+/// memory from /proc, what was forwarded and how late at the subscribers.
+pub struct Figures {
+    forwarded: u64,
+    elapsed: f64,
+    /// The share of the packets expected (see [`expected_per_subscriber`]).
+    delivered: f64,
+    user_us: u64,
+    system_us: u64,
+    /// CPU µs by thread name, busiest first.
+    threads: Vec<(String, u64)>,
+    rss_before_kb: u64,
+    rss_after_kb: u64,
+    rss_per_participant: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl Figures {
+    /// Drives the subscribers until `warm_until`, then measures `pid` for
+    /// `measure` while they receive (the publishers run elsewhere);
+    /// `rss_before_kb` is the process's memory before anyone joined.
+    pub fn measure(
+        pid: u32,
+        rss_before_kb: u64,
+        subscribers: &mut [Session],
+        args: &Meeting,
+        warm_until: Instant,
+        measure: Duration,
+    ) -> Result<Figures, String> {
+        run_sessions(subscribers, 0, 0, warm_until);
+        let connected = subscribers.iter().filter(|s| s.connected).count();
+        if connected < args.subscribers {
+            return Err(format!("only {connected} of {} subscribers connected", args.subscribers));
+        }
+        for s in subscribers.iter_mut() {
+            s.received = Default::default();
+        }
+
+        let (user_before, system_before) = cpu_us(pid)?;
+        let threads_before = threads_cpu_us(pid);
+        let started = Instant::now();
+        run_sessions(subscribers, 0, 0, started + measure);
+        let elapsed = started.elapsed().as_secs_f64();
+        let (user_after, system_after) = cpu_us(pid)?;
+        let mut threads = threads_cpu_us(pid);
+        for (name, before) in threads_before {
+            threads.entry(name).and_modify(|t| *t = t.saturating_sub(before));
+        }
+        let rss_after_kb = rss_kb(pid)?;
+
+        // Packets made by our publishers that reached a subscriber (the
+        // room's own media, also received, carries no stamp and is not
+        // counted).
+        let mut latencies: Vec<u64> =
+            subscribers.iter().flat_map(|s| s.received.latencies_us.iter().copied()).collect();
+        let forwarded = latencies.len() as u64;
+        if forwarded == 0 {
+            return Err("nothing was forwarded".into());
+        }
+        latencies.sort_unstable();
+        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+        let participants = args.publishers + args.subscribers;
+        let mut threads: Vec<_> = threads.into_iter().filter(|(_, t)| *t > 0).collect();
+        threads.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+        Ok(Figures {
+            forwarded,
+            elapsed,
+            delivered: forwarded as f64
+                / (expected_per_subscriber(args.publishers, args.video_kbps, elapsed) * args.subscribers as f64),
+            user_us: user_after - user_before,
+            system_us: system_after - system_before,
+            threads,
+            rss_before_kb,
+            rss_after_kb,
+            rss_per_participant: rss_after_kb.saturating_sub(rss_before_kb) as f64 / 1024.0 / participants as f64,
+            p50_ms: pct(0.5),
+            p99_ms: pct(0.99),
+        })
+    }
+
+    pub fn cpu_per_packet(&self) -> f64 {
+        (self.user_us + self.system_us) as f64 / self.forwarded as f64
+    }
+
+    /// The table, under `heading`.
+    pub fn print(&self, heading: &str, args: &Meeting) {
+        let (forwarded, elapsed) = (self.forwarded as f64, self.elapsed);
+        println!("{heading}: {} publishers × {} subscribers, {elapsed:.1} s", args.publishers, args.subscribers);
+        println!(
+            "  forwarded packets       {} ({:.0}/s, {:.1} % of those expected)",
+            self.forwarded,
+            forwarded / elapsed,
+            self.delivered * 100.0
+        );
+        println!("  daemon CPU              {:.1} % of a core", (self.user_us + self.system_us) as f64 / 1e4 / elapsed);
+        println!(
+            "  CPU per forwarded pkt   {:.2} µs ({:.2} user, {:.2} system incl. the kernel's delivery)",
+            self.cpu_per_packet(),
+            self.user_us as f64 / forwarded,
+            self.system_us as f64 / forwarded
+        );
+        let shares: Vec<String> =
+            self.threads.iter().map(|(name, t)| format!("{name} {:.2}", *t as f64 / forwarded)).collect();
+        println!("  by thread (µs per pkt)  {}", shares.join(", "));
+        println!(
+            "  RSS                     {:.1} MB before, {:.1} MB with traffic",
+            self.rss_before_kb as f64 / 1024.0,
+            self.rss_after_kb as f64 / 1024.0
+        );
+        println!("  RSS per participant     {:.2} MB", self.rss_per_participant);
+        println!(
+            "  added latency           p50 {:.2} ms, p99 {:.2} ms (publisher stamp → arrival at the subscriber's socket)",
+            self.p50_ms, self.p99_ms
+        );
+    }
 }
 
 /// The packets a subscriber should get from `publishers` in `seconds`: it
@@ -201,14 +287,17 @@ fn cpu_us(pid: u32) -> Result<(u64, u64), String> {
 }
 
 /// CPU time (user + system, µs) of a process's threads, summed by name
-/// (tokio's workers share one), to show where the time goes.
+/// (tokio's workers share one; Janus names a thread per handle by its
+/// number, `hloop 123`), to show where the time goes.
 fn threads_cpu_us(pid: u32) -> std::collections::BTreeMap<String, u64> {
     let mut by_name = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return by_name };
     for task in tasks.flatten() {
         if let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) {
             let (name, (user, system)) = parse_stat(&stat);
-            *by_name.entry(name).or_default() += user + system;
+            let kind = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ');
+            let kind = if kind.is_empty() { name.as_str() } else { kind };
+            *by_name.entry(kind.to_string()).or_default() += user + system;
         }
     }
     by_name
@@ -225,7 +314,7 @@ fn parse_stat(stat: &str) -> (String, (u64, u64)) {
     (name.to_string(), (ticks(11) * 1_000_000 / hz, ticks(12) * 1_000_000 / hz))
 }
 
-fn rss_kb(pid: u32) -> Result<u64, String> {
+pub fn rss_kb(pid: u32) -> Result<u64, String> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     status

@@ -11,9 +11,12 @@
 //!   forwarded packet, without the network stack.
 //! - `relay`: the same meeting through the daemon's socket loop with a copy
 //!   for an engine: the network stack's share, without the engine.
+//! - `janus`: the meeting of `bench` through a Janus VideoRoom, measured
+//!   the same way: the peer the box's SFU is compared with.
 
 mod bench;
 mod engine;
+mod janus;
 mod media;
 mod relay;
 mod schedule;
@@ -62,6 +65,9 @@ enum Command {
     /// The same meeting through the daemon's socket loop with a plain copy
     /// for an engine: what moving the datagrams alone costs.
     Relay(bench::Meeting),
+    /// The meeting of `bench` through a Janus VideoRoom (`--url` is its
+    /// HTTP API, e.g. http://10.237.0.2:18088/janus).
+    Janus(janus::JanusArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => runtime.block_on(bench::run(&cli.url, &cli.code, cli.seconds, args)),
         Command::Engine(args) => engine::run(cli.seconds, args),
         Command::Relay(args) => relay::run(cli.seconds, args),
+        Command::Janus(args) => runtime.block_on(janus::run(&cli.url, cli.seconds, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,8 +128,20 @@ pub async fn whip_session(url: &str, code: &str, role: Role) -> Result<(Session,
 /// Drives `sessions` until `until`, the first `publishing` of them
 /// publishing (see [`Publishing`]).
 pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32, until: Instant) {
+    run_sessions_while(sessions, publishing, video_kbps, until, || true);
+}
+
+/// [`run_sessions`], ending early once `going` says so (when the end is
+/// not known at the start).
+pub fn run_sessions_while(
+    sessions: &mut [Session],
+    publishing: usize,
+    video_kbps: u32,
+    until: Instant,
+    going: impl Fn() -> bool,
+) {
     let mut schedule = Publishing::new(publishing, video_kbps, Instant::now());
-    while Instant::now() < until {
+    while Instant::now() < until && going() {
         let now = Instant::now();
         let mut wake = schedule.poll(now, |i, due| sessions[i].publish(due, now)).min(until);
         for s in sessions.iter_mut() {

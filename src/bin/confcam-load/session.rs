@@ -89,12 +89,29 @@ pub enum Role {
 impl Session {
     /// A session with its SDP offer, sockets bound on `ip`.
     pub fn offer(role: &Role, ip: std::net::IpAddr) -> std::io::Result<(Session, String)> {
+        let (link, local) = Self::bind(ip)?;
+        Self::offer_on(role, link, local, Instant::now())
+    }
+
+    /// A receive-only session answering `offer`, for an SFU that offers to
+    /// its subscribers (Janus); returns it with its SDP answer.
+    pub fn answer(offer: &str, ip: std::net::IpAddr) -> Result<(Session, String), String> {
+        let (link, local) = Self::bind(ip).map_err(|e| e.to_string())?;
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| e.to_string())?;
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| e.to_string())?;
+        Ok((Session::new(rtc, link, local, None, None, false, None), answer.to_sdp_string()))
+    }
+
+    /// A UDP socket on `ip` that stamps arrivals.
+    fn bind(ip: std::net::IpAddr) -> std::io::Result<(Link, SocketAddr)> {
         let socket = UdpSocket::bind((ip, 0))?;
         socket.set_nonblocking(true)?;
         nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
             .map_err(std::io::Error::from)?;
         let local = socket.local_addr()?;
-        Self::offer_on(role, Link::Socket(socket), local, Instant::now())
+        Ok((Link::Socket(socket), local))
     }
 
     /// A session at `local` on an in-memory network, at simulated time `now`:
@@ -133,22 +150,33 @@ impl Session {
         };
         // An offer always results from a change made just above.
         let (offer, pending) = change.apply().expect("the offer has changes");
-        let session = Session {
+        let simulcast = matches!(role, Role::SimulcastPublisher);
+        Ok((Session::new(rtc, link, local, audio, video, simulcast, Some(pending)), offer.to_sdp_string()))
+    }
+
+    fn new(
+        rtc: Rtc,
+        link: Link,
+        local: SocketAddr,
+        audio: Option<Mid>,
+        video: Option<Mid>,
+        simulcast: bool,
+        pending: Option<SdpPendingOffer>,
+    ) -> Session {
+        Session {
             rtc,
             link,
             local,
             audio,
             video,
-            simulcast: matches!(role, Role::SimulcastPublisher),
+            simulcast,
             channel: None,
-
-            pending: Some(pending),
+            pending,
             connected: false,
             received: Received::default(),
             seq: HashMap::new(),
             arrived: 0,
-        };
-        Ok((session, offer.to_sdp_string()))
+        }
     }
 
     /// The socket, unless the session is on an in-memory network.
