@@ -81,12 +81,14 @@ pub struct Shown<'a> {
     pub layers: &'a [(Rid, u64)],
 }
 
-/// What a viewer gets: a layer for each video, and the bitrate the layers
-/// its views ask for would need (what its bandwidth estimate should probe
-/// towards).
+/// What a viewer gets: a layer for each video (or a pause), and the
+/// bitrate the layers its views ask for would need (what its bandwidth
+/// estimate should probe towards).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Allocation {
     pub layers: Vec<Option<Rid>>,
+    /// Videos held back: even their smallest layers do not fit.
+    pub paused: Vec<bool>,
     pub desired: u64,
 }
 
@@ -96,13 +98,17 @@ const HEADROOM_PERCENT: u64 = 90;
 
 /// Shares a viewer's bandwidth estimate (bits per second; `None`: not known
 /// yet) among the simulcast videos it shows. Every video gets its smallest
-/// layer (a thumbnail that freezes reads as a dropped call); then, large
-/// views first, each is raised towards the layer its view asks for while the
-/// total fits. Without an estimate each gets the layer its view asks for.
+/// layer; when even those do not fit, thumbnails and then all but the first
+/// large view are paused, last first, so what stays plays instead of all of
+/// it freezing on an overrun link (the page shows who is paused; one video
+/// always stays). Then, large views first, each is raised towards the layer
+/// its view asks for while the total fits. Without an estimate each gets
+/// the layer its view asks for.
 pub fn allocate(estimate: Option<u64>, shown: &[Shown]) -> Allocation {
     let ideals: Vec<Option<usize>> = shown.iter().map(|s| ideal(s.layers, s.view)).collect();
     let rate = |i: usize, layer: Option<usize>| layer.map_or(0, |l| shown[i].layers[l].1);
     let desired = (0..shown.len()).map(|i| rate(i, ideals[i])).sum();
+    let mut paused = vec![false; shown.len()];
     let picks: Vec<Option<usize>> = match estimate {
         None => ideals.clone(),
         Some(estimate) => {
@@ -111,6 +117,17 @@ pub fn allocate(estimate: Option<u64>, shown: &[Shown]) -> Allocation {
             let mut total: u64 = (0..shown.len()).map(|i| rate(i, picks[i])).sum();
             let mut order: Vec<usize> = (0..shown.len()).collect();
             order.sort_by_key(|&i| shown[i].view != View::Large);
+            // Pause from the least wanted end, keeping the first video.
+            for &i in order.iter().skip(1).rev() {
+                if total <= budget {
+                    break;
+                }
+                if picks[i].is_some() {
+                    total -= rate(i, picks[i]);
+                    picks[i] = None;
+                    paused[i] = true;
+                }
+            }
             for i in order {
                 let (Some(mut at), Some(best)) = (picks[i], ideals[i]) else { continue };
                 while at < best {
@@ -127,7 +144,7 @@ pub fn allocate(estimate: Option<u64>, shown: &[Shown]) -> Allocation {
         }
     };
     let layers = picks.iter().zip(shown).map(|(pick, s)| pick.map(|l| s.layers[l].0)).collect();
-    Allocation { layers, desired }
+    Allocation { layers, paused, desired }
 }
 
 #[cfg(test)]
@@ -198,8 +215,29 @@ mod tests {
         assert_eq!(rids(&allocate(Some(2_600_000), &shown)), ["l", "h", "l"]);
         // 2.9 Mbit/s: 2.61 usable: one thumbnail moves up, in order.
         assert_eq!(rids(&allocate(Some(2_900_000), &shown)), ["m", "h", "l"]);
-        // Far too little: everyone on the smallest layer, nobody dropped.
-        assert_eq!(rids(&allocate(Some(100_000), &shown)), ["l", "l", "l"]);
+        // 0.6 Mbit/s: 0.54 usable, the three smallest (0.45) fit.
+        let tight = allocate(Some(600_000), &shown);
+        assert_eq!(rids(&tight), ["l", "l", "l"]);
+        assert_eq!(tight.paused, [false, false, false]);
+    }
+
+    #[test]
+    fn when_even_the_smallest_layers_overrun_the_link_thumbnails_pause_and_one_video_stays() {
+        let (a, b, c) = (ladder(), ladder(), ladder());
+        let shown = [
+            Shown { view: View::Small, layers: &a },
+            Shown { view: View::Large, layers: &b },
+            Shown { view: View::Small, layers: &c },
+        ];
+        // 0.4 Mbit/s: 0.36 usable; two smallest fit, the last thumbnail pauses.
+        let two = allocate(Some(400_000), &shown);
+        assert_eq!((rids(&two), &two.paused[..]), (vec!["l", "l", "-"], &[false, false, true][..]));
+        // 0.2 Mbit/s: the large view alone.
+        let one = allocate(Some(200_000), &shown);
+        assert_eq!((rids(&one), &one.paused[..]), (vec!["-", "l", "-"], &[true, false, true][..]));
+        // Nothing fits: the large view still plays.
+        let least = allocate(Some(50_000), &shown);
+        assert_eq!((rids(&least), &least.paused[..]), (vec!["-", "l", "-"], &[true, false, true][..]));
     }
 
     #[test]

@@ -73,6 +73,12 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seat: Option<usize>,
     },
+    /// The box holds `id`'s video back from this page, or sends it again:
+    /// the page's link cannot carry every picture (audio always goes).
+    VideoPaused {
+        id: u64,
+        paused: bool,
+    },
     /// A message from the page was not understood; nothing changed.
     Error {
         message: String,

@@ -50,6 +50,8 @@ pub struct Subscription {
     /// keyframe.
     pub layer: Option<Rid>,
     pub target: Option<Rid>,
+    /// Held back: the viewer's link cannot carry even its smallest layer.
+    pub paused: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +68,7 @@ pub enum Negotiation {
 impl Subscription {
     fn new(source: TrackId, kind: MediaKind, state: Negotiation) -> Self {
         let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
-        Subscription { source, kind, state, stream, layer: None, target: None }
+        Subscription { source, kind, state, stream, layer: None, target: None, paused: false }
     }
 
     pub fn open_mid(&self) -> Option<Mid> {

@@ -17,6 +17,7 @@ const state = {
   participants: new Map(), // id → { name, kind, audio_muted, video_muted }
   streams: new Map(), // participant id → MediaStream
   activeSpeaker: null,
+  paused: new Set(), // participants whose video the box holds back (weak link)
   speakerLog: [], // { at, id }: every change, for the curious and for tests
 
   stats: { up: 0, down: 0, rtt: null, jitter: null, loss: null, byParticipant: {} },
@@ -152,6 +153,12 @@ async function onMessage(m) {
     case 'muted':
       renderTile(m.id);
       break;
+    case 'video_paused':
+      // This page's link cannot carry every picture: the box holds one back.
+      if (m.paused) state.paused.add(m.id);
+      else state.paused.delete(m.id);
+      renderTile(m.id);
+      break;
     case 'active_speaker':
       state.speakerLog.push({ at: Date.now(), id: m.id });
       renderAll();
@@ -201,7 +208,8 @@ function renderTile(id) {
   }
   tile.querySelector('.name').textContent = p ? p.name : '…';
   tile.querySelector('.name').classList.toggle('muted', !!p?.audio_muted);
-  tile.classList.toggle('no-video', !!p?.video_muted || !stream?.getVideoTracks().length);
+  tile.classList.toggle('no-video', !!p?.video_muted || !stream?.getVideoTracks().length || state.paused.has(id));
+  tile.classList.toggle('paused', state.paused.has(id));
   tile.classList.toggle('speaker', id === state.activeSpeaker);
   if (id === state.activeSpeaker) $('grid').prepend(tile);
 }
@@ -323,7 +331,10 @@ async function updateStats() {
       if (s.kind === 'audio' && s.jitter !== undefined) jitter.push(s.jitter);
       const who = owner.get(s.trackIdentifier);
       if (who !== undefined) {
-        const p = (byParticipant[who] ??= { audioBytes: 0, audioSamples: 0, audioLevel: 0, videoBytes: 0, framesDecoded: 0 });
+        const p = (byParticipant[who] ??= {
+          audioBytes: 0, audioSamples: 0, audioLevel: 0, videoBytes: 0, framesDecoded: 0,
+          frameWidth: 0, freezeCount: 0, freezeSeconds: 0,
+        });
         if (s.kind === 'audio') {
           p.audioBytes += s.bytesReceived || 0;
           p.audioSamples += s.totalSamplesReceived || 0;
@@ -331,6 +342,10 @@ async function updateStats() {
         } else {
           p.videoBytes += s.bytesReceived || 0;
           p.framesDecoded += s.framesDecoded || 0;
+          // The picture's size shows which simulcast layer arrives.
+          p.frameWidth = Math.max(p.frameWidth, s.frameWidth || 0);
+          p.freezeCount += s.freezeCount || 0;
+          p.freezeSeconds += s.totalFreezesDuration || 0;
         }
       }
     }

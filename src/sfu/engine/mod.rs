@@ -479,6 +479,9 @@ impl Sfu {
             let large = peer.large.as_deref();
             let Some(s) = peer.subscriptions.iter_mut().find(|s| s.source == p.track) else { continue };
             let Some(out_mid) = s.open_mid() else { continue };
+            if s.paused {
+                continue;
+            }
             if let Some(layer) = p.layer {
                 // One layer per viewer; a new one starts at its keyframe.
                 if s.layer.is_none() && s.target.is_none() {

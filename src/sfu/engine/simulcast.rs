@@ -9,6 +9,7 @@ use str0m::media::{MediaKind, Rid};
 
 use super::Sfu;
 use crate::sfu::layers::{Shown, View, allocate};
+use crate::sfu::messages::ServerMessage;
 use crate::sfu::peer::TrackId;
 
 /// A simulcast packet's layer and the layers a viewer should get.
@@ -58,9 +59,31 @@ impl Sfu {
                 .collect();
             let reserved = audio * AUDIO_BPS;
             let plan = allocate(peer.estimate.map(|e| e.saturating_sub(reserved)), &shown);
-            for (&(i, _), want) in simulcast.iter().zip(plan.layers) {
+            for (&(i, _), (want, paused)) in simulcast.iter().zip(plan.layers.into_iter().zip(plan.paused)) {
                 let s = &mut peer.subscriptions[i];
+                if paused != s.paused {
+                    s.paused = paused;
+                    // Back from its next keyframe, on the layer chosen below.
+                    s.layer = None;
+                    let owner = s.source.owner;
+                    tracing::debug!(
+                        participant = peer.info.id,
+                        owner,
+                        paused,
+                        estimate = peer.estimate,
+                        "video paused"
+                    );
+                    peer.send(ServerMessage::VideoPaused { id: owner, paused });
+                }
+                let s = &mut peer.subscriptions[i];
+                if paused {
+                    continue;
+                }
                 if want.is_some() && want != s.layer {
+                    if want != s.target {
+                        let (owner, estimate) = (s.source.owner, peer.estimate);
+                        tracing::debug!(participant = peer.info.id, owner, layer = ?want, estimate, "switching layer");
+                    }
                     s.target = want;
                 } else if want == s.layer {
                     s.target = None;

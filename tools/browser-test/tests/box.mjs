@@ -40,14 +40,14 @@ async function freeUdpPort() {
   });
 }
 
-export async function startBox(extraToml = '', camera = 'width = 320\nheight = 180\nfps = 10') {
+export async function startBox(extraToml = '', camera = 'width = 320\nheight = 180\nfps = 10', { bind = '127.0.0.1' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'confcam-browser-'));
   const https = await freeTcpPort();
   const media = await freeUdpPort();
   const config = join(dir, 'confcam.toml');
   writeFileSync(config, `
 [server]
-bind = "127.0.0.1"
+bind = "${bind}"
 https_port = ${https}
 http_port = 0
 media_port = ${media}
@@ -78,6 +78,7 @@ ${extraToml}
   }
   return {
     url,
+    port: https,
     log,
     db: join(dir, 'data', 'confcam.db'),
     async stop() {
@@ -90,10 +91,18 @@ ${extraToml}
 
 // Flags from TESTING.md: no background traffic off the machine, fake camera
 // and microphone, and loopback ICE candidates (the box runs on 127.0.0.1).
-export async function launchChromium(extraArgs = []) {
+// `netns`: run it inside that network namespace (tools/browser-test/netns.sh).
+export async function launchChromium(extraArgs = [], { netns } = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'confcam-chromium-'));
+  let executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (netns) {
+    const sudo = process.getuid() === 0 ? '' : 'sudo ';
+    const wrapper = join(userDataDir, 'chromium-in-netns');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${sudo}ip netns exec ${netns} ${executablePath} "$@"\n`, { mode: 0o755 });
+    executablePath = wrapper;
+  }
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath,
     headless: true,
     ignoreHTTPSErrors: true,
     permissions: ['camera', 'microphone'],
