@@ -7,12 +7,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Counters {
     packets: AtomicU64,
     bytes: AtomicU64,
+    send_failures: AtomicU64,
 }
 
 impl Counters {
     pub fn forwarded(&self, packets: u64, bytes: u64) {
         self.packets.fetch_add(packets, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Datagrams the socket refused to send (each lost, none of the others).
+    pub fn send_failed(&self, datagrams: u64) {
+        self.send_failures.fetch_add(datagrams, Ordering::Relaxed);
+    }
+
+    pub fn send_failures(&self) -> u64 {
+        self.send_failures.load(Ordering::Relaxed)
     }
 
     /// RTP packets and payload bytes sent on to participants.

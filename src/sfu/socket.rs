@@ -123,12 +123,23 @@ impl ActiveSocket {
     /// Sends many datagrams with few system calls: runs of equal-sized
     /// datagrams to one peer (a video frame, as a viewer's session releases
     /// it) go as one UDP GSO send, which crosses the network stack once; the
-    /// rest go in `sendmmsg` batches. Order towards each peer is kept.
-    pub async fn send_batch(&self, datagrams: &[Datagram]) -> io::Result<()> {
+    /// rest go in `sendmmsg` batches. Order towards each peer is kept. A
+    /// send that fails loses only its own datagrams, never the rest of the
+    /// batch (other peers'); the first error is returned, with how many
+    /// datagrams it cost.
+    pub async fn send_batch(&self, datagrams: &[Datagram]) -> Result<(), (io::Error, usize)> {
+        let mut first_error: Option<io::Error> = None;
+        let mut lost = 0;
+        let mut failed = |e: io::Error, n: usize| {
+            lost += n;
+            first_error.get_or_insert(e);
+        };
         let mut singles = 0..0;
         for run in gso_runs(datagrams) {
             if run.len() > 1 && self.gso.load(Ordering::Relaxed) {
-                self.send_each(&datagrams[singles.clone()]).await?;
+                if let Err((e, n)) = self.send_each(&datagrams[singles.clone()]).await {
+                    failed(e, n);
+                }
                 singles = run.end..run.end;
                 match self.send_segments(&datagrams[run.clone()]).await {
                     Ok(()) => {}
@@ -139,13 +150,19 @@ impl ActiveSocket {
                         self.gso.store(false, Ordering::Relaxed);
                         singles = run;
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => failed(e, run.len()),
                 }
             } else {
                 singles.end = run.end;
             }
         }
-        self.send_each(&datagrams[singles]).await
+        if let Err((e, n)) = self.send_each(&datagrams[singles]).await {
+            failed(e, n);
+        }
+        match first_error {
+            Some(e) => Err((e, lost)),
+            None => Ok(()),
+        }
     }
 
     /// Datagrams of one size (the last may be shorter) to one peer, in one
@@ -164,10 +181,15 @@ impl ActiveSocket {
             .map(drop)
     }
 
-    /// Datagrams in `sendmmsg` batches.
-    async fn send_each(&self, datagrams: &[Datagram]) -> io::Result<()> {
+    /// Datagrams in `sendmmsg` batches; a failing one is skipped. The
+    /// first error, and how many datagrams were lost.
+    async fn send_each(&self, datagrams: &[Datagram]) -> Result<(), (io::Error, usize)> {
         const MAX: usize = 64;
-        for chunk in datagrams.chunks(MAX) {
+        let mut first_error: Option<io::Error> = None;
+        let mut lost = 0;
+        let mut rest = datagrams;
+        while !rest.is_empty() {
+            let chunk = &rest[..rest.len().min(MAX)];
             let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner);
             let sent = self
                 .inner
@@ -181,13 +203,26 @@ impl ActiveSocket {
                         .map(|results| results.count())
                         .map_err(io::Error::from)
                 })
-                .await?;
-            // The kernel may take fewer than offered; send the rest one by one.
-            for d in &chunk[sent.min(chunk.len())..] {
-                self.send_to(&d.data, d.destination).await?;
+                .await;
+            // `sendmmsg` stops at the first datagram that fails (or takes
+            // fewer than offered): that one is tried alone, the rest go on.
+            let sent = match sent {
+                Ok(n) => n.min(chunk.len()),
+                Err(_) => 0,
+            };
+            rest = &rest[sent..];
+            if let Some(d) = rest.first() {
+                if let Err(e) = self.send_to(&d.data, d.destination).await {
+                    lost += 1;
+                    first_error.get_or_insert(e);
+                }
+                rest = &rest[1..];
             }
         }
-        Ok(())
+        match first_error {
+            Some(e) => Err((e, lost)),
+            None => Ok(()),
+        }
     }
 
     /// IPv4 peers on the dual-stack socket are addressed IPv4-mapped.
@@ -291,6 +326,28 @@ mod tests {
             assert_eq!(&buf[..n], &vec![i as u8; size][..], "datagram {i} whole and in order");
         }
         assert!(socket.gso.load(Ordering::Relaxed), "loopback takes GSO sends");
+    }
+
+    #[tokio::test]
+    async fn a_send_that_fails_loses_only_its_own_datagrams() {
+        let socket = MediaSocket::bind(0).unwrap().activate().unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let good = peer.local_addr().unwrap();
+        // Port 0 is no destination: the kernel refuses that one send.
+        let bad = SocketAddr::from(([127, 0, 0, 1], 0));
+        let source = SocketAddr::from(([127, 0, 0, 1], socket.port()));
+        let batch: Vec<Datagram> = [(good, 1u8), (bad, 2), (good, 3), (good, 4), (good, 5)]
+            .into_iter()
+            .map(|(destination, i)| Datagram { source, destination, data: vec![i; 100] })
+            .collect();
+        let (_, lost) = socket.send_batch(&batch).await.expect_err("the send to port 0 fails");
+        assert_eq!(lost, 1);
+        let mut buf = [0u8; 2048];
+        for i in [1u8, 3, 4, 5] {
+            let n = peer.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &[i; 100][..], "the others still go, in order");
+        }
     }
 
     fn to(port: u16, sizes: &[usize]) -> Vec<Datagram> {

@@ -152,6 +152,7 @@ async fn run(
     let mut buf = vec![0u8; 2048];
     let mut local_open = true;
     let mut outgoing = Vec::new();
+    let counters = sfu.counters();
     loop {
         let deadline = sfu.poll_timeout(Instant::now());
         tokio::select! {
@@ -209,8 +210,9 @@ async fn run(
         }
         outgoing.clear();
         outgoing.extend(std::iter::from_fn(|| sfu.poll_transmit()));
-        if let Err(e) = socket.send_batch(&outgoing).await {
-            tracing::debug!(error = %e, "media send failed");
+        if let Err((e, lost)) = socket.send_batch(&outgoing).await {
+            tracing::debug!(error = %e, lost, "media send failed");
+            counters.send_failed(lost as u64);
         }
     }
 }

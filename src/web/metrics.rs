@@ -37,6 +37,12 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
     let (packets, bytes) = state.forwarded.totals();
     registry.register("forwarded_packets", "RTP packets forwarded to participants", counter(packets));
     registry.register("forwarded_bytes", "RTP payload bytes forwarded to participants", counter(bytes));
+    let failures = state.forwarded.send_failures();
+    registry.register(
+        "media_send_failures",
+        "Datagrams the media socket failed to send (each lost alone)",
+        counter(failures),
+    );
 
     let (delivered, errors, up, dropped) = (
         Family::<Labels, Counter>::default(),

@@ -129,7 +129,7 @@ fn relay(
                 () = tokio::time::sleep_until(end.into()) => break,
             }
             if let Err(e) = socket.send_batch(&outgoing).await {
-                return Err(format!("relay send: {e}"));
+                return Err(format!("relay send: {} ({} datagrams lost)", e.0, e.1));
             }
             outgoing.clear();
             if cpu_from.is_none() && Instant::now() >= measure_from {
