@@ -196,20 +196,27 @@ impl Net {
     /// A frame of `packets` packets from phone `i` (a keyframe when asked),
     /// then `gap` of network time.
     fn send_frame(&mut self, i: usize, packets: usize, keyframe: bool, gap: Duration) {
+        let payloads = (0..packets).map(|n| if keyframe && n == 0 { SPS_STAP.to_vec() } else { P_SLICE.to_vec() });
+        self.write_frame(i, payloads.collect());
+        let _ = self.phones[i].rtc.handle_input(Input::Timeout(self.now));
+        self.exchange();
+        self.run(gap);
+    }
+
+    /// One frame of phone `i`'s video into its session: a packet per
+    /// payload, one timestamp, the marker on the last.
+    fn write_frame(&mut self, i: usize, payloads: Vec<Vec<u8>>) {
         let now = self.now;
         let p = &mut self.phones[i];
         let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
         let time = ((p.seq + 1) * 3000) as u32;
-        for n in 0..packets {
+        let last = payloads.len().saturating_sub(1);
+        for (n, payload) in payloads.into_iter().enumerate() {
             p.seq += 1;
-            let payload = if keyframe && n == 0 { SPS_STAP.to_vec() } else { P_SLICE.to_vec() };
             // Resent when the box asks, as a browser does.
-            let write = RtpWrite::new(pt, p.seq.into(), time, now, payload).marker(n + 1 == packets).nackable(true);
+            let write = RtpWrite::new(pt, p.seq.into(), time, now, payload).marker(n == last).nackable(true);
             p.rtc.direct_api().stream_tx_by_mid(p.video, None).unwrap().write_rtp(write);
         }
-        let _ = p.rtc.handle_input(Input::Timeout(now));
-        self.exchange();
-        self.run(gap);
     }
 
     /// One frame from phone 0 in each simulcast layer: `(rid, packets, size)`.
@@ -237,14 +244,8 @@ impl Net {
     /// Returns how many datagrams the SFU sends right away, to each address.
     fn burst(&mut self, i: usize, packets: usize) -> std::collections::HashMap<SocketAddr, usize> {
         let now = self.now;
+        self.write_frame(i, vec![vec![0x41; 1000]; packets]);
         let p = &mut self.phones[i];
-        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
-        let time = ((p.seq + 1) * 3000) as u32;
-        for n in 0..packets {
-            p.seq += 1;
-            let write = RtpWrite::new(pt, p.seq.into(), time, now, vec![0x41; 1000]).marker(n + 1 == packets);
-            p.rtc.direct_api().stream_tx_by_mid(p.video, None).unwrap().write_rtp(write);
-        }
         let _ = p.rtc.handle_input(Input::Timeout(now));
         p.drain(now);
         let sfu_addr: SocketAddr = SFU_ADDR.parse().unwrap();
