@@ -128,18 +128,11 @@ impl ActiveSocket {
     /// batch (other peers'); the first error is returned, with how many
     /// datagrams it cost.
     pub async fn send_batch(&self, datagrams: &[Datagram]) -> Result<(), (io::Error, usize)> {
-        let mut first_error: Option<io::Error> = None;
-        let mut lost = 0;
-        let mut failed = |e: io::Error, n: usize| {
-            lost += n;
-            first_error.get_or_insert(e);
-        };
+        let mut lost = Lost::default();
         let mut singles = 0..0;
         for run in gso_runs(datagrams) {
             if run.len() > 1 && self.gso.load(Ordering::Relaxed) {
-                if let Err((e, n)) = self.send_each(&datagrams[singles.clone()]).await {
-                    failed(e, n);
-                }
+                self.send_each(&datagrams[singles.clone()], &mut lost).await;
                 singles = run.end..run.end;
                 match self.send_segments(&datagrams[run.clone()]).await {
                     Ok(()) => {}
@@ -150,19 +143,14 @@ impl ActiveSocket {
                         self.gso.store(false, Ordering::Relaxed);
                         singles = run;
                     }
-                    Err(e) => failed(e, run.len()),
+                    Err(e) => lost.add(e, run.len()),
                 }
             } else {
                 singles.end = run.end;
             }
         }
-        if let Err((e, n)) = self.send_each(&datagrams[singles]).await {
-            failed(e, n);
-        }
-        match first_error {
-            Some(e) => Err((e, lost)),
-            None => Ok(()),
-        }
+        self.send_each(&datagrams[singles], &mut lost).await;
+        lost.into_result()
     }
 
     /// Datagrams of one size (the last may be shorter) to one peer, in one
@@ -181,12 +169,10 @@ impl ActiveSocket {
             .map(drop)
     }
 
-    /// Datagrams in `sendmmsg` batches; a failing one is skipped. The
-    /// first error, and how many datagrams were lost.
-    async fn send_each(&self, datagrams: &[Datagram]) -> Result<(), (io::Error, usize)> {
+    /// Datagrams in `sendmmsg` batches; a failing one is skipped and
+    /// counted in `lost`.
+    async fn send_each(&self, datagrams: &[Datagram], lost: &mut Lost) {
         const MAX: usize = 64;
-        let mut first_error: Option<io::Error> = None;
-        let mut lost = 0;
         let mut rest = datagrams;
         while !rest.is_empty() {
             let chunk = &rest[..rest.len().min(MAX)];
@@ -206,22 +192,13 @@ impl ActiveSocket {
                 .await;
             // `sendmmsg` stops at the first datagram that fails (or takes
             // fewer than offered): that one is tried alone, the rest go on.
-            let sent = match sent {
-                Ok(n) => n.min(chunk.len()),
-                Err(_) => 0,
-            };
-            rest = &rest[sent..];
+            rest = &rest[sent.map_or(0, |n| n.min(chunk.len()))..];
             if let Some(d) = rest.first() {
                 if let Err(e) = self.send_to(&d.data, d.destination).await {
-                    lost += 1;
-                    first_error.get_or_insert(e);
+                    lost.add(e, 1);
                 }
                 rest = &rest[1..];
             }
-        }
-        match first_error {
-            Some(e) => Err((e, lost)),
-            None => Ok(()),
         }
     }
 
@@ -231,6 +208,24 @@ impl ActiveSocket {
             (SocketAddr::V4(v4), true) => SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()),
             (other, _) => other,
         }
+    }
+}
+
+/// What a batch's failed sends cost: datagrams lost, and the first error.
+#[derive(Debug, Default)]
+struct Lost {
+    datagrams: usize,
+    first_error: Option<io::Error>,
+}
+
+impl Lost {
+    fn add(&mut self, error: io::Error, datagrams: usize) {
+        self.datagrams += datagrams;
+        self.first_error.get_or_insert(error);
+    }
+
+    fn into_result(self) -> Result<(), (io::Error, usize)> {
+        self.first_error.map_or(Ok(()), |e| Err((e, self.datagrams)))
     }
 }
 

@@ -105,9 +105,8 @@ impl Net {
     fn run(&mut self, duration: Duration) {
         let end = self.now + duration;
         while self.now < end {
-            let step = self.now + Duration::from_millis(5);
-            let wanted = self.sfu.poll_timeout(self.now).max(self.now + Duration::from_micros(200));
-            self.now = step.min(wanted).min(end.max(self.now + Duration::from_micros(200)));
+            let next = (self.now + Duration::from_millis(5)).min(self.sfu.poll_timeout(self.now)).min(end);
+            self.now = next.max(self.now + Duration::from_micros(200));
             let now = self.now;
             for i in 0..self.phones.len() {
                 let _ = self.phones[i].rtc.handle_input(Input::Timeout(now));
