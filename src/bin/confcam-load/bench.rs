@@ -227,7 +227,8 @@ impl Figures {
 
 /// The packets a subscriber should get from `publishers` in `seconds`: it
 /// shows the active speaker large (the top layer) and the others as
-/// thumbnails (the middle layer), and hears everyone.
+/// thumbnails (the middle layer), and hears everyone. The first publisher
+/// talks (see `schedule`), so the box has the same speaker.
 pub fn expected_per_subscriber(publishers: usize, video_kbps: u32, seconds: f64) -> f64 {
     let [_, (_, middle), (_, top)] = crate::media::SIMULCAST;
     let video = packets_per_frame(video_kbps * top / 100)

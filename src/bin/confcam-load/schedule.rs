@@ -20,6 +20,12 @@ pub enum Due {
     Audio(Packet),
 }
 
+/// The audio levels (RFC 6464, -dBov) publishers send: the first one talks
+/// and the others listen in a quiet room, so the box has an active speaker
+/// to show large (Janus is told the same speaker).
+const SPEAKING: i8 = -25;
+const QUIET: i8 = -80;
+
 /// The top simulcast layer (720p).
 pub const TOP: &str = "h";
 
@@ -62,7 +68,10 @@ impl Publishing {
             }
             if now >= *next_audio {
                 let time = (now - self.start).as_millis() as u32 * 48;
-                send(i, Due::Audio(Packet { payload: media::audio_packet(), time, marker: false, level: Some(-30) }));
+                // Speech pauses: a level that never drops is a noise floor.
+                let pause = (now - self.start).as_millis() % 1000 >= 800;
+                let level = Some(if i == 0 && !pause { SPEAKING } else { QUIET });
+                send(i, Due::Audio(Packet { payload: media::audio_packet(), time, marker: false, level }));
                 *next_audio += Self::AUDIO;
             }
         }
