@@ -1,23 +1,23 @@
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::hw::{Button, ButtonEvent, Leds, PrivacySwitch, ring_colors};
-use crate::system::Worker;
+use crate::system::{Progress, Supervisor};
 
 /// Starts the thread that owns the button and the LED ring: a press toggles
 /// mute; the ring shows the mute state and, when live, the talker's
 /// direction (`talker`, degrees); it goes off once stopped.
 pub fn spawn_gpio(
+    supervisor: &Supervisor,
     mut button: Box<dyn Button>,
     mut leds: Box<dyn Leds>,
     muted: watch::Sender<bool>,
     mut talker: watch::Receiver<Option<f32>>,
     mut privacy_switch: Box<dyn PrivacySwitch>,
     privacy: watch::Sender<bool>,
-) -> std::io::Result<Worker> {
-    Worker::spawn("gpio", move |stopping| {
+) -> std::io::Result<()> {
+    supervisor.thread("gpio", Progress::NotWatched, move |part| {
         let mut rx = muted.subscribe();
         let show = |leds: &mut Box<dyn Leds>, is_muted: bool, direction: Option<f32>| {
             if let Err(e) = leds.show(&ring_colors(is_muted, leds.count(), direction)) {
@@ -25,7 +25,8 @@ pub fn spawn_gpio(
             }
         };
         show(&mut leds, *rx.borrow_and_update(), *talker.borrow_and_update());
-        while !stopping.load(Ordering::Relaxed) {
+        while !part.stopping() {
+            part.alive();
             // Short waits: the ring follows the talker within a tick.
             match button.next_event(Duration::from_millis(20)) {
                 Ok(Some(ButtonEvent::Pressed)) => {
@@ -54,5 +55,6 @@ pub fn spawn_gpio(
         }
         let off = vec![Default::default(); leds.count()];
         let _ = leds.show(&off);
+        Ok(())
     })
 }

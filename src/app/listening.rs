@@ -21,6 +21,7 @@ use crate::capture::AudioBlock;
 use crate::codec::{CodecError, OPUS_FRAME, RoomAudio};
 use crate::director::{CameraView, Director, DirectorConfig, Program, Shot};
 use crate::sfu::{LocalPacket, RoomControl};
+use crate::system::Part;
 
 /// Without a block this long, the microphone counts as away and silence goes
 /// out (phones keep a live audio track rather than a stalled one).
@@ -252,18 +253,22 @@ fn samples_to_time(samples: u64, rate: u32) -> Duration {
     Duration::from_micros(samples * 1_000_000 / u64::from(rate.max(1)))
 }
 
+/// The room-audio thread: ends when the box stops or the microphone's feed
+/// closes; `Err` when the room's sound cannot be encoded.
 pub(super) fn listen(
+    part: &Part,
     mut blocks: Receiver<Arc<AudioBlock>>,
     muted: watch::Receiver<bool>,
     mut ears: Ears,
     control: &RoomControl,
     out: &mpsc::Sender<LocalPacket>,
-) {
-    let Some(runtime) = timer() else { return };
+) -> Result<(), String> {
+    let runtime = timer()?;
     let mut hearing: Option<Hearing> = None;
     let (mut seq, mut time) = (0u64, 0u32);
     let mut away = false;
-    loop {
+    while !part.stopping() {
+        part.alive();
         let block = match next_within(&runtime, &mut blocks, MIC_AWAY) {
             Ok(Some(block)) => {
                 if std::mem::take(&mut away) {
@@ -278,7 +283,7 @@ pub(super) fn listen(
                 }
                 None
             }
-            Err(()) => return,
+            Err(()) => return Ok(()),
         };
         if let Some(at) = control.far_voice() {
             ears.far_end.far_voice(at);
@@ -289,13 +294,10 @@ pub(super) fn listen(
                 if hearing.as_ref().is_none_or(|h| h.rate != block.rate || h.channels != block.channels) {
                     hearing = match Hearing::new(&ears.mics, &block, ears.cleanup) {
                         Ok(h) => Some(h),
-                        Err(e) => {
-                            tracing::error!(error = %e, "no room audio");
-                            return;
-                        }
+                        Err(e) => return Err(format!("no room audio: {e}")),
                     };
                 }
-                let Some(h) = hearing.as_mut() else { return };
+                let Some(h) = hearing.as_mut() else { continue };
                 let seat = h.hear(&block, &mut ears);
                 (h.encoder.push(&h.mono, *muted.borrow()), seat, block.captured_at)
             }
@@ -332,10 +334,11 @@ pub(super) fn listen(
                 captured,
             };
             if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(packet) {
-                return;
+                return Ok(());
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -359,7 +362,8 @@ mod tests {
         let (out, mut packets) = mpsc::channel(4096);
         let (_muted_tx, muted) = watch::channel(false);
         let (ears, _) = ears(vec![[0.0; 3]]);
-        let thread = std::thread::spawn(move || listen(blocks, muted, ears, &RoomControl::default(), &out));
+        let part = Part::detached("room-audio");
+        let thread = std::thread::spawn(move || listen(&part, blocks, muted, ears, &RoomControl::default(), &out));
         let block = |seq| AudioBlock {
             seq,
             captured_at: Instant::now(),
@@ -380,7 +384,7 @@ mod tests {
         assert!(silent >= 30, "silence keeps the track going: {silent} of {} packets", quiet.len());
 
         drop(blocks_tx);
-        thread.join().unwrap();
+        assert_eq!(thread.join().unwrap(), Ok(()), "the feed closing ends the thread quietly");
     }
 
     /// Runs `scene` on the 6-mic HAT through a [`Hearing`] for `seconds`,

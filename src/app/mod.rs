@@ -17,7 +17,7 @@ mod room_video;
 
 pub use hardware::{Camera, Hardware, SimHandles};
 use listening::Ears;
-use room_media::{RoomInputs, RoomMedia};
+use room_media::{RoomInputs, spawn_room_media};
 use room_video::RoomCamera;
 
 use std::future::Future;
@@ -29,14 +29,13 @@ use std::time::{Duration, Instant};
 
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
 
-use crate::capture::{AudioBlock, Feed, Frame, Pump, SourceHealth, spawn_pump};
+use crate::capture::{AudioBlock, Feed, Frame, SourceHealth, spawn_pump};
 use crate::config::{Config, ServerConfig, apply_settings};
 use crate::director::CameraView;
 use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
-use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, Worker, stalled_sources};
+use crate::system::{Ended, HostIdentity, Notifier, NotifyState, Supervisor, Watchdog, stalled_sources};
 use crate::vision::service::CheckInService;
 use crate::web::join::Admission;
 use crate::web::{self, BoxStatus, WebServer, WebState, certificate};
@@ -55,6 +54,8 @@ const PLAYED_RING: usize = 32;
 const FAR_AUDIO_RING: usize = 512;
 /// How long requests in flight may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+/// How long every part of the box may take to stop once told.
+const STOP_DEADLINE: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -72,6 +73,8 @@ pub enum AppError {
     Thread(std::io::Error),
     #[error("a startup task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("part of the box stopped working: {0}")]
+    PartEnded(#[from] Ended),
 }
 
 /// The box before it runs: data dir ready, store open, configuration settled.
@@ -189,21 +192,32 @@ fn no_ipv6(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(EAFNOSUPPORT)
 }
 
-/// Runs the box until `shutdown` resolves (or a server fails), then stops it
-/// gracefully.
+/// Runs the box until `shutdown` resolves (or a server fails, or any
+/// supervised part ends), then stops it gracefully.
 pub async fn run(
     boot: Boot,
     listeners: Listeners,
     hardware: Hardware,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AppError> {
-    let mut running = start(boot, listeners, hardware).await?;
-    let result = tokio::select! {
-        () = shutdown => Ok(()),
-        e = running.web.failed() => Err(AppError::Web(e)),
-    };
-    running.shutdown().await;
-    result
+    start(boot, listeners, hardware).await?.run_until(shutdown).await
+}
+
+impl RunningBox {
+    /// Serves until `shutdown` resolves (or a server fails, or any
+    /// supervised part ends), then stops gracefully.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+        let result = tokio::select! {
+            () = shutdown => Ok(()),
+            e = self.web.failed() => Err(AppError::Web(e)),
+            ended = self.supervisor.failed() => {
+                tracing::error!(part = %ended.part, reason = %ended.reason, "a part of the box ended; stopping so systemd restarts it");
+                Err(AppError::PartEnded(ended))
+            }
+        };
+        self.shutdown().await;
+        result
+    }
 }
 
 /// The running box.
@@ -219,14 +233,12 @@ pub struct RunningBox {
     pub checkin: Arc<CheckInService>,
     /// The UDP port WebRTC media uses.
     pub media_port: u16,
+    /// Every long-running thread and task of the box.
+    pub supervisor: Supervisor,
+    /// Dropped without [`Self::shutdown`] (a test ends): the parts stop too.
+    _stop_on_drop: StopOnDrop,
     cameras: Vec<(String, Feed<Frame>)>,
     microphone: Feed<AudioBlock>,
-    pumps: Vec<Pump>,
-    room_media: RoomMedia,
-    /// Ends once every [`SfuHandle`] is gone.
-    sfu_thread: std::thread::JoinHandle<std::io::Result<()>>,
-    gpio: Worker,
-    tasks: Vec<JoinHandle<()>>,
     notifier: Notifier,
     store: Store,
     run_id: i64,
@@ -261,6 +273,10 @@ async fn start_parts(
 ) -> Result<RunningBox, AppError> {
     let Boot { config, store, data_dir, notifier, watchdog, certificate_check, host_identity } = boot;
     let started = Instant::now();
+    // Whatever fails below, the parts already started stop as this goes;
+    // once running, they stop when the running box goes.
+    let supervisor = Supervisor::default();
+    let stop_on_drop = StopOnDrop(supervisor.clone());
 
     let tls_dir = data_dir.join("tls");
     let identity = host_identity().unwrap_or_else(|e| {
@@ -277,7 +293,6 @@ async fn start_parts(
     tracing::info!(sha256 = %cert.sha256, names = ?identity.dns_names(), ips = ?identity.ips, "HTTPS certificate");
     let tls = RustlsConfig::from_config(certificate::server_config(&cert)?);
 
-    let mut pumps = Vec::new();
     let mut camera_health = Vec::new();
     let mut cameras = Vec::new();
     let mut room_cameras = Vec::new();
@@ -290,8 +305,8 @@ async fn start_parts(
         let (feed, _) = broadcast::channel(FRAME_RING);
         let sequence = health.clone();
         let next = move || source.next_frame().inspect(|frame| sequence.record_sequence(frame.seq));
-        let pump = spawn_pump(format!("camera-{name}"), next, feed.clone(), health.clone());
-        pumps.push(pump.map_err(AppError::Thread)?);
+        spawn_pump(&supervisor, format!("camera-{name}"), next, feed.clone(), health.clone())
+            .map_err(AppError::Thread)?;
         camera_health.push(health);
         let faces = if room_cameras.is_empty() { faces_rx.clone() } else { watch::channel(Vec::new()).1 };
         room_cameras.push(RoomCamera { frames: feed.subscribe(), keyframes, faces });
@@ -305,8 +320,8 @@ async fn start_parts(
     tracing::info!(backend = info.backend, device = %info.device, "microphone: {}", info.description);
     let mic_health = Arc::new(SourceHealth::new("microphone", info, started));
     let (microphone, _) = broadcast::channel(BLOCK_RING);
-    let pump = spawn_pump("microphone".into(), move || mic.next_block(), microphone.clone(), mic_health.clone());
-    pumps.push(pump.map_err(AppError::Thread)?);
+    spawn_pump(&supervisor, "microphone".into(), move || mic.next_block(), microphone.clone(), mic_health.clone())
+        .map_err(AppError::Thread)?;
 
     let (events, _) = broadcast::channel(events::EVENT_RING);
     let views = config.camera.iter().map(|c| {
@@ -340,8 +355,8 @@ async fn start_parts(
             let mut playing = playing::Playing::new(device, far_audio_rx, live_config_rx.clone(), counters.clone());
             let (played, _) = broadcast::channel(PLAYED_RING);
             ears.clean(config.microphone.cleanup(), Some(played.subscribe()));
-            let pump = spawn_pump("loudspeaker".into(), move || playing.play_next(), played, health.clone());
-            pumps.push(pump.map_err(AppError::Thread)?);
+            spawn_pump(&supervisor, "loudspeaker".into(), move || playing.play_next(), played, health.clone())
+                .map_err(AppError::Thread)?;
             let echo = ears.echo.subscribe();
             (Some(web::SpeakerStatus { health, counters, echo }), Some(far_audio))
         }
@@ -352,9 +367,9 @@ async fn start_parts(
     };
     let (muted, muted_rx) = watch::channel(false);
     let (privacy, mut privacy_rx) = watch::channel(false);
-    let gpio =
-        gpio::spawn_gpio(hardware.button, hardware.leds, muted, ears.talker.subscribe(), hardware.privacy, privacy)
-            .map_err(AppError::Thread)?;
+    let talker_direction = ears.talker.subscribe();
+    gpio::spawn_gpio(&supervisor, hardware.button, hardware.leds, muted, talker_direction, hardware.privacy, privacy)
+        .map_err(AppError::Thread)?;
 
     let media_port = listeners.media.port();
     let (served, served_rx) = watch::channel(cert);
@@ -394,13 +409,13 @@ async fn start_parts(
         control: control.clone(),
         out: local,
     };
-    let room_media = RoomMedia::spawn(inputs, ears).map_err(AppError::Thread)?;
+    spawn_room_media(&supervisor, inputs, ears).map_err(AppError::Thread)?;
     // The SFU offers the addresses the certificate names, and follows them.
     let (addresses, addresses_rx) = watch::channel(identity.ips.clone());
-    let (sfu, sfu_thread) =
-        spawn_sfu(sfu, listeners.media, addresses_rx, local_rx, muted_rx.clone(), control).map_err(AppError::Thread)?;
+    let sfu = spawn_sfu(&supervisor, sfu, listeners.media, addresses_rx, local_rx, muted_rx.clone(), control)
+        .map_err(AppError::Thread)?;
     let mut served_now = served_rx.clone();
-    let follow_addresses = tokio::spawn(async move {
+    supervisor.task("follow-addresses", async move {
         while served_now.changed().await.is_ok() {
             let ips = served_now.borrow_and_update().identity.ips.clone();
             addresses.send_replace(ips);
@@ -411,7 +426,9 @@ async fn start_parts(
         let (config, feed, store, events) =
             (config.checkin.clone(), cameras[0].1.clone(), store.clone(), events.clone());
         let idle = Duration::from_secs(config.meeting_idle_minutes.get() as u64 * 60);
-        blocking(move || Ok::<_, AppError>(CheckInService::start(config, feed, store, events, idle, faces_tx))).await?
+        let supervisor = supervisor.clone();
+        let start = move || CheckInService::start(&supervisor, config, feed, store, events, idle, faces_tx);
+        blocking(move || Ok::<_, AppError>(start())).await?
     };
     let sessions = Arc::new(web::sessions::Sessions::default());
     let welcomes = Arc::new(web::display::Welcomes::default());
@@ -434,8 +451,10 @@ async fn start_parts(
         director: director_in_use,
         welcomes: welcomes.clone(),
     };
-    let web = web::spawn_web(listeners.https, listeners.http, web::router(state), tls.clone(), served_rx)
-        .map_err(AppError::Web)?;
+    let router = web::router(state);
+    #[cfg(feature = "faults")]
+    let router = router.merge(web::faults::routes(supervisor.clone()));
+    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone(), served_rx).map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
     let followers = live::Followers {
         checkin: checkin.clone(),
@@ -445,29 +464,28 @@ async fn start_parts(
         mdns: config.server.mdns.then_some((config.server.bind, web.https_addr.port())),
     };
 
-    let mut tasks = vec![
-        tokio::spawn(web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity())),
-        follow_addresses,
-        // The admin's settings, and mDNS under the room's current name.
-        tokio::spawn(live::follow(live_config_rx, followers)),
-        tokio::spawn(events::watch_devices(status.clone(), events.clone())),
-        tokio::spawn(events::welcome_check_ins(events.subscribe(), welcomes)),
-        // The privacy switch overrides the admin's setting while engaged.
-        tokio::spawn({
-            let checkin = checkin.clone();
-            async move {
-                loop {
-                    checkin.set_privacy(*privacy_rx.borrow_and_update());
-                    if privacy_rx.changed().await.is_err() {
-                        break;
-                    }
+    let renew = web::renew_certificate(tls_dir, tls, served, certificate_check, move || host_identity());
+    supervisor.task("renew-certificate", renew);
+    // The admin's settings, and mDNS under the room's current name.
+    supervisor.task("follow-settings", live::follow(live_config_rx, followers));
+    supervisor.task("watch-devices", events::watch_devices(status.clone(), events.clone()));
+    supervisor.task("welcome-check-ins", events::welcome_check_ins(events.subscribe(), welcomes));
+    // The privacy switch overrides the admin's setting while engaged.
+    supervisor.task("follow-privacy", {
+        let checkin = checkin.clone();
+        async move {
+            loop {
+                checkin.set_privacy(*privacy_rx.borrow_and_update());
+                if privacy_rx.changed().await.is_err() {
+                    break;
                 }
             }
-        }),
-    ];
+        }
+    });
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {
-        tasks.push(tokio::spawn(feed_watchdog(notifier.clone(), watchdog, status.clone())));
+        let feed = feed_watchdog(notifier.clone(), watchdog, status.clone(), supervisor.clone());
+        supervisor.task("watchdog", feed);
     }
     Ok(RunningBox {
         status,
@@ -477,13 +495,10 @@ async fn start_parts(
         sfu,
         checkin,
         media_port,
+        supervisor,
+        _stop_on_drop: stop_on_drop,
         cameras,
         microphone,
-        pumps,
-        room_media,
-        sfu_thread,
-        gpio,
-        tasks,
         notifier,
         store,
         run_id,
@@ -502,69 +517,52 @@ impl RunningBox {
         self.microphone.subscribe()
     }
 
-    /// Tells systemd, stops serving (letting requests finish), stops capture
-    /// and GPIO, and records a clean stop.
+    /// Tells systemd, then tells every part to stop at once (serving lets
+    /// requests finish meanwhile), waits for them with a deadline, and
+    /// records a clean stop.
     pub async fn shutdown(self) {
-        let RunningBox {
-            web,
-            pumps,
-            gpio,
-            tasks,
-            notifier,
-            store,
-            run_id,
-            cameras,
-            microphone,
-            room_media,
-            sfu,
-            sfu_thread,
-            checkin,
-            ..
-        } = self;
-        checkin.stop();
+        let RunningBox { web, supervisor, notifier, store, run_id, cameras, microphone, sfu, .. } = self;
         tracing::info!("shutting down");
         notifier.send(&[NotifyState::Stopping]);
-        for t in &tasks {
-            t.abort();
+        // With capture stopping and these last senders gone, the feeds close
+        // and the room's encoders end without waiting out a timeout.
+        drop((cameras, microphone, sfu));
+        let ((), late) = tokio::join!(web.shutdown(SHUTDOWN_GRACE), supervisor.stop(STOP_DEADLINE));
+        if !late.is_empty() {
+            tracing::warn!(?late, "parts of the box did not stop in time");
         }
-        // Every thread is told at once, so stopping costs one device timeout
-        // in all, and it overlaps with requests finishing.
-        pumps.iter().for_each(Pump::request_stop);
-        gpio.request_stop();
-        let threads = blocking(move || {
-            pumps.into_iter().for_each(Pump::join);
-            // With capture stopped and these last senders gone, the feeds
-            // close and the encoders end.
-            drop((cameras, microphone));
-            room_media.join();
-            gpio.join();
-            store.end_run(run_id, unix_now())
-        });
-        let ((), stopped) = tokio::join!(web.shutdown(SHUTDOWN_GRACE), threads);
-        // The web server has let go of its handle; with ours gone, the SFU
-        // thread ends (its sessions simply stop; phones see them close).
-        drop(sfu);
-        let _ = tokio::task::spawn_blocking(move || sfu_thread.join()).await;
-
-        if let Err(e) = stopped {
+        if let Err(e) = blocking(move || store.end_run(run_id, unix_now())).await {
             tracing::error!(error = %e, "cannot record the clean stop");
         }
         tracing::info!("stopped");
     }
 }
 
-/// Pings the watchdog while every capture source makes progress.
-async fn feed_watchdog(notifier: Notifier, watchdog: Watchdog, status: Arc<BoxStatus>) {
+/// Tells a supervisor's parts to stop when dropped: a start that fails
+/// part-way, or a running box dropped, leaves nothing running.
+struct StopOnDrop(Supervisor);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.request_stop();
+    }
+}
+
+/// Pings the watchdog while every capture source and every part that must
+/// make progress does.
+async fn feed_watchdog(notifier: Notifier, watchdog: Watchdog, status: Arc<BoxStatus>, supervisor: Supervisor) {
     let mut tick = tokio::time::interval(watchdog.ping_every());
     let mut withheld = false;
     loop {
         tick.tick().await;
-        let stalled = stalled_sources(&status.sources(), Instant::now(), status.stall_timeout);
+        let now = Instant::now();
+        let mut stalled = stalled_sources(&status.sources(), now, status.stall_timeout);
+        stalled.extend(supervisor.stalled(now));
         if stalled.is_empty() {
             notifier.send(&[NotifyState::Watchdog]);
             withheld = false;
         } else if !withheld {
-            tracing::error!(?stalled, "capture stalled; no longer feeding the watchdog");
+            tracing::error!(?stalled, "stalled; no longer feeding the watchdog");
             withheld = true;
         }
     }

@@ -5,7 +5,6 @@
 //! ([`super::room_video`]).
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::runtime::Runtime;
@@ -17,11 +16,11 @@ use super::listening::{Ears, listen};
 use super::room_video::{RoomCamera, encode_video};
 use crate::capture::AudioBlock;
 use crate::sfu::{LocalPacket, RoomControl};
+use crate::system::{Progress, Supervisor};
 
-/// The running encoder threads; they end when capture stops.
-pub struct RoomMedia {
-    threads: Vec<JoinHandle<()>>,
-}
+/// How long the room's media threads may go without a round of their loop
+/// (each waits at most a second for its feed) before they count as stalled.
+const STALL: Duration = Duration::from_secs(5);
 
 /// What the room's media is made from.
 pub struct RoomInputs {
@@ -36,26 +35,18 @@ pub struct RoomInputs {
     pub out: mpsc::Sender<LocalPacket>,
 }
 
-impl RoomMedia {
-    pub fn spawn(inputs: RoomInputs, ears: Ears) -> std::io::Result<Self> {
-        let RoomInputs { cameras, picture, blocks, muted, control, out } = inputs;
-        let program = ears.program.subscribe();
-        let (video_control, video_out) = (control.clone(), out.clone());
-        let video = std::thread::Builder::new()
-            .name("room-video".into())
-            .spawn(move || encode_video(cameras, picture, program, &video_control, &video_out))?;
-        let audio = std::thread::Builder::new()
-            .name("room-audio".into())
-            .spawn(move || listen(blocks, muted, ears, &control, &out))?;
-        Ok(RoomMedia { threads: vec![video, audio] })
-    }
-
-    /// Waits for the threads (they end once the capture feeds close).
-    pub fn join(self) {
-        for t in self.threads {
-            let _ = t.join();
-        }
-    }
+/// Starts the encoder threads under `supervisor`: `room-video` and
+/// `room-audio`, each expected to go round its loop at least every few
+/// seconds. They end when the box stops or capture's feeds close.
+pub fn spawn_room_media(supervisor: &Supervisor, inputs: RoomInputs, ears: Ears) -> std::io::Result<()> {
+    let RoomInputs { cameras, picture, blocks, muted, control, out } = inputs;
+    let program = ears.program.subscribe();
+    let (video_control, video_out) = (control.clone(), out.clone());
+    supervisor.thread("room-video", Progress::Within(STALL), move |part| {
+        encode_video(part, cameras, picture, program, &video_control, &video_out)
+    })?;
+    supervisor
+        .thread("room-audio", Progress::Within(STALL), move |part| listen(part, blocks, muted, ears, &control, &out))
 }
 
 /// Waits up to `wait` for the next item of a feed: `Ok(None)` on time out,
@@ -75,14 +66,8 @@ pub(super) fn next_within<T: Clone>(
     }
 }
 
-pub(super) fn timer() -> Option<Runtime> {
-    match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::error!(error = %e, "no timer for the room's media");
-            None
-        }
-    }
+pub(super) fn timer() -> Result<Runtime, String> {
+    tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| format!("no timer: {e}"))
 }
 
 /// Packets that arrive within `wait` (for the threads' tests).

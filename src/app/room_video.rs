@@ -19,6 +19,7 @@ use crate::capture::{BufferPool, Frame, PixelFormat};
 use crate::codec::{H264Encoder, Passthrough, packetize_h264};
 use crate::director::{Crop, Program, Reframer, Shot};
 use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
+use crate::system::Part;
 use crate::vision::pipeline::FaceBox;
 
 /// RTP payload size the box keeps under (leaves room for headers, SRTP and
@@ -46,16 +47,19 @@ fn bitrate(frame: &Frame, fps: u32) -> u32 {
     bps.clamp(150_000.0, 2_500_000.0) as u32
 }
 
+/// The room-video thread: ends when the box stops, the camera's feed closes
+/// or the SFU is gone; `Err` when no encoder can be made.
 pub(super) fn encode_video(
+    part: &Part,
     mut cameras: Vec<RoomCamera>,
     (width, height, fps): (u32, u32, u32),
     program: watch::Receiver<Program>,
     control: &RoomControl,
     out: &mpsc::Sender<LocalPacket>,
-) {
-    let Some(runtime) = timer() else { return };
+) -> Result<(), String> {
+    let runtime = timer()?;
     if cameras.is_empty() {
-        return;
+        return Err("no camera".into());
     }
     let start = Instant::now();
     let picture = PictureSize::new(width, height);
@@ -68,7 +72,8 @@ pub(super) fn encode_video(
     let mut resume_with_keyframe = true;
     let mut away = false;
     let mut on_air = program.borrow().framing.camera.min(cameras.len() - 1);
-    loop {
+    while !part.stopping() {
+        part.alive();
         let camera = program.borrow().framing.camera.min(cameras.len() - 1);
         if camera != on_air {
             tracing::debug!(from = on_air, to = camera, "room video changes camera");
@@ -96,7 +101,7 @@ pub(super) fn encode_video(
                 let (w, h) = encoder.as_ref().map_or((width, height), H264Encoder::size);
                 Arc::new(slate(w, h, "CAMERA OFFLINE"))
             }
-            Err(()) => return,
+            Err(()) => return Ok(()),
         };
         let watched = control.viewers.load(Ordering::Relaxed);
         if frame.format == PixelFormat::H264 {
@@ -115,7 +120,7 @@ pub(super) fn encode_video(
                 cameras[on_air].keyframes.ask();
             }
             if send_picture(&nals, &frame, start, &mut seq, out).is_err() {
-                return;
+                return Ok(());
             }
             continue;
         }
@@ -139,10 +144,7 @@ pub(super) fn encode_video(
             Some(e) => e,
             None => match H264Encoder::new(frame.width, frame.height, fps, bitrate(&frame, fps)) {
                 Ok(e) => encoder.insert(e),
-                Err(e) => {
-                    tracing::error!(error = %e, "no room video");
-                    return;
-                }
+                Err(e) => return Err(format!("no room video: {e}")),
             },
         };
         let keyframe = control.keyframe.swap(false, Ordering::Relaxed) || std::mem::take(&mut resume_with_keyframe);
@@ -154,9 +156,10 @@ pub(super) fn encode_video(
             }
         };
         if send_picture(&nals, &frame, start, &mut seq, out).is_err() {
-            return;
+            return Ok(());
         }
     }
+    Ok(())
 }
 
 /// The crop of the program at `at`: a speaker shot, once its pan is done,
@@ -275,7 +278,14 @@ mod tests {
         let thread = {
             let control = control.clone();
             std::thread::spawn(move || {
-                encode_video(one_camera(frames, KeyframeWanted::default()), (64, 64, 10), group(), &control, &out)
+                encode_video(
+                    &Part::detached("room-video"),
+                    one_camera(frames, KeyframeWanted::default()),
+                    (64, 64, 10),
+                    group(),
+                    &control,
+                    &out,
+                )
             })
         };
         let scene = TestScene::new(64, 64);
@@ -291,7 +301,7 @@ mod tests {
         assert!(slate.iter().any(|p| p.keyframe), "viewers can start on the slate");
 
         drop(frames_tx);
-        thread.join().unwrap();
+        assert_eq!(thread.join().unwrap(), Ok(()));
     }
 
     /// Access units as an encoding camera sends them: Annex B, parameter
@@ -316,7 +326,16 @@ mod tests {
         let camera = KeyframeWanted::default();
         let thread = {
             let (control, camera) = (control.clone(), camera.clone());
-            std::thread::spawn(move || encode_video(one_camera(frames, camera), (64, 64, 10), group(), &control, &out))
+            std::thread::spawn(move || {
+                encode_video(
+                    &Part::detached("room-video"),
+                    one_camera(frames, camera),
+                    (64, 64, 10),
+                    group(),
+                    &control,
+                    &out,
+                )
+            })
         };
         let units = camera_h264(8);
         let send = |from: usize, to: usize| {
@@ -344,7 +363,7 @@ mod tests {
             assert!(sent.windows(body.len()).any(|w| w == body), "a P picture went out as the camera made it");
         }
         drop(frames_tx);
-        thread.join().unwrap();
+        assert_eq!(thread.join().unwrap(), Ok(()));
     }
 
     #[test]
@@ -359,7 +378,9 @@ mod tests {
         let cameras = vec![camera(frames_a, KeyframeWanted::default()), camera(frames_b, KeyframeWanted::default())];
         let thread = {
             let control = control.clone();
-            std::thread::spawn(move || encode_video(cameras, (64, 64, 10), program_rx, &control, &out))
+            std::thread::spawn(move || {
+                encode_video(&Part::detached("room-video"), cameras, (64, 64, 10), program_rx, &control, &out)
+            })
         };
         let scene = TestScene::new(64, 64);
         let send = |tx: &broadcast::Sender<Arc<Frame>>, seq: u64| {
@@ -387,6 +408,6 @@ mod tests {
         let seqs: Vec<u64> = before.iter().chain(&after).map(|p| p.seq).collect();
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "the same track, its sequence unbroken");
         drop((tx_a, tx_b));
-        thread.join().unwrap();
+        assert_eq!(thread.join().unwrap(), Ok(()));
     }
 }

@@ -21,7 +21,7 @@ pub mod v4l2;
 
 pub use buffer::{BufferPool, FrameBuf};
 pub use health::{SourceHealth, SourceState, SourceStatus};
-pub use pump::{Feed, Pump, spawn_pump};
+pub use pump::{Feed, spawn_pump};
 
 use std::time::Instant;
 

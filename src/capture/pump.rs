@@ -1,31 +1,36 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
 use super::{CaptureError, SourceHealth};
-use crate::system::Worker;
+use crate::system::{Part, Progress, Supervisor};
 
 /// The receiving end of a source: subscribe to get every new item; a slow
 /// subscriber gets `Lagged(n)` and skips the oldest `n`.
 pub type Feed<T> = broadcast::Sender<Arc<T>>;
 
-/// A running capture thread (stops within one device timeout).
-pub type Pump = Worker;
-
-/// Runs `next` on a dedicated OS thread until stopped, broadcasting what it
-/// yields and recording progress in `health`. Errors are counted and retried
-/// with back-off; the thread never ends on its own.
-pub fn spawn_pump<T, F>(name: String, mut next: F, feed: Feed<T>, health: Arc<SourceHealth>) -> std::io::Result<Pump>
+/// Runs `next` on a dedicated OS thread under `supervisor` until the box
+/// stops (within one device timeout), broadcasting what it yields and
+/// recording progress in `health` (the watchdog's view of a stalled
+/// device). Errors are counted and retried with back-off; the thread never
+/// ends on its own.
+pub fn spawn_pump<T, F>(
+    supervisor: &Supervisor,
+    name: String,
+    mut next: F,
+    feed: Feed<T>,
+    health: Arc<SourceHealth>,
+) -> std::io::Result<()>
 where
     T: Send + Sync + 'static,
     F: FnMut() -> Result<T, CaptureError> + Send + 'static,
 {
-    Worker::spawn(&format!("capture-{name}"), move |stopping| {
+    supervisor.thread(&format!("capture-{name}"), Progress::NotWatched, move |part| {
         let mut backoff = Backoff::default();
         let mut failure = FailureLog::default();
-        while !stopping.load(Ordering::Relaxed) {
+        while !part.stopping() {
+            part.alive();
             match next() {
                 Ok(item) => {
                     health.record_delivery(Instant::now());
@@ -43,16 +48,17 @@ where
                         tracing::warn!(source = %name, error = %reason, "capture failed; retrying");
                     }
                     health.record_error(reason, matches!(e, CaptureError::Gone { .. }));
-                    sleep_unless_stopped(backoff.next_delay(), stopping);
+                    sleep_unless_stopped(backoff.next_delay(), part);
                 }
             }
         }
+        Ok(())
     })
 }
 
-fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+fn sleep_unless_stopped(total: Duration, part: &Part) {
     let until = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+    while !part.stopping() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
     }
 }

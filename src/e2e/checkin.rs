@@ -30,7 +30,8 @@ fn portrait(name: &str, height: u32) -> Portrait {
     Portrait { width, height, i420 }
 }
 
-fn config() -> Config {
+/// A box that checks people in (the face models from tools/fetch-models).
+pub fn config() -> Config {
     let mut c = small_config();
     c.camera[0].width = InRange::new(640).unwrap();
     c.camera[0].height = InRange::new(360).unwrap();

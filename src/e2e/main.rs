@@ -17,4 +17,6 @@ mod notify;
 mod phone;
 mod settings;
 mod store;
+#[cfg(feature = "faults")]
+mod supervision;
 mod tls;

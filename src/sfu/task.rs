@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -13,6 +13,7 @@ use super::engine::{FarAudio, JoinError, LocalPacket, Sfu};
 use super::messages::{ParticipantInfo, ParticipantKind};
 use super::quality::LinkQuality;
 use super::socket::{ActiveSocket, MediaSocket};
+use crate::system::{Part, Progress, Supervisor};
 
 enum Command {
     Join {
@@ -106,37 +107,45 @@ impl RoomControl {
     }
 }
 
-/// Starts the SFU task on `socket`. `addresses` are the box's addresses
-/// (its ICE candidates are these with the socket's port); the task follows
-/// changes. `local` brings the room's own media, `muted` the room's mute
-/// state; the far end's audio goes to `control.far_audio` (the box's
-/// loudspeaker, when it plays), dropped while that is full. It runs until every handle
+/// How long the `sfu` thread may go without a round of its loop (it wakes
+/// at least twice a second) before it counts as stalled.
+const STALL: Duration = Duration::from_secs(5);
+
+/// Starts the SFU on its own thread (`sfu`, under `supervisor`) on
+/// `socket`. `addresses` are the box's addresses (its ICE candidates are
+/// these with the socket's port); the task follows changes. `local` brings
+/// the room's own media, `muted` the room's mute state; the far end's audio
+/// goes to `control.far_audio` (the box's loudspeaker, when it plays),
+/// dropped while that is full. It runs until the box stops or every handle
 /// is dropped. `socket` must be registered with no runtime yet: it moves to
 /// the SFU's own.
 pub fn spawn_sfu(
+    supervisor: &Supervisor,
     mut sfu: Sfu,
     socket: MediaSocket,
     addresses: watch::Receiver<Vec<IpAddr>>,
     local: mpsc::Receiver<LocalPacket>,
     muted: watch::Receiver<bool>,
     control: Arc<RoomControl>,
-) -> std::io::Result<(SfuHandle, std::thread::JoinHandle<std::io::Result<()>>)> {
+) -> std::io::Result<SfuHandle> {
     sfu.play_far_end(control.far_audio.is_some());
     let (commands, rx) = mpsc::channel(64);
     // Its own thread and runtime: every datagram and timer is handled where
     // it arrives, without hopping between worker threads.
-    let thread = std::thread::Builder::new().name("sfu".into()).spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    supervisor.thread("sfu", Progress::Within(STALL), move |part| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let socket = socket.activate()?;
-            run(sfu, socket, rx, addresses, local, muted, control).await;
+            let socket = socket.activate().map_err(|e| format!("media socket: {e}"))?;
+            run(part, sfu, socket, rx, addresses, local, muted, control).await;
             Ok(())
         })
     })?;
-    Ok((SfuHandle { commands }, thread))
+    Ok(SfuHandle { commands })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
+    part: &Part,
     mut sfu: Sfu,
     socket: ActiveSocket,
     mut commands: mpsc::Receiver<Command>,
@@ -154,8 +163,10 @@ async fn run(
     let mut outgoing = Vec::new();
     let counters = sfu.counters();
     loop {
+        part.alive();
         let deadline = sfu.poll_timeout(Instant::now());
         tokio::select! {
+            () = part.stopped() => break,
             received = socket.recv(&mut buf) => match received {
                 Ok((n, source, destination)) => {
                     // Take the rest of a burst too, then run each session once.

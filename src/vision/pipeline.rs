@@ -19,6 +19,7 @@ use super::{Gallery, Models, PersonId, Picture, detect};
 use crate::app::events::{BoxEvent, EventBus};
 use crate::capture::{Frame, PixelFormat};
 use crate::store::Store;
+use crate::system::{Part, Progress, Supervisor};
 
 /// What the web side tells the thread.
 #[derive(Debug)]
@@ -71,27 +72,28 @@ pub struct Pipeline {
     last_expiry: Option<Instant>,
 }
 
-/// The running thread and its inbox.
-pub struct Running {
-    pub commands: Sender<Command>,
-    pub thread: std::thread::JoinHandle<()>,
-}
+/// How long the check-in thread may go without a round of its loop (one
+/// frame's analysis, or an idle tick) before it counts as stalled.
+const STALL: Duration = Duration::from_secs(20);
+/// While check-in is off the thread still wakes this often (to show it is
+/// alive, and to see the box stopping).
+const IDLE_TICK: Duration = Duration::from_millis(500);
 
-/// Starts the thread. `frames` comes from the main camera.
+/// Starts the `checkin` thread under `supervisor`; returns its inbox.
+/// `frames` comes from the main camera. The thread ends when the box stops
+/// or the inbox closes.
 pub fn spawn(
-    models: Arc<Models>,
-    settings: PipelineSettings,
+    supervisor: &Supervisor,
+    mut pipeline: Pipeline,
     mut frames: broadcast::Receiver<Arc<Frame>>,
-    store: Store,
-    events: EventBus,
-    faces: watch::Sender<Vec<FaceBox>>,
     enabled: bool,
-) -> std::io::Result<Running> {
+) -> std::io::Result<Sender<Command>> {
     let (commands, inbox) = std::sync::mpsc::channel();
-    let mut pipeline = Pipeline::new(models, settings, store, events, faces);
-    let thread =
-        std::thread::Builder::new().name("checkin".into()).spawn(move || pipeline.run(&mut frames, &inbox, enabled))?;
-    Ok(Running { commands, thread })
+    supervisor.thread("checkin", Progress::Within(STALL), move |part| {
+        pipeline.run(part, &mut frames, &inbox, enabled);
+        Ok(())
+    })?;
+    Ok(commands)
 }
 
 impl Pipeline {
@@ -121,11 +123,18 @@ impl Pipeline {
         pipeline
     }
 
-    fn run(&mut self, frames: &mut broadcast::Receiver<Arc<Frame>>, inbox: &Receiver<Command>, mut enabled: bool) {
+    fn run(
+        &mut self,
+        part: &Part,
+        frames: &mut broadcast::Receiver<Arc<Frame>>,
+        inbox: &Receiver<Command>,
+        mut enabled: bool,
+    ) {
         let period = Duration::from_secs_f64(1.0 / self.settings.fps.max(1) as f64);
         let mut next = Instant::now();
-        loop {
-            let wait = if enabled { next.saturating_duration_since(Instant::now()) } else { Duration::from_secs(3600) };
+        while !part.stopping() {
+            part.alive();
+            let wait = if enabled { next.saturating_duration_since(Instant::now()) } else { IDLE_TICK };
             match inbox.recv_timeout(wait) {
                 Ok(Command::Enable(on)) => {
                     if on && !enabled {

@@ -9,12 +9,13 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 use super::checkin::CheckInRules;
-use super::pipeline::{self, Command, FaceBox, PipelineSettings};
+use super::pipeline::{self, Command, FaceBox, Pipeline, PipelineSettings};
 use super::{EnrollError, Models, PhotoLimits, Picture};
 use crate::app::events::EventBus;
 use crate::capture::{Feed, Frame, PixelFormat};
 use crate::config::CheckInConfig;
 use crate::store::Store;
+use crate::system::Supervisor;
 
 pub struct CheckInService {
     /// `None` when the models are not installed (check-in cannot run).
@@ -40,6 +41,7 @@ impl CheckInService {
     /// publishes each analysed frame's faces to `faces`; without models the
     /// service only answers that check-in is unavailable.
     pub fn start(
+        supervisor: &Supervisor,
         config: CheckInConfig,
         camera: Feed<Frame>,
         store: Store,
@@ -65,8 +67,9 @@ impl CheckInService {
                 rules: CheckInRules::default(),
             };
             let frames = camera.subscribe();
-            match pipeline::spawn(models.clone(), settings, frames, store.clone(), events, faces, config.enabled) {
-                Ok(running) => commands = Some(running.commands),
+            let pipeline = Pipeline::new(models.clone(), settings, store.clone(), events, faces);
+            match pipeline::spawn(supervisor, pipeline, frames, config.enabled) {
+                Ok(inbox) => commands = Some(inbox),
                 Err(e) => tracing::error!(error = %e, "cannot start the check-in thread"),
             }
         }
@@ -136,11 +139,6 @@ impl CheckInService {
 
     pub fn forget(&self, person: i64) {
         self.send(Command::Forget(person));
-    }
-
-    /// Stops the thread (it ends when its inbox closes).
-    pub fn stop(&self) {
-        self.commands.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     fn send(&self, command: Command) -> bool {

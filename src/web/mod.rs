@@ -8,6 +8,8 @@ mod assets;
 pub mod certificate;
 pub mod display;
 mod errors;
+#[cfg(feature = "faults")]
+pub mod faults;
 mod health;
 pub mod join;
 mod metrics;

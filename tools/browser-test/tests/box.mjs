@@ -61,29 +61,41 @@ ${extraToml}
 `);
   const binary = process.env.CONFCAMD || join(repo, 'target/debug/confcamd');
   const log = [];
-  const child = spawn(binary, ['run', '--log-to', 'stderr', '--config', config, '--data-dir', join(dir, 'data')], {
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr.on('data', (d) => log.push(d.toString()));
   const url = `https://127.0.0.1:${https}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`confcamd exited:\n${log.join('')}`);
-    try {
-      if ((await status(`${url}/healthz`)) === 200) break;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error(`confcamd did not come up:\n${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  let child;
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  // Starts the daemon and waits for it to serve; again after it ended, on
+  // the same ports and data (what systemd's Restart= does).
+  const launch = async () => {
+    child = spawn(binary, ['run', '--log-to', 'stderr', '--config', config, '--data-dir', join(dir, 'data')], {
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr.on('data', (d) => log.push(d.toString()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (ended()) throw new Error(`confcamd exited:\n${log.join('')}`);
+      try {
+        if ((await status(`${url}/healthz`)) === 200) break;
+      } catch { /* not up yet */ }
+      if (Date.now() > deadline) throw new Error(`confcamd did not come up:\n${log.join('')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  await launch();
   return {
     url,
     port: https,
     log,
     db: join(dir, 'data', 'confcam.db'),
+    restart: launch,
+    // Resolves with the exit code once the daemon has ended.
+    exited() {
+      return new Promise((r) => (ended() ? r(child.exitCode) : child.on('exit', (code) => r(code))));
+    },
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+      if (!ended()) child.kill('SIGTERM');
+      await this.exited();
       rmSync(dir, { recursive: true, force: true });
     },
   };
