@@ -35,10 +35,13 @@ test('after the SFU thread dies and the box restarts, the phones rejoin on their
     assert.notEqual(code, 0, 'a dead part is a failure: systemd restarts on it');
     assert.match(box.log.join(''), /part of the box stopped working: sfu panicked: injected fault/);
 
+    const sessions = await Promise.all([ada, bob].map((p) => p.page.evaluate(() => window.confcam.session)));
     await box.restart();
-    for (const [phone, other] of [[ada, 'Bob'], [bob, 'Ada']]) {
-      // A new session (the old one died with the daemon), media again.
-      await until(phone.page, (old) => window.confcam.me !== null && window.confcam.me !== old, phone.id, 60_000);
+    for (const [i, [phone, other]] of [[ada, 'Bob'], [bob, 'Ada']].entries()) {
+      // A new session (the old one died with the daemon: its ICE restart is
+      // refused, so the page joins again), and media again.
+      await until(phone.page, (old) => window.confcam.session !== old, sessions[i], 60_000);
+      await until(phone.page, () => window.confcam.pc.connectionState === 'connected', null, 30_000);
       await until(phone.page, seesVideoOf, other, 45_000);
     }
   } finally {
