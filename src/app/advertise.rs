@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 
-use crate::system::to_label;
+use crate::system::local_name;
 
 pub const SERVICE_TYPE: &str = "_https._tcp.local.";
 
@@ -14,11 +14,6 @@ pub const SERVICE_TYPE: &str = "_https._tcp.local.";
 pub struct Advertisement {
     daemon: ServiceDaemon,
     fullname: String,
-}
-
-/// The name the box answers to on the LAN: `<room>.local`.
-pub fn local_name(room: &str) -> String {
-    format!("{}.local", to_label(room))
 }
 
 /// Advertises the HTTPS port on the LAN; a box bound to loopback (tests,

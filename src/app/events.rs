@@ -1,6 +1,5 @@
-//! The box's event bus: what changed, for whoever listens (the admin and
-//! display pages, logs, tests). A tokio broadcast: a slow listener
-//! loses the oldest events, never holds anyone up.
+//! The app's tasks on the event bus ([`crate::events`]): device states
+//! published as they change, check-ins handed to the display's welcome.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,27 +7,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::capture::SourceState;
-use crate::director::{Crop, Shot};
+use crate::events::{BoxEvent, EventBus};
 use crate::web::BoxStatus;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum BoxEvent {
-    /// A camera or the microphone array changed state (unplugged, back,
-    /// stalled).
-    Device { source: String, state: SourceState, error: Option<String> },
-    /// The director changed the room's shot: which camera, what it frames,
-    /// and when (ms since the box started, on the audio's clock).
-    Framing { camera: String, shot: Shot, crop: Crop, uptime_ms: u64 },
-    /// An enrolled person was recognised in the room: their check-in to the
-    /// current meeting.
-    CheckIn { person: i64, name: String, meeting: i64, similarity: f32 },
-}
-
-pub type EventBus = broadcast::Sender<BoxEvent>;
-
-/// Events kept for a listener that falls behind.
-pub const EVENT_RING: usize = 64;
 /// How often device states are looked at.
 const DEVICE_CHECK: Duration = Duration::from_millis(250);
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::hw::{Button, ButtonEvent, Leds, PrivacySwitch, ring_colors};
-use crate::system::{Progress, Supervisor};
+use crate::supervisor::{Progress, Supervisor};
 
 /// Starts the thread that owns the button and the LED ring: a press toggles
 /// mute; the ring shows the mute state and, when live, the talker's

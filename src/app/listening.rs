@@ -12,7 +12,6 @@ use str0m::media::MediaKind;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::{mpsc, watch};
 
-use super::events::{BoxEvent, EventBus};
 use super::playing::Played;
 use super::room_media::{next_within, timer};
 use crate::audio::echo::{SILENT_DBFS, dbfs};
@@ -20,8 +19,9 @@ use crate::audio::{Cleanup, EchoCanceller, EchoStats, FarEnd, Heard, Listener, M
 use crate::capture::AudioBlock;
 use crate::codec::{CodecError, OPUS_FRAME, RoomAudio};
 use crate::director::{CameraView, Director, DirectorConfig, Program, Shot};
+use crate::events::{BoxEvent, EventBus};
 use crate::sfu::{LocalPacket, RoomControl};
-use crate::system::Part;
+use crate::supervisor::Part;
 
 /// Without a block this long, the microphone counts as away and silence goes
 /// out (phones keep a live audio track rather than a stalled one).

@@ -6,7 +6,7 @@
 //! [`run`] (or [`start`], which returns a handle tests can inspect).
 
 pub mod advertise;
-pub mod events;
+mod events;
 mod gpio;
 mod hardware;
 mod listening;
@@ -35,7 +35,8 @@ use crate::config::{Config, ServerConfig, apply_settings};
 use crate::director::CameraView;
 use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
 use crate::store::{Opened, Store, StoreError};
-use crate::system::{Ended, HostIdentity, Notifier, NotifyState, Supervisor, Watchdog, stalled_sources};
+use crate::supervisor::{Ended, Supervisor};
+use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, stalled_sources, unix_now};
 use crate::vision::service::CheckInService;
 use crate::web::join::Admission;
 use crate::web::{self, BoxStatus, WebServer, WebState, certificate};
@@ -224,7 +225,7 @@ impl RunningBox {
 pub struct RunningBox {
     pub status: Arc<BoxStatus>,
     /// What changes while the box runs (devices coming and going).
-    pub events: events::EventBus,
+    pub events: crate::events::EventBus,
     pub web: WebServer,
     /// The join code and its guessing throttle.
     pub admission: Arc<Admission>,
@@ -323,7 +324,7 @@ async fn start_parts(
     spawn_pump(&supervisor, "microphone".into(), move || mic.next_block(), microphone.clone(), mic_health.clone())
         .map_err(AppError::Thread)?;
 
-    let (events, _) = broadcast::channel(events::EVENT_RING);
+    let (events, _) = broadcast::channel(crate::events::EVENT_RING);
     let views = config.camera.iter().map(|c| {
         let view = CameraView { azimuth_deg: c.azimuth_deg.as_f32(), hfov_deg: c.hfov_deg.as_f32() };
         (c.name.clone(), view)
@@ -566,10 +567,6 @@ async fn feed_watchdog(notifier: Notifier, watchdog: Watchdog, status: Arc<BoxSt
             withheld = true;
         }
     }
-}
-
-pub(crate) fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Runs blocking work (SQLite, file writes, thread joins) off the runtime.

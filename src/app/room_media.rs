@@ -16,7 +16,7 @@ use super::listening::{Ears, listen};
 use super::room_video::{RoomCamera, encode_video};
 use crate::capture::AudioBlock;
 use crate::sfu::{LocalPacket, RoomControl};
-use crate::system::{Progress, Supervisor};
+use crate::supervisor::{Progress, Supervisor};
 
 /// How long the room's media threads may go without a round of their loop
 /// (each waits at most a second for its feed) before they count as stalled.

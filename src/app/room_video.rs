@@ -19,7 +19,7 @@ use crate::capture::{BufferPool, Frame, PixelFormat};
 use crate::codec::{H264Encoder, Passthrough, packetize_h264};
 use crate::director::{Crop, Program, Reframer, Shot};
 use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
-use crate::system::Part;
+use crate::supervisor::Part;
 use crate::vision::pipeline::FaceBox;
 
 /// RTP payload size the box keeps under (leaves room for headers, SRTP and

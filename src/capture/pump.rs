@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use super::{CaptureError, SourceHealth};
-use crate::system::{Part, Progress, Supervisor};
+use crate::supervisor::{Part, Progress, Supervisor};
 
 /// The receiving end of a source: subscribe to get every new item; a slow
 /// subscriber gets `Lagged(n)` and skips the oldest `n`.

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::InRange;
 
+/// Where the daemon looks for the face models when the config does not say.
+pub const DEFAULT_MODELS_DIR: &str = "/usr/share/confcam/models";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckInConfig {
@@ -31,7 +34,7 @@ impl Default for CheckInConfig {
     fn default() -> Self {
         CheckInConfig {
             enabled: false,
-            models_dir: crate::vision::DEFAULT_MODELS_DIR.into(),
+            models_dir: DEFAULT_MODELS_DIR.into(),
             fps: InRange::new_const(5),
             analysis_width: InRange::new_const(640),
             // SFace's 0.363, rounded up a little: a stranger checked in as

@@ -14,7 +14,7 @@ mod located;
 mod overlay;
 mod ranged;
 
-pub use checkin::CheckInConfig;
+pub use checkin::{CheckInConfig, DEFAULT_MODELS_DIR};
 pub use director::DirectorSettings;
 pub use file::{ConfigError, load_file, parse};
 pub use overlay::{OverlayError, apply_settings};

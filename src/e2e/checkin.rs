@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use confcam::app::events::BoxEvent;
 use confcam::capture::sim::Portrait;
 use confcam::config::{Config, InRange};
+use confcam::events::BoxEvent;
 use confcam::vision::{PhotoLimits, Picture};
 use tokio::sync::broadcast;
 

@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
-use confcam::app::events::BoxEvent;
 use confcam::capture::SourceState;
+use confcam::events::BoxEvent;
 use confcam::web::{Health, Overall};
 use rusqlite::Connection;
 

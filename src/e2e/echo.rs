@@ -158,8 +158,8 @@ async fn a_loudspeaker_unplugged_mid_meeting_is_reported_and_the_meeting_goes_on
 /// The director's speaker shots while only the far end talks (its voice
 /// playing in the room, nobody in the room talking).
 async fn shots_while_the_far_end_talks(echo_cancellation: bool) -> Vec<f32> {
-    use confcam::app::events::BoxEvent;
     use confcam::director::Shot;
+    use confcam::events::BoxEvent;
 
     let mut config = speakerphone_config();
     config.simulation.talkers.clear();

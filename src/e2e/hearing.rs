@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use confcam::app::events::BoxEvent;
 use confcam::config::{Config, InRange, TalkerConfig};
 use confcam::director::{Crop, Shot};
+use confcam::events::BoxEvent;
 use tokio::sync::broadcast;
 
 use crate::common::{client, small_config, start_box};

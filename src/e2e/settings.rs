@@ -71,9 +71,9 @@ async fn within_5_s(mut read: impl AsyncFnMut() -> Value, done: impl Fn(&Value) 
 /// logs in slowly cannot make the test miss the only speaker shot.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_mode_set_by_the_admin_holds_the_whole_room() {
-    use confcam::app::events::BoxEvent;
     use confcam::config::{InRange, TalkerConfig};
     use confcam::director::Shot;
+    use confcam::events::BoxEvent;
     use std::time::Duration;
 
     let mut config = small_config();

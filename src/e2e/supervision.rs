@@ -7,8 +7,9 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use confcam::app::{self, AppError, Hardware};
-use confcam::system::faults::Fault;
-use confcam::system::{Ended, Notifier, Watchdog};
+use confcam::supervisor::Ended;
+use confcam::supervisor::faults::Fault;
+use confcam::system::{Notifier, Watchdog};
 
 use crate::common::{boot, listeners, small_config, start_with};
 

@@ -13,7 +13,7 @@ use super::engine::{FarAudio, JoinError, LocalPacket, Sfu};
 use super::messages::{ParticipantInfo, ParticipantKind};
 use super::quality::LinkQuality;
 use super::socket::{ActiveSocket, MediaSocket};
-use crate::system::{Part, Progress, Supervisor};
+use crate::supervisor::{Part, Progress, Supervisor};
 
 enum Command {
     Join {

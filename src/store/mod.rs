@@ -5,12 +5,14 @@
 //! a healthy database is moved aside (never overwritten) and a fresh one made.
 
 mod admin;
+mod embedding;
 mod migrations;
 mod people;
 mod runs;
 mod settings;
 
 pub use admin::AdminSession;
+pub use embedding::{EMBEDDING_DIMENSIONS, Embedding};
 pub use people::{Attendee, Meeting, Person};
 pub use runs::RunRecord;
 

@@ -4,8 +4,9 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::Embedding;
 use super::{Store, StoreError};
-use crate::vision::{Embedding, PersonId};
+use crate::events::PersonId;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Person {
@@ -267,7 +268,7 @@ mod tests {
     use super::*;
 
     fn embedding(seed: f32) -> Embedding {
-        Embedding::new((0..crate::vision::embed::DIMENSIONS).map(|i| (i as f32 * seed).sin()).collect())
+        Embedding::new((0..super::super::EMBEDDING_DIMENSIONS).map(|i| (i as f32 * seed).sin()).collect())
     }
 
     #[test]

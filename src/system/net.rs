@@ -99,6 +99,11 @@ fn dns_label(host_name: &str) -> String {
 /// Turns a name into one lower-case DNS label: letters and digits, other
 /// runs of characters as one hyphen ("Room 4 – Ada" → `room-4-ada`);
 /// "confcam" when nothing is left.
+/// The name the box answers to on the LAN (mDNS): `<room>.local`.
+pub fn local_name(room: &str) -> String {
+    format!("{}.local", to_label(room))
+}
+
 pub fn to_label(name: &str) -> String {
     let mut label = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {

@@ -5,7 +5,7 @@ use super::Embedding;
 /// SFace's cosine threshold for "same person" (OpenCV's, from LFW).
 pub const DEFAULT_THRESHOLD: f32 = 0.363;
 
-pub type PersonId = i64;
+pub use crate::events::PersonId;
 
 /// A face's best match among the enrolled people.
 #[derive(Debug, Clone, Copy, PartialEq)]

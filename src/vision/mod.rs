@@ -25,8 +25,7 @@ pub use picture::{PhotoError, PhotoLimits, Picture};
 
 use std::path::Path;
 
-/// Where the daemon looks for the models when the config does not say.
-pub const DEFAULT_MODELS_DIR: &str = "/usr/share/confcam/models";
+pub use crate::config::DEFAULT_MODELS_DIR;
 
 /// The two models, loaded once.
 pub struct Models {

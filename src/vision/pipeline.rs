@@ -16,10 +16,10 @@ use tokio::sync::{broadcast, watch};
 
 use super::checkin::{Attendance, AttendanceEvent, CheckInRules};
 use super::{Gallery, Models, PersonId, Picture, detect};
-use crate::app::events::{BoxEvent, EventBus};
 use crate::capture::{Frame, PixelFormat};
+use crate::events::{BoxEvent, EventBus};
 use crate::store::Store;
-use crate::system::{Part, Progress, Supervisor};
+use crate::supervisor::{Part, Progress, Supervisor};
 
 /// What the web side tells the thread.
 #[derive(Debug)]
@@ -179,15 +179,18 @@ impl Pipeline {
             if frame.format != PixelFormat::I420 {
                 continue; // A passthrough camera's H.264 has no pixels here.
             }
-            if let Err(e) = self.analyse(&frame, now) {
+            let unix = crate::system::unix_now();
+            if let Err(e) = self.analyse(&frame, now, unix) {
                 tracing::warn!(error = %e, "face check-in: a frame could not be analysed");
             }
-            self.housekeeping(now);
+            self.housekeeping(now, unix);
         }
     }
 
     /// Finds, follows and recognises the faces of one frame.
-    pub fn analyse(&mut self, frame: &Frame, now: Instant) -> Result<(), super::ModelError> {
+    /// `now` on the monotonic clock, `unix` on the wall clock (what the
+    /// store records).
+    pub fn analyse(&mut self, frame: &Frame, now: Instant, unix: i64) -> Result<(), super::ModelError> {
         let picture = Picture::from_i420(&frame.data, frame.width, frame.height);
         let k = (self.settings.analysis_width as f32 / frame.width as f32).min(1.0);
         let small = if k < 1.0 { picture.scaled(k) } else { picture.clone() };
@@ -208,7 +211,7 @@ impl Pipeline {
             self.attendance.identified(now, track, found);
         }
         while let Some(event) = self.attendance.poll_event() {
-            self.record(event);
+            self.record(event, unix);
         }
         let (w, h) = (frame.width as f32, frame.height as f32);
         let boxes = self
@@ -221,8 +224,7 @@ impl Pipeline {
         Ok(())
     }
 
-    fn record(&mut self, event: AttendanceEvent) {
-        let now = crate::app::unix_now();
+    fn record(&mut self, event: AttendanceEvent, now: i64) {
         let (person, similarity) = match event {
             AttendanceEvent::CheckedIn { person, similarity, .. } => (person, Some(similarity)),
             AttendanceEvent::StillHere { person, .. } => (person, None),
@@ -245,8 +247,7 @@ impl Pipeline {
     }
 
     /// Ends the meeting once the room is empty, and expires old check-ins.
-    fn housekeeping(&mut self, now: Instant) {
-        let unix = crate::app::unix_now();
+    fn housekeeping(&mut self, now: Instant, unix: i64) {
         if self.meeting.is_some() && self.last_face.is_none_or(|t| now.duration_since(t) >= self.settings.meeting_idle)
         {
             if let Err(e) = self.store.end_meeting(unix) {

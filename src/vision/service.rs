@@ -11,11 +11,11 @@ use tokio::sync::{broadcast, watch};
 use super::checkin::CheckInRules;
 use super::pipeline::{self, Command, FaceBox, Pipeline, PipelineSettings};
 use super::{EnrollError, Models, PhotoLimits, Picture};
-use crate::app::events::EventBus;
 use crate::capture::{Feed, Frame, PixelFormat};
 use crate::config::CheckInConfig;
+use crate::events::EventBus;
 use crate::store::Store;
-use crate::system::Supervisor;
+use crate::supervisor::Supervisor;
 
 pub struct CheckInService {
     /// `None` when the models are not installed (check-in cannot run).

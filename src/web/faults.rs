@@ -8,8 +8,8 @@ use axum::routing::post;
 use axum::{Extension, Json};
 use serde::Deserialize;
 
-use crate::system::Supervisor;
-use crate::system::faults::Fault;
+use crate::supervisor::Supervisor;
+use crate::supervisor::faults::Fault;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

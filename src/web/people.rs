@@ -106,7 +106,7 @@ async fn enroll(state: WebState, person: Option<i64>, who: Option<NewPerson>, so
             }
             (None, Some((name, email))) => service
                 .store
-                .add_person(&name, email.as_deref(), &[embedding], &photos, crate::app::unix_now())
+                .add_person(&name, email.as_deref(), &[embedding], &photos, crate::system::unix_now())
                 .map_err(store_error)?,
             (None, None) => return Err(refused(StatusCode::BAD_REQUEST, "name is required")),
         };

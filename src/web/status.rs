@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::WebState;
 use super::health::SourceReport;
-use crate::app::advertise::local_name;
+use crate::system::local_name;
 
 pub async fn status(State(state): State<WebState>) -> Json<Value> {
     let participants = state.sfu.participants().await.unwrap_or_default();

@@ -259,7 +259,7 @@ fn pipeline_cpu(models: &Arc<Models>, group: &Path) -> f64 {
     let (mut busy, mut frames) = (Duration::ZERO, 0u32);
     for n in 0..350u32 {
         let before = thread_cpu();
-        pipeline.analyse(&frame, t0 + period * n).unwrap();
+        pipeline.analyse(&frame, t0 + period * n, confcam::system::unix_now()).unwrap();
         if n >= 50 {
             busy += thread_cpu() - before;
             frames += 1;

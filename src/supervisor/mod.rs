@@ -11,6 +11,9 @@
 //!   sees it ([`Part::stopping`], [`Part::stopped`]) and ends on its own
 //!   terms, and the supervisor waits for all of them with a deadline.
 
+#[cfg(feature = "faults")]
+pub mod faults;
+
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -45,7 +48,7 @@ pub struct Part {
     stop: CancellationToken,
     pulse: Option<Arc<Pulse>>,
     #[cfg(feature = "faults")]
-    faults: Arc<super::faults::Pending>,
+    faults: Arc<faults::Pending>,
 }
 
 struct Pulse {
@@ -120,7 +123,7 @@ struct Inner {
     threads: Mutex<Vec<(Arc<str>, std::thread::JoinHandle<()>)>>,
     tasks: Mutex<Vec<(Arc<str>, tokio::task::JoinHandle<()>)>>,
     #[cfg(feature = "faults")]
-    faults: Arc<super::faults::Pending>,
+    faults: Arc<faults::Pending>,
 }
 
 impl Default for Supervisor {
@@ -248,7 +251,7 @@ impl Supervisor {
 
     /// Test builds: the part named `part` dies or stalls at its next round.
     #[cfg(feature = "faults")]
-    pub fn inject(&self, part: &str, fault: super::faults::Fault) {
+    pub fn inject(&self, part: &str, fault: faults::Fault) {
         self.inner.faults.arm(part, fault);
     }
 

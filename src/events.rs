@@ -1,0 +1,33 @@
+//! The box's event bus: what changed, for whoever listens (the admin and
+//! display pages, logs, tests). A tokio broadcast: a slow listener
+//! loses the oldest events, never holds anyone up. Check-in (vision) and
+//! the room's listening publish here; the app's tasks and the web pages
+//! listen.
+
+use tokio::sync::broadcast;
+
+use crate::capture::SourceState;
+use crate::director::{Crop, Shot};
+/// An enrolled person (the store's row id).
+pub type PersonId = i64;
+/// A meeting of people in the room (the store's row id).
+pub type MeetingId = i64;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BoxEvent {
+    /// A camera or the microphone array changed state (unplugged, back,
+    /// stalled).
+    Device { source: String, state: SourceState, error: Option<String> },
+    /// The director changed the room's shot: which camera, what it frames,
+    /// and when (ms since the box started, on the audio's clock).
+    Framing { camera: String, shot: Shot, crop: Crop, uptime_ms: u64 },
+    /// An enrolled person was recognised in the room: their check-in to the
+    /// current meeting.
+    CheckIn { person: PersonId, name: String, meeting: MeetingId, similarity: f32 },
+}
+
+pub type EventBus = broadcast::Sender<BoxEvent>;
+
+/// Events kept for a listener that falls behind.
+pub const EVENT_RING: usize = 64;
