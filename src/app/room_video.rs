@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use str0m::media::MediaKind;
 use tokio::sync::broadcast::Receiver;
@@ -17,7 +17,8 @@ use crate::capture::h264::KeyframeWanted;
 use crate::capture::slate::slate;
 use crate::capture::{BufferPool, Frame, PixelFormat};
 use crate::codec::{H264Encoder, Passthrough, packetize_h264};
-use crate::director::{Crop, Program, Reframer, Shot};
+use crate::director::on_air::Change;
+use crate::director::{Crop, OnAir, Program, Reframer, Shot};
 use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
 use crate::supervisor::Part;
 use crate::vision::pipeline::FaceBox;
@@ -25,11 +26,6 @@ use crate::vision::pipeline::FaceBox;
 /// RTP payload size the box keeps under (leaves room for headers, SRTP and
 /// a VPN or PPPoE link on the way).
 const MTU: usize = 1100;
-
-/// Without a frame this long, the camera counts as away and the slate goes
-/// out instead (at a low rate: it does not move).
-const CAMERA_AWAY: Duration = Duration::from_secs(1);
-const SLATE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// A camera as the room's video takes it.
 pub struct RoomCamera {
@@ -69,33 +65,25 @@ pub(super) fn encode_video(
     // Reframed pictures come back here once encoded and sent.
     let pictures = BufferPool::default();
     let mut seq = 0u64;
-    let mut resume_with_keyframe = true;
-    let mut away = false;
-    let mut on_air = program.borrow().framing.camera.min(cameras.len() - 1);
+    let mut on_air = OnAir::new(program.borrow().framing.camera.min(cameras.len() - 1));
     while !part.stopping() {
         part.alive();
-        let camera = program.borrow().framing.camera.min(cameras.len() - 1);
-        if camera != on_air {
-            tracing::debug!(from = on_air, to = camera, "room video changes camera");
-            on_air = camera;
+        if let Some(Change::Cut { from, to }) = on_air.follow(program.borrow().framing.camera.min(cameras.len() - 1)) {
+            tracing::debug!(from, to, "room video changes camera");
             // From the new camera's next frame, which starts a keyframe.
-            cameras[on_air].frames = cameras[on_air].frames.resubscribe();
-            resume_with_keyframe = true;
+            cameras[to].frames = cameras[to].frames.resubscribe();
         }
-        let wait = if away { SLATE_INTERVAL } else { CAMERA_AWAY };
-        let frame = match next_within(&runtime, &mut cameras[on_air].frames, wait) {
+        let camera = on_air.camera();
+        let frame = match next_within(&runtime, &mut cameras[camera].frames, on_air.wait()) {
             Ok(Some(frame)) => {
-                if std::mem::take(&mut away) {
+                if on_air.frame() == Some(Change::Back) {
                     tracing::info!("room camera back");
-                    resume_with_keyframe = true;
                 }
                 frame
             }
             Ok(None) => {
-                if !away {
+                if on_air.no_frame() == Some(Change::Away) {
                     tracing::warn!("room camera away; sending the slate");
-                    away = true;
-                    resume_with_keyframe = true;
                 }
                 // The slate matches the encoder, so viewers' decoders go on.
                 let (w, h) = encoder.as_ref().map_or((width, height), H264Encoder::size);
@@ -109,7 +97,7 @@ pub(super) fn encode_video(
             // are the camera's to make. Its parameter sets are learnt even
             // while nobody watches: it may send them only once.
             encoder = None;
-            if !watched || std::mem::take(&mut resume_with_keyframe) {
+            if !watched || on_air.take_fresh() {
                 passthrough.restart();
             }
             let nals = passthrough.access_unit(&frame.data);
@@ -117,7 +105,7 @@ pub(super) fn encode_video(
                 continue;
             }
             if control.keyframe.swap(false, Ordering::Relaxed) || passthrough.waiting() {
-                cameras[on_air].keyframes.ask();
+                cameras[camera].keyframes.ask();
             }
             if send_picture(&nals, &frame, start, &mut seq, out).is_err() {
                 return Ok(());
@@ -125,20 +113,20 @@ pub(super) fn encode_video(
             continue;
         }
         if !watched {
-            resume_with_keyframe = true;
+            on_air.restart();
             continue;
         }
         // The slate is shown whole, whatever the shot.
-        let frame = if away {
+        let frame = if on_air.away() {
             frame
         } else {
-            let crop = shot_crop(&program.borrow(), frame.captured_at, &cameras[on_air].faces.borrow());
+            let crop = shot_crop(&program.borrow(), frame.captured_at, &cameras[camera].faces.borrow());
             framed(&frame, crop, picture, &mut reframer, &pictures)
         };
         // A camera that came back in another size needs a new encoder.
         if encoder.as_ref().is_some_and(|e| e.size() != (frame.width, frame.height)) {
             encoder = None;
-            resume_with_keyframe = true;
+            on_air.restart();
         }
         let enc = match &mut encoder {
             Some(e) => e,
@@ -147,7 +135,7 @@ pub(super) fn encode_video(
                 Err(e) => return Err(format!("no room video: {e}")),
             },
         };
-        let keyframe = control.keyframe.swap(false, Ordering::Relaxed) || std::mem::take(&mut resume_with_keyframe);
+        let keyframe = on_air.keyframe(control.keyframe.swap(false, Ordering::Relaxed));
         let nals = match enc.encode(&frame, keyframe) {
             Ok(n) => n,
             Err(e) => {
@@ -239,6 +227,7 @@ mod tests {
     use crate::capture::sim::TestScene;
     use crate::codec::H264Encoder;
     use crate::director::{Framing, Shot};
+    use std::time::Duration;
     use tokio::sync::broadcast;
 
     /// A camera in which check-in sees nobody.

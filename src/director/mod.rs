@@ -16,11 +16,13 @@
 //! or always the last talker (no group view for silence or ping-pong).
 
 mod framing;
+pub mod on_air;
 mod program;
 mod reframe;
 mod seats;
 
 pub use framing::{CameraView, Crop};
+pub use on_air::OnAir;
 pub use program::Program;
 pub use reframe::Reframer;
 pub use seats::Seats;

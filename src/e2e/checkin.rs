@@ -142,7 +142,7 @@ async fn an_enrolled_face_checks_in_within_3_s_and_a_stranger_leaves_no_trace() 
     once_faces(&http, &base, true).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(json(&http, format!("{base}/api/checkin")).await["faces"], serde_json::json!([]), "and stay gone");
-    let settings = running.checkin.store.settings().unwrap();
+    let settings = running.status.store.settings().unwrap();
     assert!(settings.contains(&("checkin.enabled".into(), serde_json::json!(false))), "kept for the next start");
 
     // Deleting the person deletes their check-ins too.

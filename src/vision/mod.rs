@@ -60,6 +60,12 @@ pub const MIN_ENROLL_FACE_PX: f32 = 64.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
+    #[error("face check-in is unavailable: {0}")]
+    Unavailable(String),
+    #[error("no such person")]
+    NoSuchPerson,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Photo(#[from] PhotoError),
     #[error("no face found in the photo; use a photo where the face is clearly visible")]

@@ -1,5 +1,6 @@
-//! Check-in as the rest of the box sees it: the models (when installed),
-//! the check-in thread's inbox, and what enrollment needs.
+//! Check-in as the rest of the box sees it: whether it can run, its
+//! switches, the faces it sees, and enrollment (a photo or the camera's
+//! picture in, a person's face in the store out).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -10,30 +11,44 @@ use tokio::sync::{broadcast, watch};
 
 use super::checkin::CheckInRules;
 use super::pipeline::{self, Command, FaceBox, Pipeline, PipelineSettings};
-use super::{EnrollError, Models, PhotoLimits, Picture};
+use super::{EnrollError, Models, PersonId, PhotoLimits, Picture};
 use crate::capture::{Feed, Frame, PixelFormat};
 use crate::config::CheckInConfig;
 use crate::events::EventBus;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
 
+/// Where an enrollment picture comes from.
+pub enum PictureSource {
+    /// A photo as uploaded (JPEG or PNG).
+    Upload(Vec<u8>),
+    /// The main camera's next picture.
+    Camera,
+}
+
+/// Whose face is enrolled.
+pub enum Enrollee {
+    New { name: String, email: Option<String> },
+    Existing(PersonId),
+}
+
 pub struct CheckInService {
     /// `None` when the models are not installed (check-in cannot run).
-    pub models: Option<Arc<Models>>,
+    models: Option<Arc<Models>>,
     /// Why the models are missing.
-    pub models_error: Option<String>,
+    models_error: Option<String>,
     config: Mutex<CheckInConfig>,
-    pub limits: PhotoLimits,
+    limits: PhotoLimits,
     /// The admin's setting.
     enabled: AtomicBool,
     /// The hardware privacy switch, engaged.
     privacy: AtomicBool,
     commands: Mutex<Option<Sender<Command>>>,
-    pub faces: watch::Receiver<Vec<FaceBox>>,
+    faces: watch::Receiver<Vec<FaceBox>>,
     /// Only resubscribed from, never read: holding a sender would keep the
     /// camera's channel open after the camera stops.
     camera: Mutex<broadcast::Receiver<Arc<Frame>>>,
-    pub store: Store,
+    store: Store,
 }
 
 impl CheckInService {
@@ -88,6 +103,55 @@ impl CheckInService {
         })
     }
 
+    /// Why check-in cannot run here (its models are missing), if so.
+    pub fn unavailable(&self) -> Option<String> {
+        self.models.is_none().then(|| self.models_error.clone().unwrap_or_default())
+    }
+
+    /// The faces in the main camera's last analysed picture.
+    pub fn faces(&self) -> Vec<FaceBox> {
+        self.faces.borrow().clone()
+    }
+
+    /// Enrolls the one face in `source` (blocking: decodes or captures,
+    /// detects, embeds, writes): a new person, or another face of someone;
+    /// returns their id. The photo is kept when the admin keeps photos.
+    pub fn enroll(&self, who: Enrollee, source: PictureSource, now_unix: i64) -> Result<PersonId, EnrollError> {
+        let Some(models) = &self.models else {
+            return Err(EnrollError::Unavailable(self.unavailable().unwrap_or_default()));
+        };
+        let (picture, photo) = match source {
+            PictureSource::Upload(bytes) => (Picture::decode(&bytes, self.limits)?, Some(bytes)),
+            PictureSource::Camera => (self.capture()?, None),
+        };
+        let (_, embedding) = models.enrollment(&picture)?;
+        let photos: Vec<Vec<u8>> = photo.filter(|_| self.config().keep_photos).into_iter().collect();
+        let id = match who {
+            Enrollee::Existing(id) => {
+                if !self.store.add_faces(id, &[embedding], &photos)? {
+                    return Err(EnrollError::NoSuchPerson);
+                }
+                id
+            }
+            Enrollee::New { name, email } => {
+                self.store.add_person(&name, email.as_deref(), &[embedding], &photos, now_unix)?
+            }
+        };
+        self.gallery_changed();
+        tracing::info!(person = id, "enrolled a face");
+        Ok(id)
+    }
+
+    /// Deletes a person (their faces, photos and check-ins) and has
+    /// check-in forget them; false if there was no such person.
+    pub fn delete_person(&self, person: PersonId) -> Result<bool, crate::store::StoreError> {
+        let deleted = self.store.delete_person(person)?;
+        if deleted {
+            self.forget(person);
+        }
+        Ok(deleted)
+    }
+
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
@@ -133,11 +197,11 @@ impl CheckInService {
         }
     }
 
-    pub fn gallery_changed(&self) {
+    fn gallery_changed(&self) {
         self.send(Command::GalleryChanged);
     }
 
-    pub fn forget(&self, person: i64) {
+    fn forget(&self, person: PersonId) {
         self.send(Command::Forget(person));
     }
 
@@ -147,7 +211,7 @@ impl CheckInService {
     }
 
     /// The next picture from the main camera (blocking, up to 3 s).
-    pub fn capture(&self) -> Result<Picture, EnrollError> {
+    fn capture(&self) -> Result<Picture, EnrollError> {
         let mut frames = self.camera.lock().unwrap_or_else(|p| p.into_inner()).resubscribe();
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
         while std::time::Instant::now() < deadline {

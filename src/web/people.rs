@@ -18,8 +18,8 @@ use super::WebState;
 use super::join::error;
 use super::refused::{Refused, on_store, refused, store_error};
 use crate::store::Store;
-use crate::vision::service::CheckInService;
-use crate::vision::{Embedding, EnrollError, PhotoError, Picture};
+use crate::vision::service::{CheckInService, Enrollee, PictureSource};
+use crate::vision::{EnrollError, PhotoError};
 
 /// Bodies above this are cut off by the server before any handler runs; up
 /// to it, the photo limits give the clear error.
@@ -49,6 +49,9 @@ impl NewPerson {
 
 fn enroll_error(e: EnrollError) -> Refused {
     let status = match &e {
+        EnrollError::Store(_) => return store_error(e),
+        EnrollError::Unavailable(_) | EnrollError::NoCamera(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EnrollError::NoSuchPerson => StatusCode::NOT_FOUND,
         EnrollError::Photo(PhotoError::TooLarge { .. } | PhotoError::TooManyPixels { .. }) => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
@@ -57,67 +60,23 @@ fn enroll_error(e: EnrollError) -> Refused {
         EnrollError::NoFace | EnrollError::SeveralFaces(_) | EnrollError::TooSmall { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        EnrollError::NoCamera(_) => StatusCode::SERVICE_UNAVAILABLE,
         EnrollError::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     refused(status, e.to_string())
 }
 
-/// Where an enrollment picture comes from.
-enum Source {
-    Upload(Bytes),
-    Camera,
-}
-
-/// Decodes (or captures) the picture and finds its one face's embedding;
-/// also the photo to keep, when the admin keeps photos.
-fn embed(service: &CheckInService, source: Source) -> Result<(Embedding, Option<Vec<u8>>), Refused> {
-    let Some(models) = &service.models else {
-        let why = service.models_error.clone().unwrap_or_default();
-        return Err(refused(StatusCode::SERVICE_UNAVAILABLE, format!("face check-in is unavailable: {why}")));
-    };
-    let (picture, bytes) = match source {
-        Source::Upload(bytes) => {
-            (Picture::decode(&bytes, service.limits).map_err(|e| enroll_error(e.into()))?, Some(bytes))
-        }
-        Source::Camera => (service.capture().map_err(enroll_error)?, None),
-    };
-    let (_, embedding) = models.enrollment(&picture).map_err(enroll_error)?;
-    let keep = service.config().keep_photos.then_some(bytes).flatten().map(|b| b.to_vec());
-    Ok((embedding, keep))
-}
-
-async fn enroll(state: WebState, person: Option<i64>, who: Option<NewPerson>, source: Source) -> Response {
-    let named = match who.as_ref().map(NewPerson::validate) {
-        Some(Err(refused)) => return refused.into_response(),
-        Some(Ok(named)) => Some(named),
-        None => None,
+async fn enroll(state: WebState, person: Option<i64>, who: Option<NewPerson>, source: PictureSource) -> Response {
+    let who = match (person, who.as_ref().map(NewPerson::validate)) {
+        (_, Some(Err(refused))) => return refused.into_response(),
+        (Some(id), _) => Enrollee::Existing(id),
+        (None, Some(Ok((name, email)))) => Enrollee::New { name, email },
+        (None, None) => return error(StatusCode::BAD_REQUEST, "name is required"),
     };
     let service = state.checkin.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<Response, Refused> {
-        let (embedding, photo) = embed(&service, source)?;
-        let photos: Vec<Vec<u8>> = photo.into_iter().collect();
-        let id = match (person, named) {
-            (Some(id), _) => {
-                if !service.store.add_faces(id, &[embedding], &photos).map_err(store_error)? {
-                    return Err(refused(StatusCode::NOT_FOUND, "no such person"));
-                }
-                id
-            }
-            (None, Some((name, email))) => service
-                .store
-                .add_person(&name, email.as_deref(), &[embedding], &photos, crate::system::unix_now())
-                .map_err(store_error)?,
-            (None, None) => return Err(refused(StatusCode::BAD_REQUEST, "name is required")),
-        };
-        service.gallery_changed();
-        tracing::info!(person = id, "enrolled a face");
-        Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
-    })
-    .await;
+    let done = tokio::task::spawn_blocking(move || service.enroll(who, source, crate::system::unix_now())).await;
     match done {
-        Ok(Ok(response)) => response,
-        Ok(Err(refused)) => refused.into_response(),
+        Ok(Ok(id)) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
+        Ok(Err(e)) => enroll_error(e).into_response(),
         Err(e) => store_error(e).into_response(),
     }
 }
@@ -129,7 +88,7 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let Ok(Query(who)) = query else { return error(StatusCode::BAD_REQUEST, "name is required (?name=…)") };
-    enroll(state, None, Some(who), Source::Upload(body)).await
+    enroll(state, None, Some(who), PictureSource::Upload(body.to_vec())).await
 }
 
 /// `POST /api/people/capture?name=…`: enrolls a new person from the camera.
@@ -138,21 +97,21 @@ pub async fn create_from_camera(
     query: Result<Query<NewPerson>, QueryRejection>,
 ) -> Response {
     let Ok(Query(who)) = query else { return error(StatusCode::BAD_REQUEST, "name is required (?name=…)") };
-    enroll(state, None, Some(who), Source::Camera).await
+    enroll(state, None, Some(who), PictureSource::Camera).await
 }
 
 /// `POST /api/people/{id}/photos` with a photo: another photo of someone.
 pub async fn add_photo(State(state): State<WebState>, Path(id): Path<i64>, body: Bytes) -> Response {
-    enroll(state, Some(id), None, Source::Upload(body)).await
+    enroll(state, Some(id), None, PictureSource::Upload(body.to_vec())).await
 }
 
 /// `POST /api/people/{id}/capture`: another picture of someone, from the camera.
 pub async fn add_capture(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
-    enroll(state, Some(id), None, Source::Camera).await
+    enroll(state, Some(id), None, PictureSource::Camera).await
 }
 
 pub async fn list(State(state): State<WebState>) -> Response {
-    match on_store(&state.checkin.store, Store::people).await {
+    match on_store(&state.status.store, Store::people).await {
         Ok(people) => Json(people).into_response(),
         Err(refused) => refused.into_response(),
     }
@@ -161,18 +120,17 @@ pub async fn list(State(state): State<WebState>) -> Response {
 /// `DELETE /api/people/{id}`: the person, their embeddings, photos and
 /// check-ins.
 pub async fn delete(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
-    match on_store(&state.checkin.store, move |store| store.delete_person(id)).await {
-        Ok(true) => {
-            state.checkin.forget(id);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Ok(false) => error(StatusCode::NOT_FOUND, "no such person"),
-        Err(refused) => refused.into_response(),
+    let service = state.checkin.clone();
+    match tokio::task::spawn_blocking(move || service.delete_person(id)).await {
+        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(false)) => error(StatusCode::NOT_FOUND, "no such person"),
+        Ok(Err(e)) => store_error(e).into_response(),
+        Err(e) => store_error(e).into_response(),
     }
 }
 
 pub async fn meetings(State(state): State<WebState>) -> Response {
-    match on_store(&state.checkin.store, Store::meetings).await {
+    match on_store(&state.status.store, Store::meetings).await {
         Ok(rows) => Json(rows).into_response(),
         Err(refused) => refused.into_response(),
     }
@@ -180,7 +138,7 @@ pub async fn meetings(State(state): State<WebState>) -> Response {
 
 /// `GET /api/meetings/{id}/attendance` (JSON) or `…/attendance.csv`.
 pub async fn attendance(State(state): State<WebState>, Path((id, format)): Path<(i64, String)>) -> Response {
-    let rows = match on_store(&state.checkin.store, move |store| store.attendance(id)).await {
+    let rows = match on_store(&state.status.store, move |store| store.attendance(id)).await {
         Ok(rows) => rows,
         Err(refused) => return refused.into_response(),
     };
@@ -226,13 +184,13 @@ pub async fn status(State(state): State<WebState>) -> Response {
     Json(serde_json::json!({
         "enabled": s.enabled(),
         "privacy_switch": s.privacy(),
-        "available": s.models.is_some(),
-        "unavailable_because": s.models_error,
+        "available": s.unavailable().is_none(),
+        "unavailable_because": s.unavailable(),
         "threshold": config.threshold(),
         "fps": config.fps.get(),
         "retention_days": config.retention_days.get(),
         "keep_photos": config.keep_photos,
-        "faces": *s.faces.borrow(),
+        "faces": s.faces(),
     }))
     .into_response()
 }
@@ -256,11 +214,11 @@ pub async fn switch(
     };
     let service: Arc<CheckInService> = state.checkin.clone();
     if !service.set_enabled(enabled) {
-        let why = service.models_error.clone().unwrap_or_else(|| "the check-in thread is not running".into());
+        let why = service.unavailable().unwrap_or_else(|| "the check-in thread is not running".into());
         return error(StatusCode::SERVICE_UNAVAILABLE, &format!("face check-in is unavailable: {why}"));
     }
     let saved =
-        on_store(&service.store, move |store| store.set_setting("checkin.enabled", &serde_json::json!(enabled)));
+        on_store(&state.status.store, move |store| store.set_setting("checkin.enabled", &serde_json::json!(enabled)));
     match saved.await {
         Ok(()) => {
             state.config.send_modify(|c| c.checkin.enabled = enabled);

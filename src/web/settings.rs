@@ -46,8 +46,10 @@ pub async fn put(State(state): State<WebState>, body: Result<Json<Map<String, Va
         Ok(changed) => changed,
         Err(errors) => return unfit(errors.into_iter().map(|e| (e.key, e.message))),
     };
-    if next.checkin.enabled && !current.checkin.enabled && state.checkin.models.is_none() {
-        let why = state.checkin.models_error.clone().unwrap_or_default();
+    if next.checkin.enabled
+        && !current.checkin.enabled
+        && let Some(why) = state.checkin.unavailable()
+    {
         return unfit([("checkin.enabled".to_string(), format!("face check-in is unavailable: {why}"))]);
     }
     let keys: Vec<String> = changes.keys().cloned().collect();
