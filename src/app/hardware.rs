@@ -4,7 +4,7 @@ use std::time::Duration;
 use crate::audio::BoardProfile;
 use crate::capture::alsa::AlsaMicArray;
 use crate::capture::h264::KeyframeWanted;
-use crate::capture::sim::{Air, EchoRoom, RoomScene, SimControl, SimulatedCamera, SimulatedMicArray};
+use crate::capture::sim::{Air, EchoRoom, SimControl, SimulatedCamera, SimulatedMicArray};
 use crate::capture::v4l2::V4l2Camera;
 use crate::capture::{AudioSource, VideoSource};
 use crate::config::{Config, DeviceChoice, GpioChoice};
@@ -255,6 +255,6 @@ fn simulated_microphone(config: &Config) -> SimulatedMicArray {
         profile.rate(),
         profile.sample_format(),
         Duration::from_millis(config.microphone.block_ms.get() as u64),
-        RoomScene::from_config(&config.simulation),
+        config.simulation.scene(),
     )
 }

@@ -21,5 +21,4 @@ pub use mixdown::Mixdown;
 pub use profile::{BoardProfile, MicArray, ProfileSpec, SpeakerSpec};
 pub use reference::Reference;
 
-/// Speed of sound at room temperature, m/s.
-pub const SPEED_OF_SOUND: f32 = 343.0;
+pub use crate::capture::SPEED_OF_SOUND;

@@ -28,12 +28,7 @@ pub enum BoardProfile {
     GenericUsbMic,
 }
 
-/// Where each microphone sits, in metres, in the array's own frame (x to the
-/// front of the box, y to its left, z up).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MicArray {
-    pub positions: Vec<[f32; 3]>,
-}
+pub use crate::capture::MicArray;
 
 /// A board's facts, from `board/<name>/profile.toml`.
 #[derive(Debug, Deserialize)]

@@ -23,6 +23,16 @@ pub use buffer::{BufferPool, FrameBuf};
 pub use health::{SourceHealth, SourceState, SourceStatus};
 pub use pump::{Feed, spawn_pump};
 
+/// Where each microphone of the array sits, in metres, in the array's own
+/// frame (x to the front of the box, y to its left, z up).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MicArray {
+    pub positions: Vec<[f32; 3]>,
+}
+
+/// Speed of sound at room temperature, m/s.
+pub const SPEED_OF_SOUND: f32 = 343.0;
+
 use std::time::Instant;
 
 /// Pixel layouts frames are handed on in.

@@ -403,6 +403,20 @@ pub struct SimulationConfig {
     pub person_photo: Option<std::path::PathBuf>,
 }
 
+impl SimulationConfig {
+    /// The simulated room's talkers as the simulated array hears them.
+    pub fn scene(&self) -> crate::capture::sim::RoomScene {
+        crate::capture::sim::RoomScene {
+            talkers: self.talkers.iter().map(|t| (t.azimuth_deg.as_f32(), t.pitch_hz.as_f32())).collect(),
+            turn: std::time::Duration::from_millis(self.turn_ms.get() as u64),
+            pause: std::time::Duration::from_millis(self.pause_ms.get() as u64),
+            speech_dbfs: self.speech_dbfs.as_f32(),
+            noise_dbfs: self.noise_dbfs.as_f32(),
+            seed: self.seed,
+        }
+    }
+}
+
 impl Default for SimulationConfig {
     fn default() -> Self {
         SimulationConfig {

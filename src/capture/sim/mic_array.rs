@@ -2,9 +2,8 @@ use std::f32::consts::PI;
 use std::time::{Duration, Instant};
 
 use super::{Air, EchoPath, EchoRoom, Pacer, SimControl, Voice};
-use crate::audio::{MicArray, SPEED_OF_SOUND};
 use crate::capture::{AudioBlock, AudioSource, CaptureError, SampleFormat, SourceInfo};
-use crate::config::SimulationConfig;
+use crate::capture::{MicArray, SPEED_OF_SOUND};
 
 /// Taps of the fractional-delay filters; their centre is the bulk delay that
 /// keeps every microphone's delay positive.
@@ -27,17 +26,6 @@ pub struct RoomScene {
 }
 
 impl RoomScene {
-    pub fn from_config(c: &SimulationConfig) -> Self {
-        RoomScene {
-            talkers: c.talkers.iter().map(|t| (t.azimuth_deg.as_f32(), t.pitch_hz.as_f32())).collect(),
-            turn: Duration::from_millis(c.turn_ms.get() as u64),
-            pause: Duration::from_millis(c.pause_ms.get() as u64),
-            speech_dbfs: c.speech_dbfs.as_f32(),
-            noise_dbfs: c.noise_dbfs.as_f32(),
-            seed: c.seed,
-        }
-    }
-
     /// The talker whose turn it is at `t` after the start, if any.
     pub fn active_talker(&self, t: Duration) -> Option<usize> {
         let slot = self.turn + self.pause;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
-use crate::audio::{MicArray, SPEED_OF_SOUND};
+use crate::capture::{MicArray, SPEED_OF_SOUND};
 
 /// The room the simulated box stands in (the DOA fixtures' room).
 const ROOM_M: [f32; 3] = [6.0, 5.0, 3.0];
