@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
@@ -42,32 +42,28 @@ pub fn spawn_room_media(supervisor: &Supervisor, inputs: RoomInputs, ears: Ears)
     let RoomInputs { cameras, picture, blocks, muted, control, out } = inputs;
     let program = ears.program.subscribe();
     let (video_control, video_out) = (control.clone(), out.clone());
+    // Their waits for a feed run on the box's runtime's timer.
+    let (video_timer, timer) = (Handle::current(), Handle::current());
     supervisor.thread("room-video", Progress::Within(STALL), move |part| {
-        encode_video(part, cameras, picture, program, &video_control, &video_out)
+        encode_video(part, &video_timer, cameras, picture, program, &video_control, &video_out)
     })?;
-    supervisor
-        .thread("room-audio", Progress::Within(STALL), move |part| listen(part, blocks, muted, ears, &control, &out))
+    supervisor.thread("room-audio", Progress::Within(STALL), move |part| {
+        listen(part, &timer, blocks, muted, ears, &control, &out)
+    })
 }
 
-/// Waits up to `wait` for the next item of a feed: `Ok(None)` on time out,
-/// `Err(())` once the feed has closed.
-pub(super) fn next_within<T: Clone>(
-    runtime: &Runtime,
-    feed: &mut Receiver<T>,
-    wait: Duration,
-) -> Result<Option<T>, ()> {
+/// Waits up to `wait` for the next item of a feed, on `timer`'s clock (a
+/// runtime's, from a thread of its own): `Ok(None)` on time out, `Err(())`
+/// once the feed has closed.
+pub(super) fn next_within<T: Clone>(timer: &Handle, feed: &mut Receiver<T>, wait: Duration) -> Result<Option<T>, ()> {
     loop {
-        match runtime.block_on(async { tokio::time::timeout(wait, feed.recv()).await }) {
+        match timer.block_on(async { tokio::time::timeout(wait, feed.recv()).await }) {
             Err(_) => return Ok(None),
             Ok(Ok(item)) => return Ok(Some(item)),
             Ok(Err(RecvError::Lagged(_))) => continue,
             Ok(Err(RecvError::Closed)) => return Err(()),
         }
     }
-}
-
-pub(super) fn timer() -> Result<Runtime, String> {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| format!("no timer: {e}"))
 }
 
 /// Packets that arrive within `wait` (for the threads' tests).
