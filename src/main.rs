@@ -59,7 +59,7 @@ enum Command {
     /// Record the microphone array to a WAV file, one channel per
     /// microphone exactly as captured (to bring up or check a board).
     RecordMics {
-        /// Config file for the [microphone] section [default: as `run`].
+        /// Config file for the `[microphone]` section [default: as `run`].
         #[arg(long)]
         config: Option<PathBuf>,
         /// ALSA device [default: the config's microphone device].
@@ -73,7 +73,7 @@ enum Command {
     /// Play the test tone through the loudspeaker, as the admin page's
     /// button does (to bring up or check a speaker).
     SpeakerTest {
-        /// Config file for the [speaker] and [microphone] sections
+        /// Config file for the `[speaker]` and `[microphone]` sections
         /// [default: as `run`].
         #[arg(long)]
         config: Option<PathBuf>,

@@ -4,7 +4,7 @@
 //! mono. On its own it takes loud stationary noise (a fan near the box,
 //! pink noise near full scale) for speech, so a frame also has to stand
 //! [`ABOVE_FLOOR_DB`] above the room's noise floor, tracked as the quietest
-//! frame of the last [`FLOOR_SPAN`] frames (minimum statistics): speech
+//! frame of the last `FLOOR_SPAN` frames (minimum statistics): speech
 //! comes and goes between syllables, a fan does not. Arrays at rates that
 //! are a multiple of 16 kHz are brought down by averaging (the VAD only
 //! needs the speech band). Sans-IO: samples in, scores out.

@@ -1,7 +1,7 @@
 //! Where pictures and sound enter the box.
 //!
 //! A [`VideoSource`] or [`AudioSource`] is a blocking device (V4L2, ALSA, or a
-//! simulated one) driven by its own OS thread ([`pump`]). Each frame or block
+//! simulated one) driven by its own OS thread (`pump`). Each frame or block
 //! is handed on as an `Arc` through a bounded broadcast ring: a consumer that
 //! falls behind loses the oldest items and learns how many, and capture never
 //! blocks or grows memory.
