@@ -103,8 +103,12 @@ async def phone(url, code, seconds):
             await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
             channel.send(json.dumps({"type": "answer", "sdp": pc.localDescription.sdp}))
-        elif message["type"] == "active_speaker" and message.get("id") == me.get("id") and not active:
-            active.append(time.monotonic() - started)
+        # Told when it changes, or in the welcome if it already had (the
+        # phone may take the floor before its data channel opens).
+        elif message["type"] in ("active_speaker", "welcome") and not active:
+            speaker = message.get("id") if message["type"] == "active_speaker" else message.get("active_speaker")
+            if speaker is not None and speaker == me.get("id"):
+                active.append(time.monotonic() - started)
 
     channel.on("message", lambda data: asyncio.ensure_future(on_message(json.loads(data))))
     pc.addTransceiver(Syllables(), direction="sendonly")

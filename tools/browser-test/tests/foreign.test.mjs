@@ -53,6 +53,7 @@ test('aiortc joins as a phone and becomes the active speaker, publishes by WHIP 
     // Its voice: a steady level with pauses of digital silence (no noise
     // floor at all), which never took the floor before.
     const phone = await run(aiortc, ['phone', box.url, JOIN_CODE, '20']);
+    console.error(phone.stdout.trim());
     assert.match(phone.stdout, /active speaker after/);
 
     const ada = await joinAs(browser.context, box, 'Ada');
