@@ -92,11 +92,6 @@ impl Part {
         self.stop.cancelled().await
     }
 
-    /// The stop signal itself, for a part that hands it on.
-    pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
-    }
-
     /// The part made progress (a loop went round).
     pub fn alive(&self) {
         #[cfg(feature = "faults")]
@@ -243,10 +238,6 @@ impl Supervisor {
     pub fn stalled(&self, now: Instant) -> Vec<String> {
         let pulses = lock(&self.inner.pulses);
         pulses.iter().filter(|p| p.silent_for(now) > p.within).map(|p| p.name.to_string()).collect()
-    }
-
-    pub fn is_stopping(&self) -> bool {
-        self.inner.stop.is_cancelled()
     }
 
     /// Test builds: the part named `part` dies or stalls at its next round.

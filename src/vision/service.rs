@@ -33,10 +33,8 @@ pub enum Enrollee {
 }
 
 pub struct CheckInService {
-    /// `None` when the models are not installed (check-in cannot run).
-    models: Option<Arc<Models>>,
-    /// Why the models are missing.
-    models_error: Option<String>,
+    /// The models, or why they are missing (check-in cannot run then).
+    models: Result<Arc<Models>, String>,
     config: Mutex<CheckInConfig>,
     limits: PhotoLimits,
     /// The admin's setting.
@@ -64,15 +62,12 @@ impl CheckInService {
         meeting_idle: Duration,
         faces: watch::Sender<Vec<FaceBox>>,
     ) -> Arc<Self> {
-        let (models, models_error) = match Models::load(&config.models_dir) {
-            Ok(models) => (Some(Arc::new(models)), None),
-            Err(e) => {
-                tracing::warn!(error = %e, "face check-in is unavailable");
-                (None, Some(e.to_string()))
-            }
-        };
+        let models = Models::load(&config.models_dir).map(Arc::new).map_err(|e| {
+            tracing::warn!(error = %e, "face check-in is unavailable");
+            e.to_string()
+        });
         let (mut commands, faces_rx) = (None, faces.subscribe());
-        if let Some(models) = &models {
+        if let Ok(models) = &models {
             let settings = PipelineSettings {
                 fps: config.fps.as_u32(),
                 analysis_width: config.analysis_width.as_u32(),
@@ -91,7 +86,6 @@ impl CheckInService {
         let enabled = AtomicBool::new(config.enabled && commands.is_some());
         Arc::new(CheckInService {
             models,
-            models_error,
             config: Mutex::new(config),
             limits: PhotoLimits::default(),
             enabled,
@@ -105,7 +99,7 @@ impl CheckInService {
 
     /// Why check-in cannot run here (its models are missing), if so.
     pub fn unavailable(&self) -> Option<String> {
-        self.models.is_none().then(|| self.models_error.clone().unwrap_or_default())
+        self.models.as_ref().err().cloned()
     }
 
     /// The faces in the main camera's last analysed picture.
@@ -117,9 +111,7 @@ impl CheckInService {
     /// detects, embeds, writes): a new person, or another face of someone;
     /// returns their id. The photo is kept when the admin keeps photos.
     pub fn enroll(&self, who: Enrollee, source: PictureSource, now_unix: i64) -> Result<PersonId, EnrollError> {
-        let Some(models) = &self.models else {
-            return Err(EnrollError::Unavailable(self.unavailable().unwrap_or_default()));
-        };
+        let models = self.models.as_ref().map_err(|why| EnrollError::Unavailable(why.clone()))?;
         let (picture, photo) = match source {
             PictureSource::Upload(bytes) => (Picture::decode(&bytes, self.limits)?, Some(bytes)),
             PictureSource::Camera => (self.capture()?, None),

@@ -2,8 +2,7 @@ use std::f32::consts::PI;
 use std::time::{Duration, Instant};
 
 use super::{Air, EchoPath, EchoRoom, Pacer, SimControl, Voice};
-use crate::capture::{AudioBlock, AudioSource, CaptureError, SampleFormat, SourceInfo};
-use crate::capture::{MicArray, SPEED_OF_SOUND};
+use crate::capture::{AudioBlock, AudioSource, CaptureError, MicArray, SPEED_OF_SOUND, SampleFormat, SourceInfo};
 
 /// Taps of the fractional-delay filters; their centre is the bulk delay that
 /// keeps every microphone's delay positive.

@@ -285,9 +285,20 @@ impl Net {
 }
 
 impl Phone {
+    /// The video packets received, from the `from`th packet on (audio
+    /// packets are the small ones).
+    fn video_since(&self, from: usize) -> impl DoubleEndedIterator<Item = &RtpPacket> {
+        self.received[from..].iter().filter(|p| p.payload.len() >= 200)
+    }
+
+    /// The simulcast layer of each video packet received from `from` on.
+    fn layers_since(&self, from: usize) -> Vec<u8> {
+        self.video_since(from).map(|p| p.payload[2]).collect()
+    }
+
     /// The simulcast layer of the last video packet received.
     fn last_layer(&self) -> Option<u8> {
-        self.received.iter().rev().find(|p| p.payload.len() >= 200).map(|p| p.payload[2])
+        self.video_since(0).next_back().map(|p| p.payload[2])
     }
 
     /// Takes what the phone's session has to say; datagrams go on its uplink.
@@ -468,12 +479,12 @@ fn a_viewer_gets_one_simulcast_layer_the_largest_in_a_small_call() {
     net.run(Duration::from_secs(3));
     net.send_simulcast(60);
     let bob = &net.phones[1];
-    let layers: Vec<u8> = bob.received.iter().filter(|p| p.payload.len() >= 200).map(|p| p.payload[2]).collect();
+    let layers = bob.layers_since(0);
     assert!(layers.len() > 30, "{} packets", layers.len());
     let switches = layers.windows(2).filter(|w| w[0] != w[1]).count();
     assert!(switches <= 1, "one layer at a time, at most one switch: {layers:?}");
     assert_eq!(*layers.last().unwrap(), b'h', "the largest layer in a two-person call");
-    let seqs: Vec<u64> = bob.received.iter().filter(|p| p.payload.len() >= 200).map(|p| *p.seq_no).collect();
+    let seqs: Vec<u64> = bob.video_since(0).map(|p| *p.seq_no).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "continuous across the switch: {seqs:?}");
 }
 
@@ -488,8 +499,7 @@ fn a_page_can_ask_for_a_video_small() {
     net.say(1, &ClientMessage::Layout { large: Some(vec![]) });
     let before = net.phones[1].received.len();
     net.send_simulcast(40);
-    let later: Vec<u8> =
-        net.phones[1].received[before..].iter().filter(|p| p.payload.len() >= 200).map(|p| p.payload[2]).collect();
+    let later = net.phones[1].layers_since(before);
     assert_eq!(*later.last().unwrap(), b'm', "the middle layer for a thumbnail: {later:?}");
 }
 
