@@ -219,7 +219,7 @@ async fn listener_hears(voice: Option<Vec<f32>>, from: Duration, to: Duration) -
     };
     let (from, to) = (started + from, started + to);
     listener.wait_for(Duration::from_secs(60), |s| s.room_audio.last().filter(|(at, _)| *at > to).map(|_| ())).await;
-    let levels = listener
+    let levels: Vec<f32> = listener
         .seen
         .lock()
         .unwrap()
@@ -228,6 +228,9 @@ async fn listener_hears(voice: Option<Vec<f32>>, from: Duration, to: Duration) -
         .filter(|(at, _)| *at >= from && *at <= to)
         .map(|(_, pcm)| confcam::audio::echo::dbfs(pcm).max(-90.0))
         .collect();
+    let health = crate::daemon::health_of(&http, &format!("https://{}", b.https)).await;
+    let underruns = health.subsystems.loudspeaker.map_or(0, |s| s.underruns);
+    eprintln!("the listener heard {} room packets; the loudspeaker ran dry {underruns} times", levels.len());
     b.running.shutdown().await;
     levels
 }
