@@ -1,8 +1,8 @@
 //! The box's event bus: what changed, for whoever listens (the admin and
 //! display pages, logs, tests). A tokio broadcast: a slow listener
-//! loses the oldest events, never holds anyone up. Check-in (vision) and
-//! the room's listening publish here; the app's tasks and the web pages
-//! listen.
+//! loses the oldest events, never holds anyone up. Check-in (vision), the
+//! room's listening and the meeting publish here; the app's tasks, check-in
+//! and the web pages listen.
 
 use tokio::sync::broadcast;
 
@@ -25,6 +25,12 @@ pub enum BoxEvent {
     /// An enrolled person was recognised in the room: their check-in to the
     /// current meeting.
     CheckIn { person: PersonId, name: String, meeting: MeetingId, similarity: f32 },
+    /// Someone arrived in an empty room, or the first phone joined: a
+    /// meeting began (`crate::meeting`).
+    MeetingBegan,
+    /// Nobody is left: the meeting is over. Its attendance is closed, its
+    /// welcomes leave the display and a rotating join code changes.
+    MeetingEnded { lasted_s: u64 },
 }
 
 pub type EventBus = broadcast::Sender<BoxEvent>;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Top to bottom.
-const FLOORS: [&str; 16] = [
+const FLOORS: [&str; 17] = [
     "app",
     "web",
     "vision",
@@ -19,6 +19,7 @@ const FLOORS: [&str; 16] = [
     "codec",
     "sfu",
     "speaker",
+    "meeting",
     "events",
     "director",
     "system",

@@ -23,7 +23,8 @@
 //! | [`codec`] | H.264 and Opus for the room's own media |
 //! | [`sfu`] | the meeting: str0m sessions, forwarding, simulcast layers, the media socket |
 //! | [`speaker`] | who holds the floor among the participants |
-//! | [`events`] | the event bus: devices, framing, check-ins |
+//! | [`meeting`] | what a meeting is: on while faces are in the room or phones connected |
+//! | [`events`] | the event bus: devices, framing, check-ins, meetings |
 //! | [`director`] | which camera and shot, from where the talker is; what goes on air |
 //! | [`system`] | systemd, logging, the host's names, device discovery, the wall clock |
 //! | [`audio`] | microphone-array signal processing: echo cancellation, direction, voice, mixdown |
@@ -39,7 +40,8 @@
 //! re-probing in `sfu::probe`), the dominant speaker
 //! ([`speaker::DominantSpeaker`]), the director (shots, seats and the
 //! program), what the room's video sends ([`director::OnAir`]), the
-//! check-in rule and tracker (`vision::checkin`, `vision::tracker`),
+//! check-in rule and tracker (`vision::checkin`, `vision::tracker`), the
+//! meeting's beginning and end ([`meeting::Meeting`]),
 //! capture health and stalls ([`capture::SourceHealth`]), certificate
 //! renewal, the join-code throttle. The threads and tasks around them only
 //! move data and read clocks.
@@ -63,7 +65,7 @@
 //! | `sfu` | the media socket and the SFU engine, on a runtime of its own |
 //! | `checkin` | looks at the main camera a few times a second, checks people in |
 //! | `gpio` | the mute button, the privacy switch, the LED ring |
-//! | tokio tasks | HTTPS, certificate renewal, settings followers, device events, the watchdog |
+//! | tokio tasks | HTTPS, certificate renewal, settings followers, the meeting, device events, the watchdog |
 //!
 //! # How things flow
 //!
@@ -85,8 +87,12 @@
 //!   reference, finds the talker's direction and voice, tells the director
 //!   (the camera follows) and the LED ring, mixes toward the talker and
 //!   encodes Opus → the SFU sends it as the room's voice.
-//! - **A change:** devices, framing and check-ins go on the event bus
-//!   ([`events::BoxEvent`]) for the pages and the tests.
+//! - **A change:** devices, framing, check-ins and meetings go on the event
+//!   bus ([`events::BoxEvent`]) for the pages and the tests.
+//! - **A meeting:** the `follow-meeting` task feeds [`meeting::Meeting`]
+//!   the faces check-in sees and the phones the SFU counts; when it ends,
+//!   `checkin` closes its attendance, a rotating join code changes and the
+//!   display's welcomes go.
 
 pub mod app;
 pub mod audio;
@@ -97,6 +103,7 @@ pub mod director;
 pub mod events;
 pub mod hw;
 pub mod loudspeaker;
+pub mod meeting;
 pub mod sfu;
 pub mod speaker;
 pub mod store;

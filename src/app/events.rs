@@ -1,5 +1,6 @@
 //! The app's tasks on the event bus ([`crate::events`]): device states
-//! published as they change, check-ins handed to the display's welcome.
+//! published as they change, check-ins handed to the display's welcome
+//! for the meeting they belong to.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,11 +14,13 @@ use crate::web::BoxStatus;
 /// How often device states are looked at.
 const DEVICE_CHECK: Duration = Duration::from_millis(250);
 
-/// Hands each check-in to the display's "Welcome".
+/// Hands each check-in to the display's "Welcome"; the end of a meeting
+/// takes them down.
 pub async fn welcome_check_ins(mut bus: broadcast::Receiver<BoxEvent>, welcomes: Arc<crate::web::display::Welcomes>) {
     loop {
         match bus.recv().await {
             Ok(BoxEvent::CheckIn { name, .. }) => welcomes.checked_in(name, Instant::now()),
+            Ok(BoxEvent::MeetingEnded { .. }) => welcomes.clear(),
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return,
         }

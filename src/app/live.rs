@@ -4,35 +4,31 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::advertise::{self, Advertisement};
 use crate::config::{Config, DirectorSettings};
-use crate::sfu::messages::ParticipantKind;
-use crate::sfu::{JoinCode, SfuHandle};
+use crate::sfu::JoinCode;
 use crate::vision::service::CheckInService;
 use crate::web::join::Admission;
-
-/// How often the meeting is looked at for the code's rotation.
-const MEETING_CHECK: Duration = Duration::from_secs(2);
 
 pub struct Followers {
     pub checkin: Arc<CheckInService>,
     pub admission: Arc<Admission>,
     pub director: watch::Sender<DirectorSettings>,
-    pub sfu: SfuHandle,
+    /// Counts the meetings that ended: with a rotating code, the next
+    /// meeting gets a new one (someone who was in this one cannot come back
+    /// to the next uninvited).
+    pub meetings_ended: watch::Receiver<u64>,
     /// Where mDNS advertises (bind address, HTTPS port); None when off.
     pub mdns: Option<(IpAddr, u16)>,
 }
 
 /// Runs until the configuration's sender is gone.
-pub async fn follow(mut config: watch::Receiver<Config>, parts: Followers) {
+pub async fn follow(mut config: watch::Receiver<Config>, mut parts: Followers) {
     let mut applied = config.borrow_and_update().clone();
     let mut advertisement = parts.mdns.and_then(|(bind, port)| advertise_as(&applied.room.name, bind, port));
-    let mut rotation = Rotation::default();
-    let mut tick = tokio::time::interval(MEETING_CHECK);
     loop {
         tokio::select! {
             changed = config.changed() => {
@@ -61,9 +57,8 @@ pub async fn follow(mut config: watch::Receiver<Config>, parts: Followers) {
                 }
                 applied = next;
             }
-            _ = tick.tick() => {
-                let phones = parts.sfu.participants().await.map(|list| list.iter().filter(|p| p.kind == ParticipantKind::Phone).count());
-                if rotation.meeting_ended(phones.unwrap_or(0)) && applied.meeting.join_code.is_none() {
+            Ok(()) = parts.meetings_ended.changed() => {
+                if applied.meeting.join_code.is_none() {
                     let code = JoinCode::generate();
                     tracing::info!(join_code = code.as_str(), "the meeting ended; a new join code for the next one");
                     parts.admission.set_code(code);
@@ -77,35 +72,4 @@ fn advertise_as(room: &str, bind: IpAddr, port: u16) -> Option<Advertisement> {
     advertise::advertise(room, bind, port)
         .inspect_err(|e| tracing::warn!(error = %e, "cannot advertise the box on the network (mDNS)"))
         .ok()
-}
-
-/// A meeting ends when the last phone leaves: with a rotating code, the
-/// next meeting gets a new one (someone who was in this one cannot come
-/// back to the next uninvited).
-#[derive(Debug, Default)]
-struct Rotation {
-    phones: usize,
-}
-
-impl Rotation {
-    fn meeting_ended(&mut self, phones: usize) -> bool {
-        let ended = self.phones > 0 && phones == 0;
-        self.phones = phones;
-        ended
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_meeting_ends_when_the_last_phone_leaves() {
-        let mut r = Rotation::default();
-        assert!(!r.meeting_ended(0));
-        assert!(!r.meeting_ended(2));
-        assert!(!r.meeting_ended(1));
-        assert!(r.meeting_ended(0));
-        assert!(!r.meeting_ended(0));
-    }
 }

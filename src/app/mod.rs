@@ -11,6 +11,7 @@ mod gpio;
 mod hardware;
 mod listening;
 mod live;
+mod meeting;
 pub mod playing;
 mod room_media;
 mod room_video;
@@ -401,6 +402,7 @@ async fn start_parts(
     let forwarded = sfu.counters();
     let (local, local_rx) = tokio::sync::mpsc::channel(512);
     let control = Arc::new(RoomControl { far_audio, ..RoomControl::default() });
+    let phones = control.phones.subscribe();
     let main = &config.camera[0];
     let inputs = RoomInputs {
         cameras: room_cameras,
@@ -423,12 +425,19 @@ async fn start_parts(
         }
     });
 
+    // The meeting: begins with the first face or phone, ends when nobody is
+    // left; attendance and the join code follow its ends.
+    let (meetings_ended, _) = watch::channel(0u64);
+    let meeting_inputs = meeting::MeetingInputs {
+        faces: faces_rx.clone(),
+        phones,
+        idle: Duration::from_secs(config.checkin.meeting_idle_minutes.get() as u64 * 60),
+    };
     let checkin = {
         let (config, feed, store, events) =
             (config.checkin.clone(), cameras[0].1.clone(), store.clone(), events.clone());
-        let idle = Duration::from_secs(config.meeting_idle_minutes.get() as u64 * 60);
-        let supervisor = supervisor.clone();
-        let start = move || CheckInService::start(&supervisor, config, feed, store, events, idle, faces_tx);
+        let (supervisor, ended) = (supervisor.clone(), meetings_ended.subscribe());
+        let start = move || CheckInService::start(&supervisor, config, feed, store, events, ended, faces_tx);
         blocking(move || Ok::<_, AppError>(start())).await?
     };
     let sessions = Arc::new(web::sessions::Sessions::default());
@@ -461,7 +470,7 @@ async fn start_parts(
         checkin: checkin.clone(),
         admission: admission.clone(),
         director: director_settings,
-        sfu: sfu.clone(),
+        meetings_ended: meetings_ended.subscribe(),
         mdns: config.server.mdns.then_some((config.server.bind, web.https_addr.port())),
     };
 
@@ -469,6 +478,7 @@ async fn start_parts(
     supervisor.task("renew-certificate", renew);
     // The admin's settings, and mDNS under the room's current name.
     supervisor.task("follow-settings", live::follow(live_config_rx, followers));
+    supervisor.task("follow-meeting", meeting::follow(meeting_inputs, events.clone(), meetings_ended));
     supervisor.task("watch-devices", events::watch_devices(status.clone(), events.clone()));
     supervisor.task("welcome-check-ins", events::welcome_check_ins(events.subscribe(), welcomes));
     // The privacy switch overrides the admin's setting while engaged.

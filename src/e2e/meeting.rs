@@ -169,3 +169,46 @@ async fn garbage_on_the_media_port_harms_nobody() {
     assert_eq!(again.unwrap().status(), 200, "and others can still join");
     b.running.shutdown().await;
 }
+
+/// The next meeting event on the bus, within `limit`.
+async fn next_meeting_event(
+    events: &mut tokio::sync::broadcast::Receiver<confcam::events::BoxEvent>,
+    limit: Duration,
+) -> Option<confcam::events::BoxEvent> {
+    use confcam::events::BoxEvent;
+    tokio::time::timeout(limit, async {
+        loop {
+            match events.recv().await {
+                Ok(e @ (BoxEvent::MeetingBegan | BoxEvent::MeetingEnded { .. })) => return Some(e),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_call_from_an_empty_room_is_a_meeting_and_its_end_brings_a_new_code() {
+    use confcam::events::BoxEvent;
+
+    // No fixed code, no faces (check-in finds nobody in the simulated
+    // room's picture): the meeting is the phones.
+    let b = start_box(small_config()).await;
+    let mut events = b.running.events.subscribe();
+    let code = b.running.admission.code().as_str().to_string();
+    let phone = crate::phone::Phone::join(&client(), b.https, &code).await;
+    assert_eq!(next_meeting_event(&mut events, Duration::from_secs(10)).await, Some(BoxEvent::MeetingBegan));
+    assert_eq!(b.running.admission.code().as_str(), code, "the code holds during the meeting");
+
+    // The phone hangs up: once the box sees it gone, the meeting is over
+    // and the next one gets a new code.
+    drop(phone);
+    let ended = next_meeting_event(&mut events, Duration::from_secs(60)).await;
+    assert!(matches!(ended, Some(BoxEvent::MeetingEnded { .. })), "{ended:?}");
+    // (A new code for the next meeting; wait_for fails the test after 5 s.)
+    crate::daemon::wait_for(|| async { b.running.admission.code().as_str() != code }).await;
+    b.running.shutdown().await;
+}

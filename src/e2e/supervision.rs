@@ -18,10 +18,11 @@ use crate::common::{boot, listeners, small_config, start_with};
 const THREADS: [&str; 7] =
     ["checkin", "room-audio", "room-video", "capture-microphone", "capture-camera-main", "gpio", "sfu"];
 /// The tasks every box runs (the watchdog's only under systemd).
-const TASKS: [&str; 6] = [
+const TASKS: [&str; 7] = [
     "follow-addresses",
     "renew-certificate",
     "follow-settings",
+    "follow-meeting",
     "watch-devices",
     "welcome-check-ins",
     "follow-privacy",

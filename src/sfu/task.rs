@@ -99,6 +99,8 @@ pub struct RoomControl {
     /// When a remote participant's voice last came through (the room's
     /// display may be playing it): the room's listening is gated on it.
     pub far_voice: std::sync::Mutex<Option<Instant>>,
+    /// Phones in the meeting, told as they join and leave.
+    pub phones: watch::Sender<usize>,
 }
 
 impl RoomControl {
@@ -211,6 +213,8 @@ async fn run(
         if sfu.take_room_keyframe_request() {
             control.keyframe.store(true, Ordering::Relaxed);
         }
+        let phones = sfu.phones();
+        control.phones.send_if_modified(|known| std::mem::replace(known, phones) != phones);
         if let Some(at) = sfu.take_far_voice() {
             *control.far_voice.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
         }

@@ -102,3 +102,52 @@ fn enrollment_refuses_a_group_photo_and_a_photo_without_a_face() {
     let err = models().enrollment(&small).unwrap_err();
     assert!(matches!(err, EnrollError::TooSmall { .. } | EnrollError::NoFace), "{err}");
 }
+
+#[test]
+fn a_meeting_that_ends_closes_its_attendance_and_the_next_checks_people_in_afresh() {
+    use std::time::{Duration, Instant};
+
+    use super::checkin::CheckInRules;
+    use super::pipeline::{Pipeline, PipelineSettings};
+    use crate::capture::{BufferPool, Frame, PixelFormat};
+    use crate::store::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let (_, face) = models().enrollment(&picture("obama.jpg")).unwrap();
+    let obama = store.add_person("Barack Obama", None, &[face], &[], 0).unwrap();
+    let settings = PipelineSettings {
+        fps: 5,
+        analysis_width: 640,
+        threshold: gallery::DEFAULT_THRESHOLD,
+        retention: Duration::from_secs(86_400),
+        rules: CheckInRules::default(),
+    };
+    let (events, _) = tokio::sync::broadcast::channel(64);
+    let (faces, _) = tokio::sync::watch::channel(Vec::new());
+    let models = std::sync::Arc::new(Models::load(&models_dir()).unwrap());
+    let mut pipeline = Pipeline::new(models, settings, store.clone(), events, faces);
+    let (width, height, i420) = picture("obama2.jpg").to_i420();
+    let mut data = BufferPool::default().take();
+    data.clear();
+    data.extend_from_slice(&i420);
+    let frame = Frame { seq: 0, captured_at: Instant::now(), width, height, format: PixelFormat::I420, data };
+    let t0 = Instant::now();
+    let seen_for = |pipeline: &mut Pipeline, from: u32, unix: i64| {
+        for n in from..from + 10 {
+            pipeline.analyse(&frame, t0 + Duration::from_millis(200) * n, unix).unwrap();
+        }
+    };
+
+    seen_for(&mut pipeline, 0, 1000);
+    let meetings = store.meetings().unwrap();
+    assert_eq!(meetings.len(), 1, "the check-in opened the meeting's attendance");
+    assert_eq!(meetings[0].ended_at, None);
+    pipeline.meeting_ended(2000);
+    assert_eq!(store.meetings().unwrap()[0].ended_at, Some(2000), "and its end closed it");
+    // The same person in the next meeting checks in to it.
+    seen_for(&mut pipeline, 10, 3000);
+    let meetings = store.meetings().unwrap();
+    assert_eq!(meetings.len(), 2, "{meetings:?}");
+    assert_eq!(store.attendance(meetings[0].id).unwrap()[0].person, obama);
+}

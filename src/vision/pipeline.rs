@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, watch};
 use super::checkin::{Attendance, AttendanceEvent, CheckInRules};
 use super::{Gallery, Models, PersonId, Picture, detect};
 use crate::capture::{Frame, PixelFormat};
-use crate::events::{BoxEvent, EventBus};
+use crate::events::{BoxEvent, EventBus, MeetingId};
 use crate::store::Store;
 use crate::supervisor::{Part, Progress, Supervisor};
 
@@ -53,8 +53,6 @@ pub struct PipelineSettings {
     pub analysis_width: u32,
     pub threshold: f32,
     pub retention: Duration,
-    /// The meeting ends once no face has been seen for this long.
-    pub meeting_idle: Duration,
     pub rules: CheckInRules,
 }
 
@@ -67,8 +65,9 @@ pub struct Pipeline {
     attendance: Attendance,
     gallery: Gallery,
     names: HashMap<PersonId, String>,
-    meeting: Option<i64>,
-    last_face: Option<Instant>,
+    /// The meeting this one's check-ins go to: its row is made at the
+    /// first check-in (a meeting nobody enrolled attended leaves no trace).
+    meeting: Option<MeetingId>,
     last_expiry: Option<Instant>,
 }
 
@@ -80,17 +79,19 @@ const STALL: Duration = Duration::from_secs(20);
 const IDLE_TICK: Duration = Duration::from_millis(500);
 
 /// Starts the `checkin` thread under `supervisor`; returns its inbox.
-/// `frames` comes from the main camera. The thread ends when the box stops
-/// or the inbox closes.
+/// `frames` comes from the main camera; `meetings_ended` counts the meetings
+/// that ended (`crate::meeting`), each closing its attendance. The thread
+/// ends when the box stops or the inbox closes.
 pub fn spawn(
     supervisor: &Supervisor,
     mut pipeline: Pipeline,
     mut frames: broadcast::Receiver<Arc<Frame>>,
+    mut meetings_ended: watch::Receiver<u64>,
     enabled: bool,
 ) -> std::io::Result<Sender<Command>> {
     let (commands, inbox) = std::sync::mpsc::channel();
     supervisor.thread("checkin", Progress::Within(STALL), move |part| {
-        pipeline.run(part, &mut frames, &inbox, enabled);
+        pipeline.run(part, &mut frames, &mut meetings_ended, &inbox, enabled);
         Ok(())
     })?;
     Ok(commands)
@@ -116,7 +117,6 @@ impl Pipeline {
             gallery: Gallery::default(),
             names: HashMap::new(),
             meeting: None,
-            last_face: None,
             last_expiry: None,
         };
         pipeline.reload_gallery();
@@ -127,6 +127,7 @@ impl Pipeline {
         &mut self,
         part: &Part,
         frames: &mut broadcast::Receiver<Arc<Frame>>,
+        meetings_ended: &mut watch::Receiver<u64>,
         inbox: &Receiver<Command>,
         mut enabled: bool,
     ) {
@@ -134,6 +135,10 @@ impl Pipeline {
         let mut next = Instant::now();
         while !part.stopping() {
             part.alive();
+            if meetings_ended.has_changed().unwrap_or(false) {
+                meetings_ended.mark_unchanged();
+                self.meeting_ended(crate::system::unix_now());
+            }
             let wait = if enabled { next.saturating_duration_since(Instant::now()) } else { IDLE_TICK };
             match inbox.recv_timeout(wait) {
                 Ok(Command::Enable(on)) => {
@@ -196,9 +201,6 @@ impl Pipeline {
         let small = if k < 1.0 { picture.scaled(k) } else { picture.clone() };
         let faces: Vec<_> =
             self.models.detector.detect(&small, detect::MIN_SCORE)?.into_iter().map(|f| f.scaled(1.0 / k)).collect();
-        if !faces.is_empty() {
-            self.last_face = Some(now);
-        }
         let rects: Vec<_> = faces.iter().map(|f| f.rect).collect();
         for (index, track) in self.attendance.observe(now, &rects) {
             // Nobody enrolled: nobody to recognise, nothing to compute.
@@ -246,16 +248,19 @@ impl Pipeline {
         }
     }
 
-    /// Ends the meeting once the room is empty, and expires old check-ins.
-    fn housekeeping(&mut self, now: Instant, unix: i64) {
-        if self.meeting.is_some() && self.last_face.is_none_or(|t| now.duration_since(t) >= self.settings.meeting_idle)
+    /// The meeting is over: its attendance is closed (at `unix`), and
+    /// everyone checks in afresh to the next.
+    pub fn meeting_ended(&mut self, unix: i64) {
+        if self.meeting.take().is_some()
+            && let Err(e) = self.store.end_meeting(unix)
         {
-            if let Err(e) = self.store.end_meeting(unix) {
-                tracing::error!(error = %e, "cannot end the meeting");
-            }
-            self.meeting = None;
-            self.attendance.new_meeting();
+            tracing::error!(error = %e, "cannot end the meeting");
         }
+        self.attendance.new_meeting();
+    }
+
+    /// Expires old check-ins, hourly.
+    fn housekeeping(&mut self, now: Instant, unix: i64) {
         if self.last_expiry.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(3600)) {
             self.last_expiry = Some(now);
             match self.store.expire_checkins(unix - self.settings.retention.as_secs() as i64) {

@@ -51,15 +51,16 @@ pub struct CheckInService {
 
 impl CheckInService {
     /// Loads the models (blocking) and starts the check-in thread, which
-    /// publishes each analysed frame's faces to `faces`; without models the
-    /// service only answers that check-in is unavailable.
+    /// publishes each analysed frame's faces to `faces` and closes a
+    /// meeting's attendance when `meetings_ended` counts one more; without
+    /// models the service only answers that check-in is unavailable.
     pub fn start(
         supervisor: &Supervisor,
         config: CheckInConfig,
         camera: Feed<Frame>,
         store: Store,
         events: EventBus,
-        meeting_idle: Duration,
+        meetings_ended: watch::Receiver<u64>,
         faces: watch::Sender<Vec<FaceBox>>,
     ) -> Arc<Self> {
         let models = Models::load(&config.models_dir).map(Arc::new).map_err(|e| {
@@ -73,12 +74,11 @@ impl CheckInService {
                 analysis_width: config.analysis_width.as_u32(),
                 threshold: config.threshold(),
                 retention: config.retention(),
-                meeting_idle,
                 rules: CheckInRules::default(),
             };
             let frames = camera.subscribe();
             let pipeline = Pipeline::new(models.clone(), settings, store.clone(), events, faces);
-            match pipeline::spawn(supervisor, pipeline, frames, config.enabled) {
+            match pipeline::spawn(supervisor, pipeline, frames, meetings_ended, config.enabled) {
                 Ok(inbox) => commands = Some(inbox),
                 Err(e) => tracing::error!(error = %e, "cannot start the check-in thread"),
             }

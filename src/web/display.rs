@@ -112,6 +112,11 @@ impl Welcomes {
         list.push_back((name, at));
     }
 
+    /// The meeting is over: its welcomes go.
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     fn recent(&self, now: Instant) -> Vec<String> {
         let list = self.0.lock().unwrap_or_else(|p| p.into_inner());
         list.iter().filter(|(_, t)| now.saturating_duration_since(*t) < WELCOME_FOR).map(|(n, _)| n.clone()).collect()

@@ -248,7 +248,6 @@ fn pipeline_cpu(models: &Arc<Models>, group: &Path) -> f64 {
         analysis_width: 640,
         threshold: gallery::DEFAULT_THRESHOLD,
         retention: Duration::from_secs(86_400),
-        meeting_idle: Duration::from_secs(900),
         rules: CheckInRules::default(),
     };
     let (events, mut heard) = tokio::sync::broadcast::channel(64);

@@ -294,6 +294,12 @@ impl Sfu {
         self.room.iter().cloned().chain(self.peers.iter().map(|p| p.info.clone())).collect()
     }
 
+    /// How many phones are in the meeting (what makes it a meeting, with the
+    /// people in the room).
+    pub fn phones(&self) -> usize {
+        self.peers.iter().filter(|p| p.info.kind == ParticipantKind::Phone).count()
+    }
+
     /// Each peer's link, as last measured.
     pub fn links(&self) -> Vec<(u64, crate::sfu::quality::LinkQuality)> {
         self.peers.iter().map(|p| (p.id(), p.quality.now)).collect()
