@@ -5,6 +5,9 @@
 //! listeners and picks hardware for that configuration and hands all of it to
 //! [`run`] (or [`start`], which returns a handle tests can inspect).
 
+// The wiring: threads and tasks read the clock for the cores.
+#![allow(clippy::disallowed_methods)]
+
 pub mod advertise;
 mod events;
 mod gpio;

@@ -87,7 +87,7 @@ pub(super) fn encode_video(
                 }
                 // The slate matches the encoder, so viewers' decoders go on.
                 let (w, h) = encoder.as_ref().map_or((width, height), H264Encoder::size);
-                Arc::new(slate(w, h, "CAMERA OFFLINE"))
+                Arc::new(slate(w, h, "CAMERA OFFLINE", Instant::now()))
             }
             Err(()) => return Ok(()),
         };

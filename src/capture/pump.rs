@@ -1,3 +1,6 @@
+// A device shell: it stamps frames with the clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

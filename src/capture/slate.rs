@@ -8,8 +8,9 @@ const BACKGROUND_Y: u8 = 40;
 const INK_Y: u8 = 200;
 const NEUTRAL: u8 = 128;
 
-/// An I420 frame of `width` × `height` (even) with `text` centred in it.
-pub fn slate(width: u32, height: u32, text: &str) -> Frame {
+/// An I420 frame of `width` × `height` (even) with `text` centred in it,
+/// made at `now`.
+pub fn slate(width: u32, height: u32, text: &str, now: std::time::Instant) -> Frame {
     let (w, h) = (width as usize, height as usize);
     let mut data = vec![NEUTRAL; w * h * 3 / 2];
     data[..w * h].fill(BACKGROUND_Y);
@@ -33,14 +34,7 @@ pub fn slate(width: u32, height: u32, text: &str) -> Frame {
             }
         }
     }
-    Frame {
-        seq: 0,
-        captured_at: std::time::Instant::now(),
-        width,
-        height,
-        format: PixelFormat::I420,
-        data: data.into(),
-    }
+    Frame { seq: 0, captured_at: now, width, height, format: PixelFormat::I420, data: data.into() }
 }
 
 #[cfg(test)]
@@ -49,7 +43,7 @@ mod tests {
 
     #[test]
     fn a_slate_is_a_dark_i420_frame_with_text_in_the_middle() {
-        let f = slate(640, 360, "CAMERA OFFLINE");
+        let f = slate(640, 360, "CAMERA OFFLINE", std::time::Instant::now());
         assert_eq!(f.data.len(), 640 * 360 * 3 / 2);
         let luma = f.luma();
         let inked = luma.iter().filter(|&&y| y == INK_Y).count();

@@ -11,6 +11,9 @@
 //!   sees it ([`Part::stopping`], [`Part::stopped`]) and ends on its own
 //!   terms, and the supervisor waits for all of them with a deadline.
 
+// A shell: it watches threads on the clock.
+#![allow(clippy::disallowed_methods)]
+
 #[cfg(feature = "faults")]
 pub mod faults;
 

@@ -6,6 +6,9 @@
 //! While check-in is off the thread does not read frames at all, so no
 //! frame reaches the models.
 
+// The check-in thread's shell gives the pipeline the time.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};

@@ -20,6 +20,9 @@
 //! audio, and the same path without the echo canceller, into
 //! `OUT_DIR/cpu.json`.
 
+// A benchmark: it reads the clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -7,6 +7,9 @@
 //!
 //! Files: DIR/au-000.h264, au-001.h264, …
 
+// A tool: it reads the clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 

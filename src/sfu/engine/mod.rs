@@ -123,7 +123,7 @@ pub struct Sfu {
     work: VecDeque<Work>,
     /// When a keyframe was last asked for, per track (and layer).
     keyframe_asked: HashMap<(TrackId, Option<Rid>), Instant>,
-    next_reselect: Instant,
+    next_reselect: Option<Instant>,
     /// The box's own participant, once added.
     room: Option<ParticipantInfo>,
     room_keyframe: bool,
@@ -143,7 +143,7 @@ impl Sfu {
             transmits: VecDeque::new(),
             work: VecDeque::new(),
             keyframe_asked: HashMap::new(),
-            next_reselect: Instant::now(),
+            next_reselect: None,
             room: None,
             room_keyframe: false,
             counters: Default::default(),
@@ -266,9 +266,9 @@ impl Sfu {
             self.ask_keyframe(track, None, now);
         }
         self.speaker.handle_timeout(now);
-        if now >= self.next_reselect {
+        if self.next_reselect.is_none_or(|at| now >= at) {
             self.reselect_layers(now);
-            self.next_reselect = now + RESELECT_INTERVAL;
+            self.next_reselect = Some(now + RESELECT_INTERVAL);
         }
         if let Some(active) = self.speaker.poll_change() {
             tracing::debug!(?active, "active speaker");
