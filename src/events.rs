@@ -8,10 +8,28 @@ use tokio::sync::broadcast;
 
 use crate::capture::SourceState;
 use crate::director::{Crop, Shot};
+
 /// An enrolled person (the store's row id).
-pub type PersonId = i64;
-/// A meeting of people in the room (the store's row id).
-pub type MeetingId = i64;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PersonId(pub i64);
+
+/// A meeting's attendance (the store's row id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct MeetingId(pub i64);
+
+impl std::fmt::Display for PersonId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for MeetingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

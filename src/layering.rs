@@ -9,9 +9,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Top to bottom.
-const FLOORS: [&str; 17] = [
+const FLOORS: [&str; 18] = [
     "app",
     "web",
+    "status",
     "vision",
     "store",
     "config",

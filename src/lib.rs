@@ -16,6 +16,7 @@
 //! |---|---|
 //! | [`app`] | wiring: builds the box from its parts, runs it, stops it; the room's media threads |
 //! | [`web`] | the axum router: pages, the API, WHIP/WHEP, health and metrics |
+//! | [`status`] | the running box's status: configuration, devices and their health, the store |
 //! | [`vision`] | face check-in: models, tracking, the check-in rule, enrollment |
 //! | [`store`] | SQLite: settings, people and their faces, meetings, runs |
 //! | [`config`] | the TOML file and the stored settings laid over it |
@@ -111,6 +112,7 @@ pub mod loudspeaker;
 pub mod meeting;
 pub mod sfu;
 pub mod speaker;
+pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod system;

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::capture::SourceState;
 use crate::events::{BoxEvent, EventBus};
-use crate::web::BoxStatus;
+use crate::status::BoxStatus;
 
 /// How often device states are looked at.
 const DEVICE_CHECK: Duration = Duration::from_millis(250);

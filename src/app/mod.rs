@@ -38,12 +38,13 @@ use crate::capture::{AudioBlock, Feed, Frame, SourceHealth, spawn_pump};
 use crate::config::{Config, ServerConfig, apply_settings};
 use crate::director::CameraView;
 use crate::sfu::{JoinCode, MediaSocket, RoomControl, Sfu, SfuConfig, SfuHandle, spawn_sfu};
+use crate::status::{BoxStatus, SpeakerStatus};
 use crate::store::{Opened, Store, StoreError};
 use crate::supervisor::{Ended, Supervisor};
 use crate::system::{HostIdentity, Notifier, NotifyState, Watchdog, stalled_sources, unix_now};
 use crate::vision::service::CheckInService;
 use crate::web::join::Admission;
-use crate::web::{self, BoxStatus, WebServer, WebState, certificate};
+use crate::web::{self, WebServer, WebState, certificate};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -363,7 +364,7 @@ async fn start_parts(
             spawn_pump(&supervisor, "loudspeaker".into(), move || playing.play_next(), played, health.clone())
                 .map_err(AppError::Thread)?;
             let echo = ears.echo.subscribe();
-            (Some(web::SpeakerStatus { health, counters, echo }), Some(far_audio))
+            (Some(SpeakerStatus { health, counters, echo }), Some(far_audio))
         }
         None => {
             ears.clean(config.microphone.cleanup(), None);
@@ -388,7 +389,6 @@ async fn start_parts(
         store: store.clone(),
         muted: muted_rx.clone(),
         media_port,
-        certificate: served_rx.clone(),
     });
     // Validated with the config, so a fixed code always parses.
     let code = config.meeting.join_code.as_deref().and_then(JoinCode::parse).unwrap_or_else(JoinCode::generate);
@@ -451,6 +451,7 @@ async fn start_parts(
     };
     let state = WebState {
         status: status.clone(),
+        certificate: served_rx.clone(),
         admission: admission.clone(),
         sfu: sfu.clone(),
         sessions,

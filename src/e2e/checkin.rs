@@ -47,7 +47,7 @@ async fn next_check_in(events: &mut broadcast::Receiver<BoxEvent>, limit: Durati
     loop {
         match tokio::time::timeout_at(until, events.recv()).await {
             Err(_) => return None,
-            Ok(Ok(BoxEvent::CheckIn { person, name, .. })) => return Some((person, name)),
+            Ok(Ok(BoxEvent::CheckIn { person, name, .. })) => return Some((person.0, name)),
             Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
             Ok(Err(e)) => panic!("{e}"),
         }

@@ -6,7 +6,32 @@ use serde::Serialize;
 
 use super::Embedding;
 use super::{Store, StoreError};
-use crate::events::PersonId;
+use crate::events::{MeetingId, PersonId};
+
+// The ids are the tables' row ids.
+impl rusqlite::ToSql for PersonId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+impl rusqlite::types::FromSql for PersonId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(value).map(PersonId)
+    }
+}
+
+impl rusqlite::ToSql for MeetingId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+impl rusqlite::types::FromSql for MeetingId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(value).map(MeetingId)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Person {
@@ -20,7 +45,7 @@ pub struct Person {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Meeting {
-    pub id: i64,
+    pub id: MeetingId,
     pub started_at: i64,
     pub ended_at: Option<i64>,
     pub attendees: usize,
@@ -52,9 +77,9 @@ impl Store {
         tx.execute("INSERT INTO people (name, email, created_at) VALUES (?1, ?2, ?3)", params![name, email, now])
             .map_err(|e| self.err(e))?;
         let id = tx.last_insert_rowid();
-        insert_faces(&tx, id, embeddings, photos).map_err(|e| self.err(e))?;
+        insert_faces(&tx, PersonId(id), embeddings, photos).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(id)
+        Ok(PersonId(id))
     }
 
     /// Adds more embeddings (and photos) to a person; false if unknown.
@@ -145,7 +170,7 @@ impl Store {
     }
 
     /// The open meeting, or a new one started at `now`.
-    pub fn current_meeting(&self, now: i64) -> Result<i64, StoreError> {
+    pub fn current_meeting(&self, now: i64) -> Result<MeetingId, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let open = tx
@@ -156,7 +181,7 @@ impl Store {
             Some(id) => id,
             None => {
                 tx.execute("INSERT INTO meetings (started_at) VALUES (?1)", [now]).map_err(|e| self.err(e))?;
-                tx.last_insert_rowid()
+                MeetingId(tx.last_insert_rowid())
             }
         };
         tx.commit().map_err(|e| self.err(e))?;
@@ -196,7 +221,7 @@ impl Store {
     /// Records that `person` was seen in `meeting` at `now`: the first time
     /// is their check-in, later ones move `last_seen`. Returns true for a
     /// first time.
-    pub fn check_in(&self, meeting: i64, person: PersonId, now: i64) -> Result<bool, StoreError> {
+    pub fn check_in(&self, meeting: MeetingId, person: PersonId, now: i64) -> Result<bool, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let updated = tx
@@ -216,7 +241,7 @@ impl Store {
         Ok(updated == 0)
     }
 
-    pub fn attendance(&self, meeting: i64) -> Result<Vec<Attendee>, StoreError> {
+    pub fn attendance(&self, meeting: MeetingId) -> Result<Vec<Attendee>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare(
@@ -318,6 +343,6 @@ mod tests {
         assert!(store.attendance(old).unwrap().is_empty());
         assert_eq!(store.attendance(new).unwrap().len(), 1);
         assert!(store.add_faces(ada, &[embedding(4.0)], &[]).unwrap());
-        assert!(!store.add_faces(999, &[embedding(4.0)], &[]).unwrap());
+        assert!(!store.add_faces(PersonId(999), &[embedding(4.0)], &[]).unwrap());
     }
 }

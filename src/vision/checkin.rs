@@ -209,8 +209,8 @@ mod tests {
         Rect { x, y: 50.0, w: 60.0, h: 70.0 }
     }
 
-    fn matched(person: PersonId) -> Option<Match> {
-        Some(Match { person, similarity: 0.6 })
+    fn matched(person: i64) -> Option<Match> {
+        Some(Match { person: PersonId(person), similarity: 0.6 })
     }
 
     /// Runs `frames` frames of one face at x = 0 answering `who` to every
@@ -233,13 +233,16 @@ mod tests {
         let mut a = Attendance::new(CheckInRules::default());
         let (asked, events) = run(&mut a, t0, 3, matched(7));
         assert_eq!(asked, 3);
-        assert_eq!(events, vec![AttendanceEvent::CheckedIn { person: 7, similarity: 0.6, at: t0 + FRAME * 2 }]);
-        assert_eq!(a.faces(t0 + FRAME * 2)[0].person, Some(7));
+        assert_eq!(
+            events,
+            vec![AttendanceEvent::CheckedIn { person: PersonId(7), similarity: 0.6, at: t0 + FRAME * 2 }]
+        );
+        assert_eq!(a.faces(t0 + FRAME * 2)[0].person, Some(PersonId(7)));
         // Then the face is embedded again only every 30 s, and reported
         // still here every minute.
         let (asked, events) = run(&mut a, t0 + FRAME * 3, 5 * 65, matched(7));
         assert_eq!(asked, 2, "refreshes at 30 s and 60 s");
-        assert_eq!(events, vec![AttendanceEvent::StillHere { person: 7, at: t0 + FRAME * 302 }]);
+        assert_eq!(events, vec![AttendanceEvent::StillHere { person: PersonId(7), at: t0 + FRAME * 302 }]);
     }
 
     #[test]
@@ -287,8 +290,8 @@ mod tests {
         assert!(a.poll_event().is_none());
         a.new_meeting();
         let (_, events) = run(&mut a, t0 + FRAME * 3, 3, matched(7));
-        assert!(matches!(events.as_slice(), [AttendanceEvent::CheckedIn { person: 7, .. }]), "{events:?}");
-        a.forget(7);
+        assert!(matches!(events.as_slice(), [AttendanceEvent::CheckedIn { person: PersonId(7), .. }]), "{events:?}");
+        a.forget(PersonId(7));
         assert_eq!(a.faces(t0 + FRAME * 5)[0].person, None);
     }
 }

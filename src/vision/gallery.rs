@@ -46,9 +46,13 @@ mod tests {
     #[test]
     fn the_most_similar_person_above_the_threshold() {
         let e = |v: [f32; 2]| Embedding::new(v.to_vec());
-        let gallery = Gallery::new(vec![(1, e([1.0, 0.0])), (2, e([0.0, 1.0])), (2, e([0.6, 0.8]))]);
-        assert_eq!(gallery.identify(&e([0.5, 0.9]), 0.5).map(|m| m.person), Some(2));
-        assert_eq!(gallery.identify(&e([1.0, 0.1]), 0.5).map(|m| m.person), Some(1));
+        let gallery = Gallery::new(vec![
+            (PersonId(1), e([1.0, 0.0])),
+            (PersonId(2), e([0.0, 1.0])),
+            (PersonId(2), e([0.6, 0.8])),
+        ]);
+        assert_eq!(gallery.identify(&e([0.5, 0.9]), 0.5).map(|m| m.person), Some(PersonId(2)));
+        assert_eq!(gallery.identify(&e([1.0, 0.1]), 0.5).map(|m| m.person), Some(PersonId(1)));
         assert_eq!(gallery.identify(&e([-1.0, -1.0]), 0.5), None);
         assert_eq!(Gallery::default().identify(&e([1.0, 0.0]), 0.0), None);
     }

@@ -79,11 +79,11 @@ fn the_same_person_is_above_the_threshold_and_different_people_below() {
 #[test]
 fn obama_enrolled_from_one_photo_is_recognised_in_the_others_and_nobody_else_is() {
     let (_, enrolled) = models().enrollment(&picture("obama.jpg")).unwrap();
-    let gallery = Gallery::new(vec![(1, enrolled)]);
+    let gallery = Gallery::new(vec![(PersonId(1), enrolled)]);
     for name in ["obama2.jpg", "obama3.jpg"] {
         let (_, face) = models().enrollment(&picture(name)).unwrap();
         let found = gallery.identify(&face, gallery::DEFAULT_THRESHOLD);
-        assert_eq!(found.map(|m| m.person), Some(1), "{name}");
+        assert_eq!(found.map(|m| m.person), Some(PersonId(1)), "{name}");
     }
     for (who, face) in embeddings().iter().filter(|(who, _)| who != "obama") {
         assert_eq!(gallery.identify(face, gallery::DEFAULT_THRESHOLD), None, "{who}");

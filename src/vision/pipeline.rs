@@ -242,11 +242,11 @@ impl Pipeline {
             },
         };
         if let Err(e) = self.store.check_in(meeting, person, now) {
-            return tracing::error!(error = %e, person, "cannot record a check-in");
+            return tracing::error!(error = %e, %person, "cannot record a check-in");
         }
         if let Some(similarity) = similarity {
             let name = self.names.get(&person).cloned().unwrap_or_default();
-            tracing::info!(person, %name, meeting, similarity, "checked in");
+            tracing::info!(%person, %name, %meeting, similarity, "checked in");
             let _ = self.events.send(BoxEvent::CheckIn { person, name, meeting, similarity });
         }
     }

@@ -133,7 +133,7 @@ impl CheckInService {
             }
         };
         self.gallery_changed();
-        tracing::info!(person = id, "enrolled a face");
+        tracing::info!(person = %id, "enrolled a face");
         Ok(id)
     }
 

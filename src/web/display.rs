@@ -88,7 +88,7 @@ fn join_url(state: &WebState, uri: &Uri, headers: &HeaderMap, code: &str) -> Str
     let port = authority.as_ref().and_then(Authority::port_u16);
     // A box bound to one address is reached there only.
     let bind = state.config.borrow().server.bind;
-    let ips = if bind.is_unspecified() { state.status.certificate.borrow().identity.ips.clone() } else { vec![bind] };
+    let ips = if bind.is_unspecified() { state.certificate.borrow().identity.ips.clone() } else { vec![bind] };
     let address = lan_address(&ips)
         .or(bind.is_loopback().then_some(bind))
         .map_or_else(|| host.to_string(), |ip| if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() });

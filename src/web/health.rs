@@ -2,62 +2,15 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use tokio::sync::watch;
 
 use super::WebState;
 use crate::capture::{SourceHealth, SourceState, SourceStatus};
 use crate::sfu::messages::ParticipantKind;
-use crate::store::Store;
-
-/// Live facts about the box, shared by `/healthz`, the watchdog and (later)
-/// the admin page.
-pub struct BoxStatus {
-    /// The running configuration, with the admin's changes.
-    pub config: watch::Receiver<crate::config::Config>,
-    pub started: Instant,
-    pub cameras: Vec<Arc<SourceHealth>>,
-    pub microphone: Arc<SourceHealth>,
-    /// The room's loudspeaker, when the box plays the far end.
-    pub speaker: Option<Speaker>,
-    pub stall_timeout: Duration,
-    pub store: Store,
-    pub muted: watch::Receiver<bool>,
-    /// The UDP port WebRTC media uses.
-    pub media_port: u16,
-    /// The certificate being served.
-    pub certificate: watch::Receiver<crate::web::certificate::Certificate>,
-}
-
-/// The loudspeaker's side of the box's status.
-pub struct Speaker {
-    pub health: Arc<SourceHealth>,
-    pub counters: Arc<crate::loudspeaker::SpeakerCounters>,
-    /// The echo canceller's figures.
-    pub echo: watch::Receiver<crate::audio::EchoStats>,
-}
-
-impl BoxStatus {
-    pub fn room_name(&self) -> String {
-        self.config.borrow().room.name.clone()
-    }
-
-    /// Every device the box streams from or to, cameras first, the
-    /// loudspeaker last.
-    pub fn sources(&self) -> Vec<Arc<SourceHealth>> {
-        let speaker = self.speaker.as_ref().map(|s| s.health.clone());
-        self.cameras.iter().cloned().chain([self.microphone.clone()]).chain(speaker).collect()
-    }
-
-    /// Whether the box plays the far end itself (so the display must not).
-    pub fn plays_far_end(&self) -> bool {
-        self.speaker.is_some()
-    }
-}
 
 /// The body of `GET /healthz`.
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -203,7 +156,7 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
             cameras,
             microphone,
             loudspeaker,
-            web: WebHealth { state: Overall::Ok, certificate_sha256: status.certificate.borrow().sha256.clone() },
+            web: WebHealth { state: Overall::Ok, certificate_sha256: state.certificate.borrow().sha256.clone() },
         },
     })
 }

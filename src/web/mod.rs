@@ -24,7 +24,7 @@ mod status;
 pub mod throttle;
 pub mod whip;
 
-pub use health::{BoxStatus, Health, Overall, Speaker as SpeakerStatus};
+pub use health::{Health, Overall};
 pub use server::{WebServer, renew_certificate, spawn_web};
 
 use std::sync::Arc;
@@ -37,7 +37,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// What handlers can reach.
 #[derive(Clone)]
 pub struct WebState {
-    pub status: Arc<BoxStatus>,
+    pub status: Arc<crate::status::BoxStatus>,
+    /// The certificate being served.
+    pub certificate: tokio::sync::watch::Receiver<certificate::Certificate>,
     pub admission: Arc<join::Admission>,
     pub sfu: crate::sfu::SfuHandle,
     pub sessions: Arc<sessions::Sessions>,

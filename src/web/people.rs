@@ -17,9 +17,10 @@ use serde::Deserialize;
 use super::WebState;
 use super::join::error;
 use super::refused::{Refused, on_store, refused, store_error};
+use crate::events::MeetingId;
 use crate::store::Store;
 use crate::vision::service::{CheckInService, Enrollee, PictureSource};
-use crate::vision::{EnrollError, PhotoError};
+use crate::vision::{EnrollError, PersonId, PhotoError};
 
 /// Bodies above this are cut off by the server before any handler runs; up
 /// to it, the photo limits give the clear error.
@@ -65,7 +66,7 @@ fn enroll_error(e: EnrollError) -> Refused {
     refused(status, e.to_string())
 }
 
-async fn enroll(state: WebState, person: Option<i64>, who: Option<NewPerson>, source: PictureSource) -> Response {
+async fn enroll(state: WebState, person: Option<PersonId>, who: Option<NewPerson>, source: PictureSource) -> Response {
     let who = match (person, who.as_ref().map(NewPerson::validate)) {
         (_, Some(Err(refused))) => return refused.into_response(),
         (Some(id), _) => Enrollee::Existing(id),
@@ -101,12 +102,12 @@ pub async fn create_from_camera(
 }
 
 /// `POST /api/people/{id}/photos` with a photo: another photo of someone.
-pub async fn add_photo(State(state): State<WebState>, Path(id): Path<i64>, body: Bytes) -> Response {
+pub async fn add_photo(State(state): State<WebState>, Path(id): Path<PersonId>, body: Bytes) -> Response {
     enroll(state, Some(id), None, PictureSource::Upload(body.to_vec())).await
 }
 
 /// `POST /api/people/{id}/capture`: another picture of someone, from the camera.
-pub async fn add_capture(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
+pub async fn add_capture(State(state): State<WebState>, Path(id): Path<PersonId>) -> Response {
     enroll(state, Some(id), None, PictureSource::Camera).await
 }
 
@@ -119,7 +120,7 @@ pub async fn list(State(state): State<WebState>) -> Response {
 
 /// `DELETE /api/people/{id}`: the person, their embeddings, photos and
 /// check-ins.
-pub async fn delete(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
+pub async fn delete(State(state): State<WebState>, Path(id): Path<PersonId>) -> Response {
     let service = state.checkin.clone();
     match tokio::task::spawn_blocking(move || service.delete_person(id)).await {
         Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
@@ -137,7 +138,7 @@ pub async fn meetings(State(state): State<WebState>) -> Response {
 }
 
 /// `GET /api/meetings/{id}/attendance` (JSON) or `…/attendance.csv`.
-pub async fn attendance(State(state): State<WebState>, Path((id, format)): Path<(i64, String)>) -> Response {
+pub async fn attendance(State(state): State<WebState>, Path((id, format)): Path<(MeetingId, String)>) -> Response {
     let rows = match on_store(&state.status.store, move |store| store.attendance(id)).await {
         Ok(rows) => rows,
         Err(refused) => return refused.into_response(),

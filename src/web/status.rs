@@ -33,7 +33,7 @@ pub async fn status(State(state): State<WebState>) -> Json<Value> {
         state.status.sources().iter().map(|s| SourceReport::from(s.status(now, state.status.stall_timeout))).collect();
     let config = state.config.borrow().clone();
     let director = state.director.borrow().clone();
-    let certificate = state.status.certificate.borrow().clone();
+    let certificate = state.certificate.borrow().clone();
     let talker = *state.talker.borrow();
     let speaker = state.status.speaker.as_ref().map(|s| {
         let echo = *s.echo.borrow();
