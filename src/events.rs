@@ -19,6 +19,18 @@ pub struct PersonId(pub i64);
 #[serde(transparent)]
 pub struct MeetingId(pub i64);
 
+/// A participant in the meeting: a phone, a display, a WHIP or WHEP client,
+/// or the room itself (`0`); unique for the box's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ParticipantId(pub u64);
+
+impl std::fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl std::fmt::Display for PersonId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

@@ -4,6 +4,7 @@
 //!
 //! Sans-IO: packets and times in, 48 kHz samples out.
 
+use crate::events::ParticipantId;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,7 @@ pub struct MixCounts {
 }
 
 pub struct FarEndMix {
-    talkers: HashMap<u64, Talker>,
+    talkers: HashMap<ParticipantId, Talker>,
     /// Linear gain of the mix.
     gain: f32,
     muted: bool,
@@ -85,7 +86,7 @@ impl FarEndMix {
     }
 
     /// A remote participant's Opus packet arrived (`seq` extended).
-    pub fn push(&mut self, participant: u64, seq: u64, payload: &[u8], now: Instant) {
+    pub fn push(&mut self, participant: ParticipantId, seq: u64, payload: &[u8], now: Instant) {
         let talker = match self.talkers.entry(participant) {
             std::collections::hash_map::Entry::Occupied(t) => t.into_mut(),
             std::collections::hash_map::Entry::Vacant(slot) => match OpusDecoder::new() {
@@ -93,7 +94,7 @@ impl FarEndMix {
                     slot.insert(Talker { jitter: JitterBuffer::new(now), decoder, pcm: VecDeque::new(), heard_at: now })
                 }
                 Err(e) => {
-                    tracing::warn!(participant, error = %e, "no Opus decoder; their voice is not played");
+                    tracing::warn!(%participant, error = %e, "no Opus decoder; their voice is not played");
                     return;
                 }
             },
@@ -103,7 +104,7 @@ impl FarEndMix {
     }
 
     /// A participant left: their audio goes at once.
-    pub fn leave(&mut self, participant: u64) {
+    pub fn leave(&mut self, participant: ParticipantId) {
         if let Some(t) = self.talkers.remove(&participant) {
             self.counts.lost += t.jitter.lost;
             self.counts.late += t.jitter.late;
@@ -126,7 +127,7 @@ impl FarEndMix {
                 if let Err(e) = result {
                     self.counts.undecodable += 1;
                     if self.counts.undecodable.is_power_of_two() {
-                        tracing::warn!(participant = id, error = %e, count = self.counts.undecodable, "undecodable far-end audio; concealed");
+                        tracing::warn!(participant = %id, error = %e, count = self.counts.undecodable, "undecodable far-end audio; concealed");
                     }
                     self.decoded.clear();
                     let _ = talker.decoder.conceal(OPUS_FRAME, &mut self.decoded);
@@ -181,7 +182,7 @@ mod tests {
     }
 
     /// Plays `seconds` in 10 ms pulls, pushing each talker's packets on time.
-    fn play(mix: &mut FarEndMix, talkers: &[(u64, Vec<Vec<u8>>)], seconds: u32, start: Instant) -> Vec<f32> {
+    fn play(mix: &mut FarEndMix, talkers: &[(ParticipantId, Vec<Vec<u8>>)], seconds: u32, start: Instant) -> Vec<f32> {
         let mut out = Vec::new();
         for tick in 0..seconds * 100 {
             let now = start + Duration::from_millis(u64::from(tick) * 10);
@@ -202,7 +203,12 @@ mod tests {
     #[test]
     fn two_talkers_are_mixed_after_a_short_buffer() {
         let mut mix = FarEndMix::default();
-        let out = play(&mut mix, &[(1, packets(300.0, 100)), (2, packets(700.0, 100))], 2, Instant::now());
+        let out = play(
+            &mut mix,
+            &[(ParticipantId(1), packets(300.0, 100)), (ParticipantId(2), packets(700.0, 100))],
+            2,
+            Instant::now(),
+        );
         // Silence while the first packets wait, then both voices.
         assert!(rms(&out[..1920]) < 1e-3);
         let single = 6000.0 / 32768.0 / 2f32.sqrt();
@@ -214,7 +220,7 @@ mod tests {
     #[test]
     fn volume_mute_and_the_test_tone() {
         let start = Instant::now();
-        let voice = [(1, packets(300.0, 100))];
+        let voice = [(ParticipantId(1), packets(300.0, 100))];
         let mut mix = FarEndMix::default();
         mix.set_volume(50);
         let half = rms(&play(&mut mix, &voice, 2, start)[9600..48_000]);
@@ -234,10 +240,10 @@ mod tests {
         let mut mix = FarEndMix::default();
         let mut talk = packets(300.0, 100);
         talk[20] = vec![0xff; 3];
-        let out = play(&mut mix, &[(7, talk)], 2, Instant::now());
+        let out = play(&mut mix, &[(ParticipantId(7), talk)], 2, Instant::now());
         assert_eq!(mix.counts().undecodable, 1);
         assert!(rms(&out[9600..48_000]) > 0.05, "the voice goes on around it");
-        mix.leave(7);
+        mix.leave(ParticipantId(7));
         assert_eq!(mix.counts().talkers, 0);
     }
 }

@@ -1,13 +1,14 @@
 //! What the box and a participant's page say to each other over the WebRTC
 //! data channel (label `room`): JSON objects tagged by `type`.
 
+use crate::events::ParticipantId;
 use serde::{Deserialize, Serialize};
 
 /// A participant, as every page sees it. Ids are small numbers, unique for
 /// the box's lifetime; each phone's media streams carry its id as stream id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantInfo {
-    pub id: u64,
+    pub id: ParticipantId,
     pub name: String,
     pub kind: ParticipantKind,
     pub audio_muted: bool,
@@ -42,10 +43,10 @@ impl ParticipantKind {
 pub enum ServerMessage {
     /// First message on the channel: who you are and who is here.
     Welcome {
-        you: u64,
+        you: ParticipantId,
         room: String,
         participants: Vec<ParticipantInfo>,
-        active_speaker: Option<u64>,
+        active_speaker: Option<ParticipantId>,
     },
     /// A renegotiation offer (tracks added or removed); answer with `answer`.
     Offer {
@@ -59,24 +60,24 @@ pub enum ServerMessage {
         participant: ParticipantInfo,
     },
     ParticipantLeft {
-        id: u64,
+        id: ParticipantId,
     },
     Muted {
-        id: u64,
+        id: ParticipantId,
         audio: bool,
         video: bool,
     },
     /// Who speaks now, across the room and the phones (`null`: nobody);
     /// for the room, which of its seats.
     ActiveSpeaker {
-        id: Option<u64>,
+        id: Option<ParticipantId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seat: Option<usize>,
     },
     /// The box holds `id`'s video back from this page, or sends it again:
     /// the page's link cannot carry every picture (audio always goes).
     VideoPaused {
-        id: u64,
+        id: ParticipantId,
         paused: bool,
     },
     /// A message from the page was not understood; nothing changed.
@@ -103,7 +104,7 @@ pub enum ClientMessage {
     /// Which participants this page shows large (the rest as thumbnails);
     /// `null` goes back to the box's choice (the active speaker large).
     Layout {
-        large: Option<Vec<u64>>,
+        large: Option<Vec<ParticipantId>>,
     },
     Leave,
 }
@@ -114,7 +115,7 @@ mod tests {
 
     #[test]
     fn wire_format_is_plain_tagged_json() {
-        let m = ServerMessage::ActiveSpeaker { id: Some(3), seat: None };
+        let m = ServerMessage::ActiveSpeaker { id: Some(ParticipantId(3)), seat: None };
         assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"active_speaker","id":3}"#);
         let c: ClientMessage = serde_json::from_str(r#"{"type":"mute","audio":true,"video":false}"#).unwrap();
         assert_eq!(c, ClientMessage::Mute { audio: true, video: false });

@@ -2,6 +2,7 @@
 //! what it receives, and the renegotiation that adds or removes tracks over
 //! its data channel.
 
+use crate::events::ParticipantId;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use super::messages::{ParticipantInfo, ServerMessage};
 /// A published track: which participant, which m-line of its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TrackId {
-    pub owner: u64,
+    pub owner: ParticipantId,
     pub mid: Mid,
 }
 
@@ -96,7 +97,7 @@ pub struct Peer {
     /// ICE connected at least once.
     pub connected: bool,
     /// Participants the page shows large, if it said (else the box decides).
-    pub large: Option<Vec<u64>>,
+    pub large: Option<Vec<ParticipantId>>,
     /// What the link towards this peer carries, in bits per second, as the
     /// bandwidth estimate (TWCC, or the peer's REMB) last said.
     pub estimate: Option<u64>,
@@ -130,7 +131,7 @@ impl Peer {
         }
     }
 
-    pub fn id(&self) -> u64 {
+    pub fn id(&self) -> ParticipantId {
         self.info.id
     }
 
@@ -164,7 +165,7 @@ impl Peer {
                 // Buffer full: try again after the next poll.
                 Ok(false) => return,
                 Err(e) => {
-                    tracing::debug!(peer = self.info.id, error = %e, "data channel write failed");
+                    tracing::debug!(peer = %self.info.id, error = %e, "data channel write failed");
                     return;
                 }
             }
@@ -195,7 +196,7 @@ impl Peer {
     }
 
     /// Stops receiving every track `owner` published.
-    pub fn unsubscribe_owner(&mut self, owner: u64) {
+    pub fn unsubscribe_owner(&mut self, owner: ParticipantId) {
         self.subscriptions.retain_mut(|s| {
             if s.source.owner != owner {
                 return true;

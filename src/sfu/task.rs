@@ -5,6 +5,7 @@
 // The SFU's shell: it gives the engine the time.
 #![allow(clippy::disallowed_methods)]
 
+use crate::events::ParticipantId;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,19 +24,19 @@ enum Command {
         name: String,
         kind: ParticipantKind,
         offer: String,
-        reply: oneshot::Sender<Result<(u64, String), JoinError>>,
+        reply: oneshot::Sender<Result<(ParticipantId, String), JoinError>>,
     },
     Participants {
         reply: oneshot::Sender<Vec<ParticipantInfo>>,
     },
     Links {
-        reply: oneshot::Sender<Vec<(u64, LinkQuality)>>,
+        reply: oneshot::Sender<Vec<(ParticipantId, LinkQuality)>>,
     },
     Leave {
-        id: u64,
+        id: ParticipantId,
     },
     Renegotiate {
-        id: u64,
+        id: ParticipantId,
         offer: String,
         reply: oneshot::Sender<Result<String, JoinError>>,
     },
@@ -57,26 +58,31 @@ pub enum SfuError {
 
 impl SfuHandle {
     /// Adds a participant; returns its id and the SDP answer.
-    pub async fn join(&self, name: String, kind: ParticipantKind, offer: String) -> Result<(u64, String), SfuError> {
+    pub async fn join(
+        &self,
+        name: String,
+        kind: ParticipantKind,
+        offer: String,
+    ) -> Result<(ParticipantId, String), SfuError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Join { name, kind, offer, reply }).await.map_err(|_| SfuError::Stopped)?;
         Ok(answer.await.map_err(|_| SfuError::Stopped)??)
     }
 
     /// A participant's page renegotiates (ICE restart); returns the answer.
-    pub async fn renegotiate(&self, id: u64, offer: String) -> Result<String, SfuError> {
+    pub async fn renegotiate(&self, id: ParticipantId, offer: String) -> Result<String, SfuError> {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Renegotiate { id, offer, reply }).await.map_err(|_| SfuError::Stopped)?;
         Ok(answer.await.map_err(|_| SfuError::Stopped)??)
     }
 
     /// Ends a participant's session (a WHIP or WHEP client said so).
-    pub async fn leave(&self, id: u64) -> Result<(), SfuError> {
+    pub async fn leave(&self, id: ParticipantId) -> Result<(), SfuError> {
         self.commands.send(Command::Leave { id }).await.map_err(|_| SfuError::Stopped)
     }
 
     /// Each participant's link: bitrate, round trip, loss, jitter.
-    pub async fn links(&self) -> Result<Vec<(u64, LinkQuality)>, SfuError> {
+    pub async fn links(&self) -> Result<Vec<(ParticipantId, LinkQuality)>, SfuError> {
         let (reply, list) = oneshot::channel();
         self.commands.send(Command::Links { reply }).await.map_err(|_| SfuError::Stopped)?;
         list.await.map_err(|_| SfuError::Stopped)

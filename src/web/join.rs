@@ -5,6 +5,7 @@
 // A handler: it gives the admission throttle the time.
 #![allow(clippy::disallowed_methods)]
 
+use crate::events::ParticipantId;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -96,7 +97,7 @@ fn phone() -> ParticipantKind {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct JoinResponse {
-    pub participant: u64,
+    pub participant: ParticipantId,
     /// The box's SDP answer.
     pub sdp: String,
     /// Shown back to `POST /api/session/{session}` to renegotiate (an ICE

@@ -1,3 +1,4 @@
+use crate::events::ParticipantId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -5,21 +6,21 @@ use std::sync::Mutex;
 /// its own session later (WHIP/WHEP `DELETE`, a phone's ICE restart).
 #[derive(Default)]
 pub struct Sessions {
-    by_token: Mutex<HashMap<String, u64>>,
+    by_token: Mutex<HashMap<String, ParticipantId>>,
 }
 
 impl Sessions {
-    pub fn insert(&self, id: u64) -> String {
+    pub fn insert(&self, id: ParticipantId) -> String {
         let token = super::secret::token::<16>();
         self.by_token.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), id);
         token
     }
 
-    pub fn get(&self, token: &str) -> Option<u64> {
+    pub fn get(&self, token: &str) -> Option<ParticipantId> {
         self.by_token.lock().unwrap_or_else(|p| p.into_inner()).get(token).copied()
     }
 
-    pub fn remove(&self, token: &str) -> Option<u64> {
+    pub fn remove(&self, token: &str) -> Option<ParticipantId> {
         self.by_token.lock().unwrap_or_else(|p| p.into_inner()).remove(token)
     }
 }

@@ -4,6 +4,7 @@
 //! datagrams to send come out of [`Sfu::poll_transmit`]; no sockets, threads
 //! or clocks inside, so tests drive it on their own schedule.
 
+use crate::events::ParticipantId;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -62,7 +63,7 @@ pub enum JoinError {
     #[error("the meeting is full ({0} participants)")]
     Full(usize),
     #[error("participant {0} is not in the meeting")]
-    Unknown(u64),
+    Unknown(ParticipantId),
 }
 
 /// How to find the payload type a subscriber uses for a packet.
@@ -104,9 +105,9 @@ pub struct Datagram {
 /// drained (no two peers are borrowed at once).
 enum Work {
     Published(TrackId, MediaKind),
-    Rtp(u64, Box<RtpPacket>),
+    Rtp(ParticipantId, Box<RtpPacket>),
     Keyframe(TrackId),
-    Message(u64, Vec<u8>),
+    Message(ParticipantId, Vec<u8>),
 }
 
 pub struct Sfu {
@@ -168,7 +169,7 @@ impl Sfu {
         kind: ParticipantKind,
         offer: &str,
         now: Instant,
-    ) -> Result<(u64, String), JoinError> {
+    ) -> Result<(ParticipantId, String), JoinError> {
         if self.peers.len() >= self.config.max_participants {
             return Err(JoinError::Full(self.config.max_participants));
         }
@@ -179,7 +180,7 @@ impl Sfu {
             rtc.add_local_candidate(c.clone());
         }
         let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| JoinError::UnacceptableOffer(e.to_string()))?;
-        let id = self.next_id;
+        let id = ParticipantId(self.next_id);
         self.next_id += 1;
         let info = ParticipantInfo { id, name: name.to_string(), kind, audio_muted: false, video_muted: false };
         let mut peer = Peer::new(info.clone(), rtc, now);
@@ -196,7 +197,7 @@ impl Sfu {
         for other in &mut self.peers {
             other.send(ServerMessage::ParticipantJoined { participant: info.clone() });
         }
-        tracing::info!(participant = id, name, ?kind, "joined");
+        tracing::info!(participant = %id, name, ?kind, "joined");
         self.peers.push(peer);
         self.drain(id, now);
         self.settle(now);
@@ -205,7 +206,7 @@ impl Sfu {
 
     /// A participant's page renegotiates outside the data channel (an ICE
     /// restart after a network change, when the channel is down too).
-    pub fn renegotiate(&mut self, id: u64, offer: &str, now: Instant) -> Result<String, JoinError> {
+    pub fn renegotiate(&mut self, id: ParticipantId, offer: &str, now: Instant) -> Result<String, JoinError> {
         let peer = self.peer_mut(id).ok_or(JoinError::Unknown(id))?;
         let answer = peer.accept_offer(offer).map_err(JoinError::UnacceptableOffer)?;
         self.drain(id, now);
@@ -214,7 +215,7 @@ impl Sfu {
     }
 
     /// A participant leaves (its page said so, or its session ended).
-    pub fn leave(&mut self, id: u64, now: Instant) {
+    pub fn leave(&mut self, id: ParticipantId, now: Instant) {
         if let Some(p) = self.peer_mut(id) {
             p.rtc.disconnect();
         }
@@ -238,7 +239,7 @@ impl Sfu {
         let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) else { return false };
         let id = peer.id();
         if let Err(e) = peer.rtc.handle_input(input) {
-            tracing::info!(participant = id, error = %e, "session failed");
+            tracing::info!(participant = %id, error = %e, "session failed");
             peer.rtc.disconnect();
         }
         self.drain(id, now);
@@ -253,10 +254,10 @@ impl Sfu {
     /// Time passed: run what is due (timers, retransmissions, decisions).
     pub fn handle_timeout(&mut self, now: Instant) {
         for p in self.peers.iter_mut().filter(|p| !p.connected && now - p.joined_at >= CONNECT_TIMEOUT) {
-            tracing::info!(participant = p.info.id, "never connected; dropped");
+            tracing::info!(participant = %p.info.id, "never connected; dropped");
             p.rtc.disconnect();
         }
-        let due: Vec<u64> = self.peers.iter().filter(|p| p.next_timeout <= now).map(Peer::id).collect();
+        let due: Vec<ParticipantId> = self.peers.iter().filter(|p| p.next_timeout <= now).map(Peer::id).collect();
         for id in due {
             self.kick(id, now);
         }
@@ -301,33 +302,33 @@ impl Sfu {
     }
 
     /// Each peer's link, as last measured.
-    pub fn links(&self) -> Vec<(u64, crate::sfu::quality::LinkQuality)> {
+    pub fn links(&self) -> Vec<(ParticipantId, crate::sfu::quality::LinkQuality)> {
         self.peers.iter().map(|p| (p.id(), p.quality.now)).collect()
     }
 
     /// The participant who holds the floor (the room, for any of its seats).
-    pub fn active_speaker(&self) -> Option<u64> {
+    pub fn active_speaker(&self) -> Option<ParticipantId> {
         self.speaker.dominant().map(|t| t.participant())
     }
 
-    fn peer_mut(&mut self, id: u64) -> Option<&mut Peer> {
+    fn peer_mut(&mut self, id: ParticipantId) -> Option<&mut Peer> {
         self.peers.iter_mut().find(|p| p.id() == id)
     }
 
     /// Lets a peer's session run (it was written to, or a timer is due).
-    fn kick(&mut self, id: u64, now: Instant) {
+    fn kick(&mut self, id: ParticipantId, now: Instant) {
         if let Some(p) = self.peer_mut(id)
             && p.rtc.is_alive()
             && let Err(e) = p.rtc.handle_input(Input::Timeout(now))
         {
-            tracing::info!(participant = id, error = %e, "session failed");
+            tracing::info!(participant = %id, error = %e, "session failed");
             p.rtc.disconnect();
         }
         self.drain(id, now);
     }
 
     /// Takes everything a peer's session has to say (see [`session::drain`]).
-    fn drain(&mut self, id: u64, now: Instant) {
+    fn drain(&mut self, id: ParticipantId, now: Instant) {
         let Some(peer) = self.peers.iter_mut().find(|p| p.id() == id) else { return };
         session::drain(peer, now, &mut self.transmits, &mut self.work);
     }
@@ -340,7 +341,7 @@ impl Sfu {
     /// Like [`Self::settle`], also running the sessions in `touched`. Every
     /// session that work wrote to runs once per round, however many packets
     /// went into it.
-    fn settle_after(&mut self, mut touched: Vec<u64>, now: Instant) {
+    fn settle_after(&mut self, mut touched: Vec<ParticipantId>, now: Instant) {
         loop {
             while let Some(work) = self.work.pop_front() {
                 touched.extend(match work {
@@ -364,7 +365,7 @@ impl Sfu {
     }
 
     /// The first message on a page's data channel: who it is, who is here.
-    fn welcome_new_channels(&mut self) -> Vec<u64> {
+    fn welcome_new_channels(&mut self) -> Vec<ParticipantId> {
         // Runs on every settle: only build the list when someone needs it.
         if !self.peers.iter().any(|p| p.channel.is_some() && !p.welcomed) {
             return Vec::new();
@@ -387,8 +388,8 @@ impl Sfu {
         touched
     }
 
-    fn published(&mut self, track: TrackId, kind: MediaKind, now: Instant) -> Vec<u64> {
-        tracing::debug!(owner = track.owner, mid = %track.mid, ?kind, "track published");
+    fn published(&mut self, track: TrackId, kind: MediaKind, now: Instant) -> Vec<ParticipantId> {
+        tracing::debug!(owner = %track.owner, mid = %track.mid, ?kind, "track published");
         if kind == MediaKind::Audio {
             self.speaker.add(Talker::Participant(track.owner), now);
         }
@@ -402,7 +403,7 @@ impl Sfu {
     }
 
     /// Sends a publisher's packet to everyone who receives that track.
-    fn forward(&mut self, from: u64, packet: &RtpPacket, now: Instant) -> Vec<u64> {
+    fn forward(&mut self, from: ParticipantId, packet: &RtpPacket, now: Instant) -> Vec<ParticipantId> {
         let Some(source) = self.peer_mut(from) else { return Vec::new() };
         let mut api = source.rtc.direct_api();
         let Some((mid, rid)) = api.stream_rx(&packet.header.ssrc).map(|rx| (rx.mid(), rx.rid())) else {
@@ -445,7 +446,7 @@ impl Sfu {
     }
 
     /// Sends one packet of a track to every peer that receives the track.
-    fn fan_out(&mut self, p: Outgoing, now: Instant) -> Vec<u64> {
+    fn fan_out(&mut self, p: Outgoing, now: Instant) -> Vec<ParticipantId> {
         // The room's levels go to its seats (see `handle_local`).
         if let Some(level) = p.level
             && p.track.owner != ROOM_ID
@@ -545,7 +546,7 @@ impl Sfu {
     /// Asks a publisher for a keyframe on `track` (on one simulcast layer
     /// when `rid` says, as a viewer switching to it needs), at most every
     /// 500 ms for each.
-    fn ask_keyframe(&mut self, track: TrackId, rid: Option<Rid>, now: Instant) -> Vec<u64> {
+    fn ask_keyframe(&mut self, track: TrackId, rid: Option<Rid>, now: Instant) -> Vec<ParticipantId> {
         let key = (track, rid);
         if self.keyframe_asked.get(&key).is_some_and(|&at| now.saturating_duration_since(at) < KEYFRAME_INTERVAL) {
             return Vec::new();
@@ -573,7 +574,7 @@ impl Sfu {
         while let Some(i) = self.peers.iter().position(|p| !p.rtc.is_alive()) {
             let gone = self.peers.remove(i);
             let id = gone.id();
-            tracing::info!(participant = id, name = %gone.info.name, "removed");
+            tracing::info!(participant = %id, name = %gone.info.name, "removed");
             self.speaker.remove(&Talker::Participant(id), now);
             self.keyframe_asked.retain(|(t, _), _| t.owner != id);
             if let Some(queue) = self.far_audio.as_mut() {
@@ -584,7 +585,7 @@ impl Sfu {
                 p.send(ServerMessage::ParticipantLeft { id });
                 p.negotiate();
             }
-            let others: Vec<u64> = self.peers.iter().map(Peer::id).collect();
+            let others: Vec<ParticipantId> = self.peers.iter().map(Peer::id).collect();
             for other in others {
                 self.kick(other, now);
             }

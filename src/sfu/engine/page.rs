@@ -1,6 +1,7 @@
 //! What a page says over its data channel: answers and offers, mute, its
 //! layout, leaving.
 
+use crate::events::ParticipantId;
 use std::time::Instant;
 
 use super::Sfu;
@@ -10,7 +11,7 @@ use crate::sfu::peer::{Peer, TrackId};
 
 impl Sfu {
     /// A data-channel message from a page.
-    pub(super) fn message(&mut self, from: u64, data: &[u8], now: Instant) -> Vec<u64> {
+    pub(super) fn message(&mut self, from: ParticipantId, data: &[u8], now: Instant) -> Vec<ParticipantId> {
         let Some(peer) = self.peer_mut(from) else { return Vec::new() };
         let message: ClientMessage = match serde_json::from_slice(data) {
             Ok(m) => m,
@@ -60,7 +61,7 @@ impl Sfu {
                 vec![from]
             }
             ClientMessage::Leave => {
-                tracing::info!(participant = from, "left");
+                tracing::info!(participant = %from, "left");
                 peer.rtc.disconnect();
                 Vec::new()
             }

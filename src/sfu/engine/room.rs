@@ -3,6 +3,7 @@
 //! the room's own devices learn of the far end (its voices for the
 //! loudspeaker, when it talks for the far-end gate).
 
+use crate::events::ParticipantId;
 use std::time::Instant;
 
 use str0m::format::Codec;
@@ -16,13 +17,13 @@ use crate::sfu::peer::{Peer, TrackId};
 #[derive(Debug, Clone)]
 pub enum FarAudio {
     /// A remote participant's Opus packet (`seq` extended).
-    Packet { participant: u64, seq: u64, payload: std::sync::Arc<[u8]> },
+    Packet { participant: ParticipantId, seq: u64, payload: std::sync::Arc<[u8]> },
     /// They left: their voice stops at once.
-    Left(u64),
+    Left(ParticipantId),
 }
 
 /// The box itself, as a participant (its camera and microphone).
-pub const ROOM_ID: u64 = 0;
+pub const ROOM_ID: ParticipantId = ParticipantId(0);
 pub(super) const ROOM_AUDIO: TrackId = TrackId { owner: ROOM_ID, mid: Mid::from_array(*b"room-audio      ") };
 pub(super) const ROOM_VIDEO: TrackId = TrackId { owner: ROOM_ID, mid: Mid::from_array(*b"room-video      ") };
 
@@ -50,13 +51,13 @@ pub struct LocalPacket {
 /// decision across the room and the phones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Talker {
-    Participant(u64),
+    Participant(ParticipantId),
     Seat(usize),
 }
 
 impl Talker {
     /// The participant this talker is part of.
-    pub fn participant(self) -> u64 {
+    pub fn participant(self) -> ParticipantId {
         match self {
             Talker::Participant(id) => id,
             Talker::Seat(_) => ROOM_ID,
@@ -151,7 +152,7 @@ impl Sfu {
         room.audio_muted = muted;
         let video = room.video_muted;
         self.broadcast(ServerMessage::Muted { id: ROOM_ID, audio: muted, video });
-        let everyone: Vec<u64> = self.peers.iter().map(|p| p.id()).collect();
+        let everyone: Vec<ParticipantId> = self.peers.iter().map(|p| p.id()).collect();
         self.settle_after(everyone, now);
     }
 

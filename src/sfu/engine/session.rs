@@ -27,7 +27,7 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
     let id = peer.id();
     match event {
         Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
-            tracing::info!(participant = id, "connection lost");
+            tracing::info!(participant = %id, "connection lost");
             peer.rtc.disconnect();
         }
         Event::IceConnectionStateChange(IceConnectionState::Connected | IceConnectionState::Completed) => {
@@ -52,7 +52,7 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
             }
         }
         Event::ChannelOpen(channel, label) => {
-            tracing::debug!(participant = id, label, "data channel open");
+            tracing::debug!(participant = %id, label, "data channel open");
             peer.channel = Some(channel);
         }
         Event::ChannelData(data) => work.push_back(Work::Message(id, data.data)),
@@ -124,7 +124,7 @@ pub(super) fn drain(peer: &mut Peer, now: Instant, transmits: &mut VecDeque<Data
                 continue;
             }
             Err(e) => {
-                tracing::info!(participant = id, error = %e, "session failed");
+                tracing::info!(participant = %id, error = %e, "session failed");
                 peer.rtc.disconnect();
                 return;
             }
@@ -132,7 +132,7 @@ pub(super) fn drain(peer: &mut Peer, now: Instant, transmits: &mut VecDeque<Data
         rounds += 1;
         clock = run_at;
         if let Err(e) = peer.rtc.handle_input(Input::Timeout(run_at)) {
-            tracing::info!(participant = id, error = %e, "session failed");
+            tracing::info!(participant = %id, error = %e, "session failed");
             peer.rtc.disconnect();
             return;
         }

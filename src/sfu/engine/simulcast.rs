@@ -2,6 +2,7 @@
 //! layers, sharing each viewer's bandwidth estimate and retargeting viewers
 //! (the choices themselves are in `sfu::layers`).
 
+use crate::events::ParticipantId;
 use std::time::Instant;
 
 use str0m::bwe::Bitrate;
@@ -67,8 +68,8 @@ impl Sfu {
                     s.layer = None;
                     let owner = s.source.owner;
                     tracing::debug!(
-                        participant = peer.info.id,
-                        owner,
+                        participant = %peer.info.id,
+                        %owner,
                         paused,
                         estimate = peer.estimate,
                         "video paused"
@@ -82,7 +83,7 @@ impl Sfu {
                 if want.is_some() && want != s.layer {
                     if want != s.target {
                         let (owner, estimate) = (s.source.owner, peer.estimate);
-                        tracing::debug!(participant = peer.info.id, owner, layer = ?want, estimate, "switching layer");
+                        tracing::debug!(participant = %peer.info.id, %owner, layer = ?want, estimate, "switching layer");
                     }
                     s.target = want;
                 } else if want == s.layer {
@@ -101,7 +102,7 @@ impl Sfu {
             if let Some(estimate) = peer.estimate
                 && peer.reprobe.due(now, estimate, peer.desired)
             {
-                tracing::debug!(participant = peer.info.id, estimate, desired = peer.desired, "probing again");
+                tracing::debug!(participant = %peer.info.id, estimate, desired = peer.desired, "probing again");
                 peer.rtc.bwe().reset(Bitrate::bps(estimate));
                 peer.rtc.bwe().set_desired_bitrate(Bitrate::bps(peer.desired));
             }
@@ -112,7 +113,7 @@ impl Sfu {
 #[cfg(test)]
 impl Sfu {
     /// Sets a peer's bandwidth estimate as a TWCC or REMB report would.
-    pub(crate) fn set_estimate(&mut self, id: u64, bps: u64) {
+    pub(crate) fn set_estimate(&mut self, id: ParticipantId, bps: u64) {
         if let Some(p) = self.peers.iter_mut().find(|p| p.id() == id) {
             p.estimate = Some(bps);
         }
@@ -121,7 +122,12 @@ impl Sfu {
 
 /// What the page asked for; else large for the active speaker and for
 /// everyone in a small call (a phone showing one or two others).
-pub(super) fn view_of(owner: u64, speaker: Option<u64>, videos: usize, large: Option<&[u64]>) -> View {
+pub(super) fn view_of(
+    owner: ParticipantId,
+    speaker: Option<ParticipantId>,
+    videos: usize,
+    large: Option<&[ParticipantId]>,
+) -> View {
     let is_large = match large {
         Some(large) => large.contains(&owner),
         None => Some(owner) == speaker || videos <= 2,

@@ -2,6 +2,7 @@
 //! the whole protocol path (ICE, DTLS, SCTP, SRTP, renegotiation over the
 //! data channel, RTP forwarding) without sockets or a browser.
 
+use crate::events::ParticipantId;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ const P_SLICE: [u8; 4] = [0x41, 0x9a, 0x00, 0x01];
 struct Phone {
     addr: SocketAddr,
     rtc: Rtc,
-    id: u64,
+    id: ParticipantId,
     pending: Option<SdpPendingOffer>,
     channel: Option<ChannelId>,
     audio: Mid,
@@ -532,7 +533,7 @@ fn after_a_network_change_an_ice_restart_brings_the_media_back() {
     }
     assert!(net.phones[1].video_received().len() >= 6, "media reaches Bob at his new address");
     assert_eq!(net.sfu.participants().len(), 2);
-    assert!(net.sfu.renegotiate(99, &offer.to_sdp_string(), net.now).is_err(), "unknown participant");
+    assert!(net.sfu.renegotiate(ParticipantId(99), &offer.to_sdp_string(), net.now).is_err(), "unknown participant");
 }
 
 #[test]
