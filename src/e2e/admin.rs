@@ -52,6 +52,26 @@ async fn the_box_is_claimed_once_with_the_code_from_the_room() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_wrong_passwords_sent_at_once_are_throttled_like_forty_in_a_row() {
+    let the_box = start_box(small_config()).await;
+    let base = format!("https://{}", the_box.https);
+    let _admin = admin_client(&base).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let base = base.clone();
+        attempts
+            .spawn(async move { post(&base, "/api/admin/login", json!({ "password": "guess-guess" })).await.status() });
+    }
+    let statuses = attempts.join_all().await;
+    let judged = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    // Counted before the (slow) hash runs: the four free tries and the one
+    // that starts the wait are judged, the rest wait.
+    assert_eq!((judged, throttled), (5, 35), "{statuses:?}");
+    the_box.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_are_refused_and_the_sixth_in_a_row_waits() {
     let the_box = start_box(small_config()).await;
     let base = format!("https://{}", the_box.https);

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use str0m::Rtc;
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::change::SdpPendingOffer;
 use str0m::channel::ChannelId;
 use str0m::media::{Direction, MediaKind, Mid, Rid};
 
@@ -245,8 +245,7 @@ impl Peer {
     /// The page answered our offer.
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
         let Some(pending) = self.pending.take() else { return Err("no offer is outstanding".into()) };
-        let answer = SdpAnswer::from_sdp_string(sdp)
-            .map_err(|e| format!("malformed SDP answer: {}", super::sdp_error::describe(sdp, &e.to_string())))?;
+        let answer = super::sdp_error::parse_answer(sdp).map_err(|e| format!("malformed SDP answer: {e}"))?;
         self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| format!("answer not accepted: {e}"))?;
         for s in &mut self.subscriptions {
             if let Negotiation::Offered(m) = s.state {
@@ -260,8 +259,7 @@ impl Peer {
     /// The page renegotiates (e.g. an ICE restart); an offer of ours that
     /// crossed it is dropped and redone afterwards.
     pub fn accept_offer(&mut self, sdp: &str) -> Result<String, String> {
-        let offer = SdpOffer::from_sdp_string(sdp)
-            .map_err(|e| format!("malformed SDP offer: {}", super::sdp_error::describe(sdp, &e.to_string())))?;
+        let offer = super::sdp_error::parse_offer(sdp).map_err(|e| format!("malformed SDP offer: {e}"))?;
         let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| format!("offer not accepted: {e}"))?;
         self.pending = None;
         for s in &mut self.subscriptions {

@@ -8,7 +8,7 @@
 use crate::events::ParticipantId;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::WebState;
-use super::throttle::{Throttle, ThrottleConfig};
+use super::throttle::{Pace, Throttle, ThrottleConfig};
 use crate::sfu::messages::ParticipantKind;
 use crate::sfu::{JoinCode, JoinError, SfuError};
 
@@ -28,12 +28,19 @@ pub const MAX_JOIN_BODY: usize = 64 * 1024;
 /// Who may join: the current code, and the throttle on guessing it.
 pub struct Admission {
     code: Mutex<JoinCode>,
-    throttle: Mutex<Throttle>,
+    throttle: Mutex<(Throttle, Pace)>,
 }
+
+/// A client blocked for wrong guesses may still try once per this, all
+/// blocked clients together: a right code then gets in (one guesser
+/// behind an office's NAT must not lock the office out), and a guesser
+/// learns one answer per period, a million codes taking weeks.
+const BLOCKED_PACE: Duration = Duration::from_secs(2);
 
 impl Admission {
     pub fn new(code: JoinCode) -> Self {
-        Admission { code: Mutex::new(code), throttle: Mutex::new(Throttle::new(ThrottleConfig::default())) }
+        let throttle = (Throttle::new(ThrottleConfig::default()), Pace::new(BLOCKED_PACE));
+        Admission { code: Mutex::new(code), throttle: Mutex::new(throttle) }
     }
 
     pub fn code(&self) -> JoinCode {
@@ -47,15 +54,27 @@ impl Admission {
 
     /// Checks `attempt` from `ip`.
     pub(super) fn admit(&self, ip: std::net::IpAddr, attempt: &str, now: Instant) -> Result<(), Refusal> {
-        let mut throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        let (throttle, pace) = &mut *guard;
+        let right = self.code().matches(attempt);
         if let Err(wait) = throttle.check(ip, now) {
+            // Blocked: an attempt is judged only at the slow shared pace,
+            // and a right code does not lift the block (the guesser may
+            // share the address).
+            if pace.take(now) {
+                if right {
+                    return Ok(());
+                }
+                throttle.failed(ip, now);
+            }
             return Err(Refusal::Throttled(wait.as_secs().max(1)));
         }
-        if !self.code().matches(attempt) {
+        if !right {
             throttle.failed(ip, now);
             return Err(Refusal::WrongCode);
         }
-        throttle.succeeded(ip);
+        // A right code does not wipe the address's record: a guesser may
+        // share it.
         Ok(())
     }
 }
@@ -175,5 +194,31 @@ pub async fn renegotiate(
             error(StatusCode::NOT_FOUND, "no longer in the meeting; join again")
         }
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guesser_behind_the_offices_address_does_not_lock_the_office_out() {
+        let admission = Admission::new(JoinCode::parse("135790").unwrap());
+        let office: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // The guesser's wrong codes: six judged, then a second's wait; the
+        // next ones wait longer.
+        for n in 0..6 {
+            assert!(matches!(admission.admit(office, &format!("{n:06}"), at(n)), Err(Refusal::WrongCode)));
+        }
+        assert!(matches!(admission.admit(office, "000007", at(1010)), Err(Refusal::WrongCode)));
+        // Blocked, the guesser keeps trying; one attempt per 2 s is judged.
+        assert!(matches!(admission.admit(office, "000008", at(1020)), Err(Refusal::Throttled(_))));
+        assert!(matches!(admission.admit(office, "135790", at(1500)), Err(Refusal::Throttled(_))), "not its turn");
+        // A colleague with the right code at the next turn gets in...
+        assert!(admission.admit(office, "135790", at(3100)).is_ok());
+        // ...and the block on guessing stays.
+        assert!(matches!(admission.admit(office, "000009", at(3200)), Err(Refusal::Throttled(_))));
     }
 }

@@ -79,6 +79,16 @@ impl Throttle {
         }
     }
 
+    /// Counts an attempt by `ip` as failed before it is judged (a success
+    /// takes it back with [`Self::succeeded`]), so attempts sent at once
+    /// cannot all pass the check before the first is judged wrong.
+    /// `Err(wait)` while `ip` must wait.
+    pub fn attempt(&mut self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        self.check(ip, now)?;
+        self.failed(ip, now);
+        Ok(())
+    }
+
     /// Records a failed attempt by `ip`.
     pub fn failed(&mut self, ip: IpAddr, now: Instant) {
         let config = &self.config;
@@ -110,6 +120,30 @@ impl Throttle {
         if let Some(stalest) = self.clients.iter().min_by_key(|(_, r)| r.last_failure).map(|(k, _)| *k) {
             self.clients.remove(&stalest);
         }
+    }
+}
+
+/// One attempt per `every` at most, for everyone together: how a blocked
+/// client may still try, so a guesser behind an office's NAT cannot lock
+/// the office out, yet learns at most one answer per `every`.
+#[derive(Debug)]
+pub struct Pace {
+    every: Duration,
+    next: Option<Instant>,
+}
+
+impl Pace {
+    pub fn new(every: Duration) -> Self {
+        Pace { every, next: None }
+    }
+
+    /// Whether an attempt may go ahead at `now` (it then takes the turn).
+    pub fn take(&mut self, now: Instant) -> bool {
+        if self.next.is_some_and(|next| now < next) {
+            return false;
+        }
+        self.next = Some(now + self.every);
+        true
     }
 }
 
@@ -179,6 +213,26 @@ mod tests {
         assert!(t.check(ip("2001:db8:1:3::1"), now).is_ok());
         t.failed(ip("::ffff:192.0.2.9"), now);
         assert_eq!(Client::from(ip("::ffff:192.0.2.9")), Client::from(ip("192.0.2.9")));
+    }
+
+    #[test]
+    fn attempts_at_once_are_counted_before_they_are_judged() {
+        let mut t = Throttle::new(ThrottleConfig::default());
+        let (now, a) = (Instant::now(), ip("192.0.2.7"));
+        // Forty at once: the five free ones and one more get judged.
+        let judged = (0..40).filter(|_| t.attempt(a, now).is_ok()).count();
+        assert_eq!(judged, 6);
+        t.succeeded(a);
+        assert!(t.attempt(a, now).is_ok(), "a right one takes the count back");
+    }
+
+    #[test]
+    fn a_pace_lets_one_attempt_through_per_period() {
+        let mut p = Pace::new(Duration::from_secs(2));
+        let now = Instant::now();
+        assert!(p.take(now));
+        assert!(!p.take(now + Duration::from_secs(1)));
+        assert!(p.take(now + Duration::from_secs(2)));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 use str0m::net::{Protocol, Receive};
@@ -173,8 +172,7 @@ impl Sfu {
         if self.peers.len() >= self.config.max_participants {
             return Err(JoinError::Full(self.config.max_participants));
         }
-        let offer = SdpOffer::from_sdp_string(offer)
-            .map_err(|e| JoinError::MalformedOffer(crate::sfu::sdp_error::describe(offer, &e.to_string())))?;
+        let offer = crate::sfu::sdp_error::parse_offer(offer).map_err(JoinError::MalformedOffer)?;
         let mut rtc = new_rtc(self.config.bandwidth_estimation, now);
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::refused::{Refused, on_store, refused, store_error, throttled};
+use super::refused::{Refused, on_store, refused, throttled};
 use super::throttle::{Throttle, ThrottleConfig};
 use super::{WebState, secret};
 use crate::store::{AdminSession, Store};
@@ -75,27 +75,32 @@ impl AdminAuth {
         on_store(&self.store, query).await
     }
 
-    fn check_throttle(&self, ip: IpAddr) -> Result<(), Refused> {
-        let throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        throttle.check(ip, Instant::now()).map_err(|wait| throttled(wait.as_secs().max(1)))
+    /// Counts an attempt from `ip` before it is judged (so a burst sent at
+    /// once is throttled too), or refuses it while `ip` must wait.
+    fn attempt(&self, ip: IpAddr) -> Result<(), Refused> {
+        let mut throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        throttle.attempt(ip, Instant::now()).map_err(|wait| throttled(wait.as_secs().max(1)))
     }
 
-    fn note(&self, ip: IpAddr, right: bool) {
-        let mut throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        if right { throttle.succeeded(ip) } else { throttle.failed(ip, Instant::now()) }
+    /// A right answer takes the attempt's count back.
+    fn succeeded(&self, ip: IpAddr) {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(ip);
     }
 
     /// Checks `password` against the stored hash (slow: Argon2), counting a
     /// wrong one against the client.
     async fn verify(&self, ip: IpAddr, password: String) -> Result<(), Refused> {
-        self.check_throttle(ip)?;
         let Some(stored) = self.on_store(|store| store.admin_password()).await? else {
             return Err(refused(StatusCode::CONFLICT, "the box has no admin password yet: set it up first"));
         };
-        let right =
-            tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.map_err(store_error)?;
-        self.note(ip, right);
-        if right { Ok(()) } else { Err(refused(StatusCode::UNAUTHORIZED, "wrong password")) }
+        self.attempt(ip)?;
+        let right = password::verify(password, stored).await?;
+        if right {
+            self.succeeded(ip);
+            Ok(())
+        } else {
+            Err(refused(StatusCode::UNAUTHORIZED, "wrong password"))
+        }
     }
 
     /// Starts a session: the cookie to set and the CSRF token for the page.
@@ -177,17 +182,16 @@ pub async fn setup(
 ) -> Result<Response, Refused> {
     let Setup { code, password } = body(request, r#"{"code": "...", "password": "..."}"#)?;
     let auth = &state.admin;
-    auth.check_throttle(client.ip())?;
     let Some(expected) = auth.setup_code() else {
         return Err(refused(StatusCode::CONFLICT, "the box is already set up: log in instead"));
     };
-    let right = secret::same_secret(code.trim().replace(' ', "").as_str(), &expected);
-    auth.note(client.ip(), right);
-    if !right {
+    auth.attempt(client.ip())?;
+    if !secret::same_secret(code.trim().replace(' ', "").as_str(), &expected) {
         return Err(refused(StatusCode::FORBIDDEN, "wrong setup code (it is in the log and on the room display)"));
     }
+    auth.succeeded(client.ip());
     password::check_policy(&password).map_err(|why| refused(StatusCode::UNPROCESSABLE_ENTITY, why))?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await.map_err(store_error)?;
+    let hash = password::hash(password).await?;
     // Only one claim wins, even if two arrive together.
     if auth.setup_code.lock().unwrap_or_else(|p| p.into_inner()).take().is_none() {
         return Err(refused(StatusCode::CONFLICT, "the box is already set up: log in instead"));
@@ -241,7 +245,7 @@ pub async fn change_password(
     let NewPassword { current, new } = body(request, r#"{"current": "...", "new": "..."}"#)?;
     password::check_policy(&new).map_err(|why| refused(StatusCode::UNPROCESSABLE_ENTITY, why))?;
     state.admin.verify(client.ip(), current).await?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&new)).await.map_err(store_error)?;
+    let hash = password::hash(new).await?;
     let keep = guard::session_token(&headers).map(token_key);
     state.admin.on_store(move |store| store.set_admin_password(&hash, keep.as_deref(), now())).await?;
     tracing::info!(client = %client.ip(), "admin password changed; other sessions ended");

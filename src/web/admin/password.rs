@@ -1,8 +1,20 @@
 //! Admin passwords: Argon2id with the crate's (OWASP) defaults, stored as a
 //! PHC string, and the policy a new one must meet.
 
+use std::time::Duration;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::http::StatusCode;
+use tokio::sync::Semaphore;
+
+use crate::web::refused::{Refused, refused, store_error};
+
+/// One Argon2 at a time: each takes ~19 MiB and a core for a while, and a
+/// burst of logins must not take the box's memory and threads with it.
+static HASHING: Semaphore = Semaphore::const_new(1);
+/// A login waits this long for its turn, then is told to come back.
+const TURN_WAIT: Duration = Duration::from_secs(10);
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
@@ -22,14 +34,31 @@ pub fn check_policy(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Hashes with a fresh random salt (slow on purpose: call off the async threads).
-pub fn hash(password: &str) -> String {
+/// Hashes with a fresh random salt, one at a time, off the async threads.
+pub async fn hash(password: String) -> Result<String, Refused> {
+    bounded(move || hash_now(&password)).await
+}
+
+/// Whether `password` matches `stored`, checked one at a time, off the
+/// async threads.
+pub async fn verify(password: String, stored: String) -> Result<bool, Refused> {
+    bounded(move || verify_now(&password, &stored)).await
+}
+
+async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
+    let busy = || refused(StatusCode::SERVICE_UNAVAILABLE, "busy checking other passwords; try again in a moment");
+    let _turn = tokio::time::timeout(TURN_WAIT, HASHING.acquire()).await.map_err(|_| busy())?.map_err(|_| busy())?;
+    tokio::task::spawn_blocking(work).await.map_err(store_error)
+}
+
+/// Hashes with a fresh random salt (slow on purpose).
+fn hash_now(password: &str) -> String {
     let salt = SaltString::encode_b64(&super::super::secret::random_bytes::<16>()).expect("16 bytes is a valid salt");
     Argon2::default().hash_password(password.as_bytes(), &salt).expect("Argon2 with default parameters").to_string()
 }
 
 /// True when `password` matches `stored`; a damaged hash matches nothing.
-pub fn verify(password: &str, stored: &str) -> bool {
+fn verify_now(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
         Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(e) => {
@@ -45,12 +74,12 @@ mod tests {
 
     #[test]
     fn argon2id_hashes_verify_and_differ_by_salt() {
-        let a = hash("correct horse");
+        let a = hash_now("correct horse");
         assert!(a.starts_with("$argon2id$"), "{a}");
-        assert_ne!(a, hash("correct horse"), "salted");
-        assert!(verify("correct horse", &a));
-        assert!(!verify("correct horsE", &a));
-        assert!(!verify("correct horse", "not a hash"));
+        assert_ne!(a, hash_now("correct horse"), "salted");
+        assert!(verify_now("correct horse", &a));
+        assert!(!verify_now("correct horsE", &a));
+        assert!(!verify_now("correct horse", "not a hash"));
     }
 
     #[test]
