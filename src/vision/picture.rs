@@ -16,18 +16,26 @@ impl std::fmt::Debug for Picture {
     }
 }
 
-/// What an uploaded photo may be.
+/// What an uploaded photo may be, checked from its header before any
+/// pixel is decoded.
 #[derive(Debug, Clone, Copy)]
 pub struct PhotoLimits {
     pub max_bytes: usize,
+    /// Pixels a photo may claim.
     pub max_pixels: u64,
+    /// Pixels decoded at most: a larger JPEG is decoded at 1/2, 1/4 or 1/8
+    /// of its size (libjpeg-turbo scales while decoding, cheaply), a larger
+    /// PNG is refused. The face models need a few megapixels.
+    pub max_decoded_pixels: u64,
+    /// Neither side longer (a 1 × 49,000,000 PNG took 74 s to decode).
+    pub max_side: u32,
 }
 
 impl Default for PhotoLimits {
     fn default() -> Self {
-        // A 48 MP phone photo passes; a panorama or a crafted 100 MP file does
-        // not reach the decoder.
-        PhotoLimits { max_bytes: 25 << 20, max_pixels: 50_000_000 }
+        // A 48 MP phone photo passes (decoded at half size); a panorama, a
+        // crafted 100 MP file or a 49 MP PNG does not reach the decoder.
+        PhotoLimits { max_bytes: 25 << 20, max_pixels: 50_000_000, max_decoded_pixels: 12_000_000, max_side: 16_384 }
     }
 }
 
@@ -52,7 +60,7 @@ impl Picture {
             return Err(PhotoError::TooLarge { bytes: bytes.len(), max: limits.max_bytes });
         }
         let check = |width: u32, height: u32| {
-            if width as u64 * height as u64 > limits.max_pixels {
+            if width as u64 * height as u64 > limits.max_pixels || width.max(height) > limits.max_side {
                 Err(PhotoError::TooManyPixels { width, height, max_pixels: limits.max_pixels })
             } else if width == 0 || height == 0 {
                 Err(PhotoError::Corrupt(format!("the photo is {width}x{height}")))
@@ -62,10 +70,10 @@ impl Picture {
         };
         match sniff(bytes) {
             Kind::Jpeg => {
-                let header = turbojpeg::read_header(bytes).map_err(|e| PhotoError::Corrupt(e.to_string()))?;
+                let corrupt = |e: turbojpeg::Error| PhotoError::Corrupt(e.to_string());
+                let header = turbojpeg::read_header(bytes).map_err(corrupt)?;
                 check(header.width as u32, header.height as u32)?;
-                let image = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB)
-                    .map_err(|e| PhotoError::Corrupt(e.to_string()))?;
+                let image = decode_jpeg_within(bytes, header, limits.max_decoded_pixels).map_err(corrupt)?;
                 let mut rgb = image.pixels;
                 if image.pitch != image.width * 3 {
                     rgb = rgb.chunks(image.pitch).flat_map(|row| &row[..image.width * 3]).copied().collect();
@@ -73,7 +81,13 @@ impl Picture {
                 let picture = Picture { width: image.width as u32, height: image.height as u32, rgb };
                 Ok(picture.oriented(exif_orientation(bytes)))
             }
-            Kind::Png => decode_png(bytes, check),
+            Kind::Png => decode_png(bytes, |width, height| {
+                check(width, height)?;
+                match width as u64 * height as u64 > limits.max_decoded_pixels {
+                    true => Err(PhotoError::TooManyPixels { width, height, max_pixels: limits.max_decoded_pixels }),
+                    false => Ok(()),
+                }
+            }),
             Kind::Other(what) => Err(PhotoError::UnsupportedType(what)),
         }
     }
@@ -245,6 +259,36 @@ fn sniff(bytes: &[u8]) -> Kind {
     }
 }
 
+/// Decodes a JPEG at the largest of full, 1/2, 1/4 or 1/8 size that has
+/// at most `max_pixels`.
+fn decode_jpeg_within(
+    bytes: &[u8],
+    header: turbojpeg::DecompressHeader,
+    max_pixels: u64,
+) -> turbojpeg::Result<turbojpeg::Image<Vec<u8>>> {
+    use turbojpeg::ScalingFactor;
+    let fits = |f: &ScalingFactor| {
+        let scaled = header.scaled(*f);
+        (scaled.width * scaled.height) as u64 <= max_pixels
+    };
+    let factors = [ScalingFactor::ONE, ScalingFactor::ONE_HALF, ScalingFactor::ONE_QUARTER, ScalingFactor::ONE_EIGHTH];
+    let factor = factors.into_iter().find(fits).unwrap_or(ScalingFactor::ONE_EIGHTH);
+    let mut decompressor = turbojpeg::Decompressor::new()?;
+    decompressor.set_scaling_factor(factor)?;
+    let scaled = header.scaled(factor);
+    let format = turbojpeg::PixelFormat::RGB;
+    let pitch = scaled.width * format.size();
+    let mut image = turbojpeg::Image {
+        pixels: vec![0; scaled.height * pitch],
+        width: scaled.width,
+        pitch,
+        height: scaled.height,
+        format,
+    };
+    decompressor.decompress(bytes, image.as_deref_mut())?;
+    Ok(image)
+}
+
 fn decode_png(bytes: &[u8], check: impl Fn(u32, u32) -> Result<(), PhotoError>) -> Result<Picture, PhotoError> {
     let corrupt = |e: png::DecodingError| PhotoError::Corrupt(e.to_string());
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
@@ -299,11 +343,33 @@ mod tests {
 
     #[test]
     fn limits_are_checked_before_decoding() {
-        let limits = PhotoLimits { max_bytes: 1 << 20, max_pixels: 1000 };
+        let limits = PhotoLimits { max_bytes: 1 << 20, max_pixels: 1000, ..PhotoLimits::default() };
         let err = Picture::decode(&jpeg(64, 48), limits).unwrap_err();
         assert!(matches!(err, PhotoError::TooManyPixels { width: 64, height: 48, .. }), "{err}");
         let err = Picture::decode(&vec![0xFF; 2 << 20], limits).unwrap_err();
         assert!(matches!(err, PhotoError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn bombs_are_refused_from_their_header_and_a_big_jpeg_is_decoded_smaller() {
+        let header_only = |width, height| {
+            let mut out = Vec::new();
+            let mut encoder = png::Encoder::new(&mut out, width, height);
+            encoder.set_color(png::ColorType::Grayscale);
+            drop(encoder.write_header().unwrap());
+            out
+        };
+        // A 49 MP PNG in 381 kB took 38 s and 335 MB to decode; a 1 × 49 M
+        // one 74 s. Both are refused unread.
+        for (width, height) in [(7000, 7000), (1, 49_000_000), (4000, 3001)] {
+            let err = Picture::decode(&header_only(width, height), PhotoLimits::default()).unwrap_err();
+            assert!(matches!(err, PhotoError::TooManyPixels { .. }), "{width}x{height}: {err}");
+        }
+        // A JPEG over the decoded budget is decoded at a half, a quarter or
+        // an eighth of its size, whichever fits first.
+        let limits = PhotoLimits { max_decoded_pixels: 1000, ..PhotoLimits::default() };
+        let picture = Picture::decode(&jpeg(64, 48), limits).unwrap();
+        assert_eq!((picture.width, picture.height, picture.rgb.len()), (32, 24, 32 * 24 * 3));
     }
 
     #[test]

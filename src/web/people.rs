@@ -66,12 +66,21 @@ fn enroll_error(e: EnrollError) -> Refused {
     refused(status, e.to_string())
 }
 
+static ENROLLING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+/// How long an enrollment waits for the one before it.
+const ENROLL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn enroll(state: WebState, person: Option<PersonId>, who: Option<NewPerson>, source: PictureSource) -> Response {
     let who = match (person, who.as_ref().map(NewPerson::validate)) {
         (_, Some(Err(refused))) => return refused.into_response(),
         (Some(id), _) => Enrollee::Existing(id),
         (None, Some(Ok((name, email)))) => Enrollee::New { name, email },
         (None, None) => return error(StatusCode::BAD_REQUEST, "name is required"),
+    };
+    // One enrollment at a time: decoding and the models take memory and a
+    // core each, and six large photos at once once took 2.2 GB.
+    let Ok(Ok(_turn)) = tokio::time::timeout(ENROLL_WAIT, ENROLLING.acquire()).await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "busy enrolling another photo; try again in a moment");
     };
     let service = state.checkin.clone();
     let done = tokio::task::spawn_blocking(move || service.enroll(who, source, crate::system::unix_now())).await;
