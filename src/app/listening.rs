@@ -257,7 +257,6 @@ fn samples_to_time(samples: u64, rate: u32) -> Duration {
 /// closes; `Err` when the room's sound cannot be encoded.
 pub(super) fn listen(
     part: &Part,
-    timer: &tokio::runtime::Handle,
     mut blocks: Receiver<Arc<AudioBlock>>,
     muted: watch::Receiver<bool>,
     mut ears: Ears,
@@ -269,7 +268,7 @@ pub(super) fn listen(
     let mut away = false;
     while !part.stopping() {
         part.alive();
-        let block = match next_within(timer, &mut blocks, MIC_AWAY) {
+        let block = match next_within(&mut blocks, MIC_AWAY) {
             Ok(Some(block)) => {
                 if std::mem::take(&mut away) {
                     tracing::info!("room microphone back");
@@ -362,10 +361,8 @@ mod tests {
         let (out, mut packets) = mpsc::channel(4096);
         let (_muted_tx, muted) = watch::channel(false);
         let (ears, _) = ears(vec![[0.0; 3]]);
-        let (part, runtime) = (Part::detached("room-audio"), tokio::runtime::Runtime::new().unwrap());
-        let timer = runtime.handle().clone();
-        let thread =
-            std::thread::spawn(move || listen(&part, &timer, blocks, muted, ears, &RoomControl::default(), &out));
+        let part = Part::detached("room-audio");
+        let thread = std::thread::spawn(move || listen(&part, blocks, muted, ears, &RoomControl::default(), &out));
         let block = |seq| AudioBlock {
             seq,
             captured_at: Instant::now(),

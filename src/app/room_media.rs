@@ -4,10 +4,13 @@
 //! ([`super::listening`]); the video thread shows what it directs
 //! ([`super::room_video`]).
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
-use tokio::runtime::Handle;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
@@ -42,27 +45,50 @@ pub fn spawn_room_media(supervisor: &Supervisor, inputs: RoomInputs, ears: Ears)
     let RoomInputs { cameras, picture, blocks, muted, control, out } = inputs;
     let program = ears.program.subscribe();
     let (video_control, video_out) = (control.clone(), out.clone());
-    // Their waits for a feed run on the box's runtime's timer.
-    let (video_timer, timer) = (Handle::current(), Handle::current());
     supervisor.thread("room-video", Progress::Within(STALL), move |part| {
-        encode_video(part, &video_timer, cameras, picture, program, &video_control, &video_out)
+        encode_video(part, cameras, picture, program, &video_control, &video_out)
     })?;
-    supervisor.thread("room-audio", Progress::Within(STALL), move |part| {
-        listen(part, &timer, blocks, muted, ears, &control, &out)
-    })
+    supervisor
+        .thread("room-audio", Progress::Within(STALL), move |part| listen(part, blocks, muted, ears, &control, &out))
 }
 
-/// Waits up to `wait` for the next item of a feed, on `timer`'s clock (a
-/// runtime's, from a thread of its own): `Ok(None)` on time out, `Err(())`
-/// once the feed has closed.
-pub(super) fn next_within<T: Clone>(timer: &Handle, feed: &mut Receiver<T>, wait: Duration) -> Result<Option<T>, ()> {
+/// Waits up to `wait` for the next item of a feed, on this thread:
+/// `Ok(None)` on time out, `Err(())` once the feed has closed.
+pub(super) fn next_within<T: Clone>(feed: &mut Receiver<T>, wait: Duration) -> Result<Option<T>, ()> {
+    let deadline = Instant::now() + wait;
     loop {
-        match timer.block_on(async { tokio::time::timeout(wait, feed.recv()).await }) {
-            Err(_) => return Ok(None),
-            Ok(Ok(item)) => return Ok(Some(item)),
-            Ok(Err(RecvError::Lagged(_))) => continue,
-            Ok(Err(RecvError::Closed)) => return Err(()),
+        match until(deadline, feed.recv()) {
+            None => return Ok(None),
+            Some(Ok(item)) => return Ok(Some(item)),
+            Some(Err(RecvError::Lagged(_))) => continue,
+            Some(Err(RecvError::Closed)) => return Err(()),
         }
+    }
+}
+
+/// Runs `future` on this thread until it is ready or `deadline` passes. A
+/// channel's receive needs no runtime, only a waker: this one unparks the
+/// thread (so the room's threads neither build a runtime nor borrow the
+/// box's timer, which is gone once the box's runtime shuts down).
+fn until<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::park_timeout(left);
     }
 }
 

@@ -47,7 +47,6 @@ fn bitrate(frame: &Frame, fps: u32) -> u32 {
 /// or the SFU is gone; `Err` when no encoder can be made.
 pub(super) fn encode_video(
     part: &Part,
-    timer: &tokio::runtime::Handle,
     mut cameras: Vec<RoomCamera>,
     (width, height, fps): (u32, u32, u32),
     program: watch::Receiver<Program>,
@@ -74,7 +73,7 @@ pub(super) fn encode_video(
             cameras[to].frames = cameras[to].frames.resubscribe();
         }
         let camera = on_air.camera();
-        let frame = match next_within(timer, &mut cameras[camera].frames, on_air.wait()) {
+        let frame = match next_within(&mut cameras[camera].frames, on_air.wait()) {
             Ok(Some(frame)) => {
                 if on_air.frame() == Some(Change::Back) {
                     tracing::info!("room camera back");
@@ -230,13 +229,6 @@ mod tests {
     use std::time::Duration;
     use tokio::sync::broadcast;
 
-    /// A runtime's timer for the thread under test (it lives as long as the
-    /// test process: these tests are few).
-    fn timer() -> tokio::runtime::Handle {
-        static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-        RUNTIME.get_or_init(|| tokio::runtime::Runtime::new().unwrap()).handle().clone()
-    }
-
     /// A camera in which check-in sees nobody.
     fn camera(frames: Receiver<Arc<Frame>>, keyframes: KeyframeWanted) -> RoomCamera {
         RoomCamera { frames, keyframes, faces: watch::channel(Vec::new()).1 }
@@ -276,7 +268,6 @@ mod tests {
             std::thread::spawn(move || {
                 encode_video(
                     &Part::detached("room-video"),
-                    &timer(),
                     one_camera(frames, KeyframeWanted::default()),
                     (64, 64, 10),
                     group(),
@@ -326,7 +317,6 @@ mod tests {
             std::thread::spawn(move || {
                 encode_video(
                     &Part::detached("room-video"),
-                    &timer(),
                     one_camera(frames, camera),
                     (64, 64, 10),
                     group(),
@@ -377,7 +367,7 @@ mod tests {
         let thread = {
             let control = control.clone();
             std::thread::spawn(move || {
-                encode_video(&Part::detached("room-video"), &timer(), cameras, (64, 64, 10), program_rx, &control, &out)
+                encode_video(&Part::detached("room-video"), cameras, (64, 64, 10), program_rx, &control, &out)
             })
         };
         let scene = TestScene::new(64, 64);

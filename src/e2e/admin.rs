@@ -6,7 +6,7 @@ use confcam::web::api::{Access, routes};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{ADMIN_PASSWORD, admin_client, client, session_client, small_config, start_box};
+use crate::common::{ADMIN_PASSWORD, admin_client, client, client_h2, session_client, small_config, start_box};
 
 async fn display(base: &str) -> serde_json::Value {
     client().get(format!("{base}/api/display")).send().await.unwrap().json().await.unwrap()
@@ -149,6 +149,22 @@ async fn every_admin_route_needs_a_session_and_its_csrf_token() {
         assert_eq!(forged.status(), 403, "{} {} without the CSRF token", route.method, route.path);
         let wrong = cookie_only(route.method.clone(), url.clone()).header("x-csrf-token", "0".repeat(32));
         assert_eq!(wrong.send().await.unwrap().status(), 403, "{} {} with a wrong token", route.method, route.path);
+    }
+    // Refused with a status and a JSON reason over HTTP/2 as over HTTP/1.1,
+    // with a body of any size (HTTP/2 once closed the stream unanswered).
+    for route in table.iter().filter(|r| r.access == Access::Admin) {
+        let url = format!("{base}{}", route.path.replace("{id}", "1").replace("{format}", "attendance"));
+        for (http, version) in [(client(), reqwest::Version::HTTP_11), (client_h2(), reqwest::Version::HTTP_2)] {
+            for size in [10, 200_000, 3_000_000] {
+                let sent = http.request(route.method.clone(), &url).body(vec![b'x'; size]).send().await;
+                let what = format!("{} {} {version:?} with {size} B", route.method, route.path);
+                let r = sent.unwrap_or_else(|e| panic!("{what}: no answer: {e:?}"));
+                assert_eq!(r.version(), version, "{what}");
+                let status = r.status();
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                assert!(status == 401 && body["error"].is_string(), "{what}: {status} {body}");
+            }
+        }
     }
     // The real session with its token passes the guard.
     assert_eq!(admin.get(format!("{base}/api/meetings")).send().await.unwrap().status(), 200);
