@@ -444,6 +444,10 @@ async fn start_parts(
         blocking(move || Ok::<_, AppError>(start())).await?
     };
     let sessions = Arc::new(web::sessions::Sessions::default());
+    // A flood of connections meets the HTTPS server's bounds, not the
+    // process's file limit.
+    web::connections::raise_file_limit();
+    let connections = Arc::new(web::connections::Connections::default());
     let welcomes = Arc::new(web::display::Welcomes::default());
     let admin = {
         let store = store.clone();
@@ -464,11 +468,14 @@ async fn start_parts(
         booted: Arc::new(config.clone()),
         director: director_in_use,
         welcomes: welcomes.clone(),
+        connections: connections.clone(),
     };
     let router = web::router(state);
     #[cfg(feature = "faults")]
     let router = router.merge(web::faults::routes(supervisor.clone()));
-    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone(), served_rx).map_err(AppError::Web)?;
+    let limits = web::connections::ConnectionLimits::default();
+    let web = web::spawn_web(listeners.https, listeners.http, router, tls.clone(), served_rx, limits, connections)
+        .map_err(AppError::Web)?;
     tracing::info!(https = %web.https_addr, http = ?web.http_addr, media_port, room = %config.room.name, "serving");
     let followers = live::Followers {
         checkin: checkin.clone(),

@@ -7,6 +7,7 @@
 
 mod admin;
 mod alsa;
+mod bounds;
 mod checkin;
 mod cli;
 mod common;

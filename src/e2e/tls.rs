@@ -48,18 +48,28 @@ impl ServerCertVerifier for Capture {
     }
 }
 
-/// The certificate the box serves right now, as DER.
-async fn served_certificate(addr: std::net::SocketAddr) -> Vec<u8> {
-    let capture = Arc::new(Capture::default());
+/// A TLS client that takes whatever certificate the box serves and keeps
+/// it in `capture`.
+fn connector_keeping(capture: Arc<Capture>) -> tokio_rustls::TlsConnector {
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(capture.clone())
+        .with_custom_certificate_verifier(capture)
         .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// A TLS client that takes whatever certificate the box serves.
+pub fn connector() -> tokio_rustls::TlsConnector {
+    connector_keeping(Arc::default())
+}
+
+/// The certificate the box serves right now, as DER.
+async fn served_certificate(addr: std::net::SocketAddr) -> Vec<u8> {
+    let capture = Arc::new(Capture::default());
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    connector_keeping(capture.clone()).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
     capture.0.lock().unwrap().clone().expect("a certificate was served")
 }
 

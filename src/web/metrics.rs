@@ -47,6 +47,16 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         counter(failures),
     );
 
+    let open = Gauge::<i64>::default();
+    open.set(state.connections.open() as i64);
+    registry.register("https_connections", "HTTPS connections open", open);
+    let refused = state.connections.refused.load(std::sync::atomic::Ordering::Relaxed);
+    registry.register(
+        "https_connections_refused",
+        "HTTPS connections closed at once for being over the bounds (per client, in all)",
+        counter(refused),
+    );
+
     let (delivered, errors, up, dropped) = (
         Family::<Labels, Counter>::default(),
         Family::<Labels, Counter>::default(),

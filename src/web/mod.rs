@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api;
 mod assets;
 pub mod certificate;
+pub mod connections;
 pub mod display;
 mod errors;
 #[cfg(feature = "faults")]
@@ -58,6 +59,8 @@ pub struct WebState {
     pub director: tokio::sync::watch::Receiver<crate::config::DirectorSettings>,
     /// Who just checked in, for the display's "Welcome".
     pub welcomes: Arc<display::Welcomes>,
+    /// The HTTPS connections open and refused, for /metrics.
+    pub connections: Arc<connections::Connections>,
     /// The configuration the box started with (its devices stay opened so
     /// until the next start).
     pub booted: Arc<crate::config::Config>,

@@ -1,6 +1,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -10,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::certificate::{self, Certificate};
+use super::connections::{Bounded, ConnectionLimits, Connections};
 
 use crate::system::HostIdentity;
 
@@ -21,14 +23,22 @@ pub struct WebServer {
     tasks: JoinSet<io::Result<()>>,
 }
 
-/// Starts serving `router` over TLS on `https`, and redirects on `http` to a
-/// name the served certificate carries.
+/// A client gets this long for its TLS handshake, then for its request's
+/// headers: a slow one must not hold its connection for long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+const HEADERS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts serving `router` over TLS on `https` within `limits` (counted in
+/// `connections`), and
+/// redirects on `http` to a name the served certificate carries.
 pub fn spawn_web(
     https: TcpListener,
     http: Option<TcpListener>,
     router: Router,
     tls: RustlsConfig,
     served: watch::Receiver<Certificate>,
+    limits: ConnectionLimits,
+    connections: Arc<Connections>,
 ) -> io::Result<WebServer> {
     let https_addr = https.local_addr()?;
     let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
@@ -38,10 +48,11 @@ pub fn spawn_web(
     https.set_nonblocking(true)?;
     let handle = Handle::new();
     handles.push(handle.clone());
-    // A client that opens a connection and never finishes the handshake is
-    // dropped after 10 s, so it cannot hold a slot forever.
-    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).handshake_timeout(Duration::from_secs(10));
-    let server = axum_server::from_tcp(https)?.acceptor(acceptor).handle(handle);
+    let bounded = Bounded { limits, connections };
+    let acceptor =
+        axum_server::tls_rustls::RustlsAcceptor::new(tls).handshake_timeout(HANDSHAKE_TIMEOUT).acceptor(bounded);
+    let mut server = axum_server::from_tcp(https)?.acceptor(acceptor).handle(handle);
+    server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADERS_TIMEOUT);
     tasks.spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
 
     if let Some(http) = http {

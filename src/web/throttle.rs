@@ -35,7 +35,7 @@ impl Default for ThrottleConfig {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Client {
+pub(super) enum Client {
     V4([u8; 4]),
     V6Prefix([u8; 8]),
 }
