@@ -1,0 +1,331 @@
+//! `confcam-fuzz`: feeds every parser that takes bytes from outside the box
+//! mutated inputs, for `tools/fuzz`.
+//!
+//! Why this fuzzer: there is no nightly toolchain here, and cargo-fuzz's
+//! libFuzzer wants one for its sanitizers; cargo-afl needs AFL++ built
+//! from outside the registries. This is a mutation fuzzer on stable Rust:
+//! each target starts from a committed seed corpus (`tools/fuzz-corpus/`),
+//! mutates a seed (bit flips, random and "interesting" bytes, inserted,
+//! deleted, repeated and spliced runs), calls the parser in the same
+//! process and counts a panic as a crash (the input is kept under
+//! `target/fuzz-crashes/` to become a regression test). Inputs that parse
+//! join the corpus, so the search climbs past the first checks. It has no
+//! coverage feedback: it finds what breaks near valid inputs, fast (no
+//! process per input).
+//!
+//!   confcam-fuzz [SECONDS-PER-TARGET] [TARGET...]
+//!   confcam-fuzz seeds      (re-makes the made seeds in tools/fuzz-corpus/)
+
+// A tool: it reads the clock.
+#![allow(clippy::disallowed_methods)]
+
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use confcam::sfu::messages::{ClientMessage, ParticipantKind};
+use confcam::sfu::{Sfu, SfuConfig};
+use confcam::vision::{PhotoLimits, Picture};
+
+/// A parser under test: it may refuse anything, never panic.
+struct Target {
+    name: &'static str,
+    run: fn(&mut State, &[u8]) -> bool,
+}
+
+/// What a target keeps between inputs (an SFU with a participant).
+struct State {
+    sfu: Option<(Sfu, Instant, SocketAddr)>,
+    frame: Vec<u8>,
+}
+
+const TARGETS: &[Target] = &[
+    Target { name: "join-json", run: join_json },
+    Target { name: "settings-json", run: settings_json },
+    Target { name: "config-toml", run: config_toml },
+    Target { name: "data-channel", run: data_channel },
+    Target { name: "sdp-offer", run: sdp_offer },
+    Target { name: "photo", run: photo },
+    Target { name: "mjpeg-frame", run: mjpeg_frame },
+    Target { name: "h264-access-unit", run: h264_access_unit },
+    Target { name: "media-datagram", run: media_datagram },
+];
+
+/// `POST /api/join`'s body, then its code against the box's.
+fn join_json(_: &mut State, input: &[u8]) -> bool {
+    let Ok(request) = serde_json::from_slice::<confcam::web::join::JoinRequest>(input) else { return false };
+    let code = confcam::sfu::JoinCode::parse("135790").expect("a code");
+    let _ = code.matches(&request.code);
+    true
+}
+
+/// `PUT /api/settings`' body laid over the configuration.
+fn settings_json(_: &mut State, input: &[u8]) -> bool {
+    let Ok(map) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(input) else { return false };
+    let settings: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+    let (config, refused) = confcam::config::apply_settings(confcam::config::Config::default(), &settings);
+    config.validate().is_ok() && refused.is_empty()
+}
+
+/// The configuration file.
+fn config_toml(_: &mut State, input: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(input) else { return false };
+    confcam::config::parse(text, Path::new("fuzz.toml")).is_ok()
+}
+
+/// A page's message on the data channel.
+fn data_channel(_: &mut State, input: &[u8]) -> bool {
+    serde_json::from_slice::<ClientMessage>(input).is_ok()
+}
+
+/// An SDP offer as a phone or WHIP client sends it, taken by the SFU.
+fn sdp_offer(state: &mut State, input: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(input) else { return false };
+    let (sfu, now, _) = state.sfu.get_or_insert_with(new_sfu);
+    let joined = sfu.join("fuzz", ParticipantKind::Phone, text, *now);
+    if let Ok((id, _)) = joined {
+        sfu.leave(id, *now);
+    }
+    joined.is_ok()
+}
+
+/// An uploaded photo (JPEG or PNG).
+fn photo(_: &mut State, input: &[u8]) -> bool {
+    Picture::decode(input, PhotoLimits::default()).is_ok()
+}
+
+/// A frame from a misbehaving MJPEG camera.
+fn mjpeg_frame(state: &mut State, input: &[u8]) -> bool {
+    confcam::capture::mjpeg::MjpegDecoder::new().decode(input, &mut state.frame).is_ok()
+}
+
+/// An access unit from an H.264 camera: its NAL units, and its SPS.
+fn h264_access_unit(_: &mut State, input: &[u8]) -> bool {
+    let mut any = false;
+    for nal in confcam::capture::h264::nal_units(input) {
+        any = true;
+        if confcam::capture::h264::nal_type(nal) == 7
+            && let Some(profile) = confcam::capture::h264::Profile::of_sps(nal)
+        {
+            let _ = profile.forwardable();
+        }
+    }
+    any
+}
+
+/// A datagram on the media port, into an SFU with a participant, on
+/// simulated time.
+fn media_datagram(state: &mut State, input: &[u8]) -> bool {
+    let (sfu, now, peer) = state.sfu.get_or_insert_with(new_sfu);
+    *now += Duration::from_millis(1);
+    let local = SocketAddr::from(([127, 0, 0, 1], 5000));
+    let taken = sfu.receive(*now, *peer, local, input);
+    sfu.flush(*now);
+    sfu.handle_timeout(*now);
+    while sfu.poll_transmit().is_some() {}
+    taken
+}
+
+/// An SFU with one phone joined (its ICE not done: datagrams from its
+/// address reach its session).
+fn new_sfu() -> (Sfu, Instant, SocketAddr) {
+    use str0m::media::{Direction, MediaKind};
+    let now = Instant::now();
+    let mut sfu = Sfu::new(SfuConfig { room: "fuzz".into(), max_participants: 4, bandwidth_estimation: true });
+    sfu.set_local_addresses(&[SocketAddr::from(([127, 0, 0, 1], 5000))]);
+    let mut phone = str0m::Rtc::builder().build(now);
+    let mut change = phone.sdp_api();
+    change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    change.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
+    change.add_channel("room".into());
+    let (offer, _) = change.apply().expect("an offer");
+    sfu.join("phone", ParticipantKind::Phone, &offer.to_sdp_string(), now).expect("the phone joins");
+    (sfu, now, SocketAddr::from(([127, 0, 0, 1], 6000)))
+}
+
+/// Bytes that often sit on a parser's edges.
+const INTERESTING: &[&[u8]] = &[
+    b"\0",
+    b"\xff",
+    b"\x7f",
+    b"\x80",
+    b"-1",
+    b"0",
+    b"4294967296",
+    b"18446744073709551616",
+    b"1e999",
+    b"\"",
+    b"\\",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\r\n",
+    b"=",
+    b"a=",
+    b"\xef\xbf\xbd",
+    b"\xff\xd8",
+    b"\xff\xd9",
+    b"\x00\x00\x00\x01",
+];
+
+fn mutate(rng: &mut fastrand::Rng, seed: &[u8], corpus: &[Vec<u8>], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(seed);
+    for _ in 0..rng.usize(1..=4) {
+        let len = out.len();
+        match rng.u8(0..8) {
+            0 if len > 0 => {
+                let i = rng.usize(..len);
+                out[i] ^= 1 << rng.u8(0..8);
+            }
+            1 if len > 0 => {
+                let i = rng.usize(..len);
+                out[i] = rng.u8(..);
+            }
+            2 => {
+                let at = rng.usize(..=len);
+                let bytes: Vec<u8> = (0..rng.usize(1..=8)).map(|_| rng.u8(..)).collect();
+                out.splice(at..at, bytes);
+            }
+            3 if len > 0 => {
+                let from = rng.usize(..len);
+                let to = (from + rng.usize(1..=64)).min(len);
+                out.drain(from..to);
+            }
+            4 if len > 0 => {
+                // A run repeated: long lines, deep nesting, many fields.
+                let from = rng.usize(..len);
+                let to = (from + rng.usize(1..=32)).min(len);
+                let run = out[from..to].to_vec();
+                for _ in 0..rng.usize(1..=64) {
+                    out.splice(to..to, run.iter().copied());
+                }
+            }
+            5 => {
+                let at = rng.usize(..=len);
+                let bytes = INTERESTING[rng.usize(..INTERESTING.len())];
+                out.splice(at..at, bytes.iter().copied());
+            }
+            6 if !corpus.is_empty() => {
+                let other = &corpus[rng.usize(..corpus.len())];
+                let at = rng.usize(..=len);
+                let from = rng.usize(..=other.len());
+                let to = (from + rng.usize(0..=256)).min(other.len());
+                out.truncate(at);
+                out.extend_from_slice(&other[from..to]);
+            }
+            _ if len > 1 => out.truncate(rng.usize(..len)),
+            _ => out.push(rng.u8(..)),
+        }
+    }
+    // Inputs stay the size an outside client could send in one piece.
+    out.truncate(1 << 20);
+}
+
+fn read_corpus(dir: &Path) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    files.sort();
+    files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
+}
+
+/// Writes the seeds that are made, not typed: pictures, access units and
+/// offers from the box's own encoders and str0m (`confcam-fuzz seeds`).
+fn write_seeds(root: &Path) {
+    let dir = |target: &str| {
+        let d = root.join("tools/fuzz-corpus").join(target);
+        std::fs::create_dir_all(&d).expect("the corpus folder");
+        d
+    };
+    let slate = confcam::capture::slate::slate(64, 48, "FUZZ", Instant::now());
+    let rgb = Picture::from_i420(&slate.data, 64, 48).rgb;
+    for (name, subsamp) in [("420", turbojpeg::Subsamp::Sub2x2), ("422", turbojpeg::Subsamp::Sub2x1)] {
+        let image = turbojpeg::Image {
+            pixels: &rgb[..],
+            width: 64,
+            pitch: 64 * 3,
+            height: 48,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        let jpeg = turbojpeg::compress(image, 80, subsamp).expect("a JPEG");
+        std::fs::write(dir("photo").join(format!("seed-{name}.jpg")), &jpeg[..]).unwrap();
+        std::fs::write(dir("mjpeg-frame").join(format!("seed-{name}.jpg")), &jpeg[..]).unwrap();
+    }
+    let mut png_bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png_bytes, 64, 48);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.write_header().unwrap().write_image_data(&rgb).unwrap();
+    std::fs::write(dir("photo").join("seed.png"), &png_bytes).unwrap();
+    let mut h264 = confcam::codec::H264Encoder::new(64, 48, 10, 100_000).expect("an encoder");
+    for (n, keyframe) in [(0, true), (1, false)] {
+        let nals = h264.encode(&slate, keyframe).expect("a picture");
+        let au = confcam::capture::h264::annex_b(nals.iter().map(Vec::as_slice));
+        std::fs::write(dir("h264-access-unit").join(format!("seed-{n}.h264")), au).unwrap();
+    }
+    use str0m::media::{Direction, MediaKind, Simulcast, SimulcastLayer};
+    let mut phone = str0m::Rtc::builder().build(Instant::now());
+    let mut change = phone.sdp_api();
+    change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+    let layers = ["l", "m", "h"].map(SimulcastLayer::new);
+    let simulcast = Simulcast { send: layers.to_vec(), recv: Vec::new() };
+    change.add_media(MediaKind::Video, Direction::SendRecv, None, None, Some(simulcast));
+    change.add_channel("room".into());
+    let (offer, _) = change.apply().expect("an offer");
+    std::fs::write(dir("sdp-offer").join("seed-phone.sdp"), offer.to_sdp_string()).unwrap();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if args.first().map(String::as_str) == Some("seeds") {
+        return write_seeds(&root);
+    }
+    let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(60.0);
+    let chosen: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let crashes_dir = root.join("target/fuzz-crashes");
+    // Panics are counted, not printed a million times.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut rng = fastrand::Rng::with_seed(std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1));
+    let (mut targets, mut total_execs, mut total_crashes) = (0u64, 0u64, 0u64);
+    println!("{:<18} {:>12} {:>10} {:>8} {:>8}", "target", "execs", "execs/s", "corpus", "crashes");
+    for target in TARGETS.iter().filter(|t| chosen.is_empty() || chosen.contains(&t.name)) {
+        let mut corpus = read_corpus(&root.join("tools/fuzz-corpus").join(target.name));
+        assert!(!corpus.is_empty(), "no seeds for {} in tools/fuzz-corpus/", target.name);
+        let mut state = State { sfu: None, frame: Vec::new() };
+        let (started, mut execs, mut crashes) = (Instant::now(), 0u64, 0u64);
+        let mut input = Vec::new();
+        while started.elapsed().as_secs_f64() < seconds {
+            for _ in 0..64 {
+                let seed = corpus[rng.usize(..corpus.len())].clone();
+                mutate(&mut rng, &seed, &corpus, &mut input);
+                execs += 1;
+                match catch_unwind(AssertUnwindSafe(|| (target.run)(&mut state, &input))) {
+                    // Parsed: a new place to mutate from (kept small).
+                    Ok(true) if corpus.len() < 4096 && input.len() <= 64 << 10 => corpus.push(input.clone()),
+                    Ok(_) => {}
+                    Err(_) => {
+                        crashes += 1;
+                        state = State { sfu: None, frame: Vec::new() };
+                        let _ = std::fs::create_dir_all(&crashes_dir);
+                        let file = crashes_dir.join(format!("{}-{:016x}", target.name, rng.u64(..)));
+                        let _ = std::fs::write(&file, &input);
+                        eprintln!("{}: a crash, kept in {}", target.name, file.display());
+                    }
+                }
+            }
+        }
+        let rate = execs as f64 / started.elapsed().as_secs_f64();
+        println!("{:<18} {execs:>12} {rate:>10.0} {:>8} {crashes:>8}", target.name, corpus.len());
+        targets += 1;
+        total_execs += execs;
+        total_crashes += crashes;
+    }
+    println!("METRIC fuzz_targets={targets}");
+    println!("METRIC fuzz_crashes={total_crashes}");
+    println!("METRIC fuzz_execs_total={total_execs}");
+    if total_crashes > 0 {
+        std::process::exit(1);
+    }
+}
