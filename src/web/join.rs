@@ -149,7 +149,8 @@ pub async fn join(
     }
     match state.sfu.join(name.to_string(), request.kind, request.sdp).await {
         Ok((participant, sdp)) => {
-            let session = state.sessions.insert(participant);
+            let live: Vec<_> = state.sfu.participants().await.unwrap_or_default().iter().map(|p| p.id).collect();
+            let session = state.sessions.insert(participant, &live);
             Json(JoinResponse { participant, sdp, session }).into_response()
         }
         Err(e) => e.into_response(),

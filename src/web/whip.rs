@@ -64,7 +64,8 @@ async fn start(
     let name = if kind == ParticipantKind::Ingest { "WHIP stream" } else { "WHEP player" };
     match state.sfu.join(name.to_string(), kind, offer).await {
         Ok((id, answer)) => {
-            let token = state.sessions.insert(id);
+            let live: Vec<_> = state.sfu.participants().await.unwrap_or_default().iter().map(|p| p.id).collect();
+            let token = state.sessions.insert(id, &live);
             let location = format!("/{path}/{token}");
             let mut r = (StatusCode::CREATED, answer).into_response();
             let h = r.headers_mut();
