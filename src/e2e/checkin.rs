@@ -14,11 +14,11 @@ use tokio::sync::broadcast;
 
 use crate::common::{TestBox, admin_client, small_config, start_box};
 
-fn repo(var: &str, default: &str) -> PathBuf {
+pub fn repo(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(default))
 }
 
-fn photo(name: &str) -> Vec<u8> {
+pub fn photo(name: &str) -> Vec<u8> {
     let path = repo("CONFCAM_PHOTOS", "target/face-photos").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run tools/fetch-photos)", path.display()))
 }

@@ -11,6 +11,7 @@ mod bounds;
 mod checkin;
 mod cli;
 mod common;
+mod crash;
 mod daemon;
 mod echo;
 mod hearing;
