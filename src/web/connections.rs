@@ -67,14 +67,10 @@ impl Connections {
         let client = Client::from(ip);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let (by_client, total) = &mut *open;
-        let mine = by_client.entry(client).or_default();
-        if *mine >= limits.per_client || *total >= limits.total {
-            if by_client.get(&client) == Some(&0) {
-                by_client.remove(&client);
-            }
+        if by_client.get(&client).is_some_and(|&mine| mine >= limits.per_client) || *total >= limits.total {
             return None;
         }
-        *mine += 1;
+        *by_client.entry(client).or_default() += 1;
         *total += 1;
         Some(Slot { connections: self.clone(), client })
     }
@@ -145,11 +141,18 @@ impl Guarded {
         self.idle.as_mut().reset(tokio::time::Instant::now() + self.limit);
     }
 
-    /// While waiting on the client: an error once it has been silent too long.
-    fn silent_too_long(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.idle.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client went silent"))),
-            Poll::Pending => Poll::Pending,
+    /// A read's or write's outcome: progress resets the silence; while
+    /// waiting on the client, an error once it has been silent too long.
+    fn timed<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(result) => {
+                self.touched();
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client went silent"))),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }
@@ -157,26 +160,16 @@ impl Guarded {
 impl AsyncRead for Guarded {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.touched();
-                Poll::Ready(result)
-            }
-            Poll::Pending => this.silent_too_long(cx),
-        }
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        this.timed(cx, polled)
     }
 }
 
 impl AsyncWrite for Guarded {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, data) {
-            Poll::Ready(result) => {
-                this.touched();
-                Poll::Ready(result)
-            }
-            Poll::Pending => this.silent_too_long(cx).map_ok(|()| 0),
-        }
+        let polled = Pin::new(&mut this.stream).poll_write(cx, data);
+        this.timed(cx, polled)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -193,13 +186,8 @@ impl AsyncWrite for Guarded {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                this.touched();
-                Poll::Ready(result)
-            }
-            Poll::Pending => this.silent_too_long(cx).map_ok(|()| 0),
-        }
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.timed(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {

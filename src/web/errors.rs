@@ -70,17 +70,14 @@ pub fn body_limit<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>, max:
 }
 
 /// Refuses a body whose declared length is over `max` with a 413 before
-/// reading it. Over HTTP/2 an early answer would come with the stream's
-/// reset and clients still sending drop both, so the body is drained first.
+/// reading it ([`as_json`] drains what the client still sends, so it reads
+/// the 413).
 async fn refuse_oversized(max: usize, request: Request, next: Next) -> Response {
     let declared =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let Some(length) = declared.filter(|&n| n > max as u64) else {
         return next.run(request).await;
     };
-    if length <= MAX_DRAIN {
-        drain(request.into_body()).await;
-    }
     let message = format!("the body is {length} bytes; this takes at most {max}");
     error(StatusCode::PAYLOAD_TOO_LARGE, &message).into_response()
 }
