@@ -32,8 +32,9 @@ pub struct Seen {
     pub pictures: Vec<Picture>,
     /// The room's audio: each packet's RFC 6464 level (dBov, −127 silence).
     pub audio_levels: Vec<(Instant, i8)>,
-    /// The room's audio decoded (48 kHz), one 20 ms packet each (the first
-    /// audio track the box sends: the room is there before anyone joins).
+    /// The room's audio decoded (48 kHz), one 20 ms packet each (the audio
+    /// track of the stream the welcome names as the room's; other phones'
+    /// voices can arrive first).
     pub room_audio: Vec<(Instant, Vec<f32>)>,
     /// When this phone's voice started going out, if it talks.
     pub talking_since: Option<Instant>,
@@ -87,7 +88,8 @@ impl Phone {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (seen, stop) = (seen.clone(), stop.clone());
-            let session = Session { rtc, socket, local, channel: None, seen, decoder: None, talk, listen: None };
+            let session =
+                Session { rtc, socket, local, channel: None, seen, decoder: None, talk, room: None, listen: None };
             std::thread::spawn(move || session.run(&stop))
         };
         Phone { seen, stop, thread: Some(thread) }
@@ -123,8 +125,10 @@ struct Session {
     seen: Arc<Mutex<Seen>>,
     decoder: Option<openh264::decoder::Decoder>,
     talk: Option<Talk>,
-    /// The room's audio track and its decoder.
-    listen: Option<(Mid, OpusDecoder)>,
+    /// The room's stream id (its participant id), from the welcome.
+    room: Option<String>,
+    /// The room's audio decoder.
+    listen: Option<OpusDecoder>,
 }
 
 /// What a talking phone says, 20 ms at a time, in real time.
@@ -210,15 +214,29 @@ impl Session {
                 if message["type"] == "offer" {
                     self.answer(message["sdp"].as_str().unwrap_or_default());
                 }
+                if message["type"] == "welcome" {
+                    let participants = message["participants"].as_array().into_iter().flatten();
+                    self.room = participants
+                        .filter(|p| p["kind"] == "room")
+                        .find_map(|p| p["id"].as_i64())
+                        .map(|id| id.to_string());
+                }
                 self.seen.lock().unwrap().messages.push((Instant::now(), message));
             }
             Event::MediaData(m) if self.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Audio) => {
                 if let Some(level) = m.ext_vals.audio_level {
                     self.seen.lock().unwrap().audio_levels.push((Instant::now(), level));
                 }
-                let (room, decoder) = self.listen.get_or_insert_with(|| (m.mid, OpusDecoder::new().unwrap()));
+                let from_room = self
+                    .room
+                    .as_deref()
+                    .is_some_and(|room| self.rtc.media(m.mid).is_some_and(|media| media.stream_id() == room));
+                if !from_room {
+                    return;
+                }
+                let decoder = self.listen.get_or_insert_with(|| OpusDecoder::new().unwrap());
                 let mut pcm = Vec::new();
-                if *room == m.mid && decoder.decode(&m.data, &mut pcm).is_ok() {
+                if decoder.decode(&m.data, &mut pcm).is_ok() {
                     self.seen.lock().unwrap().room_audio.push((Instant::now(), pcm));
                 }
             }
