@@ -14,6 +14,7 @@ mod common;
 mod crash;
 mod daemon;
 mod echo;
+mod flood;
 mod hearing;
 mod mdns;
 mod meeting;

@@ -13,6 +13,8 @@
 //!   for an engine: the network stack's share, without the engine.
 //! - `janus`: the meeting of `bench` through a Janus VideoRoom, measured
 //!   the same way: the peer the box's SFU is compared with.
+//! - `soak`: join/leave cycles against the daemon (every way people come
+//!   and go), with its memory, open files and threads from /proc.
 
 // A tool: it reads the clock.
 #![allow(clippy::disallowed_methods)]
@@ -24,6 +26,7 @@ mod media;
 mod relay;
 mod schedule;
 mod session;
+mod soak;
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -71,6 +74,9 @@ enum Command {
     /// The meeting of `bench` through a Janus VideoRoom (`--url` is its
     /// HTTP API, e.g. http://10.237.0.2:18088/janus).
     Janus(janus::JanusArgs),
+    /// Join/leave cycles against the daemon, with its growth in memory,
+    /// open files and threads.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         Command::Engine(args) => engine::run(cli.seconds, args),
         Command::Relay(args) => relay::run(cli.seconds, args),
         Command::Janus(args) => runtime.block_on(janus::run(&cli.url, cli.seconds, args)),
+        Command::Soak(args) => runtime.block_on(soak::run(&cli.url, &cli.code, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

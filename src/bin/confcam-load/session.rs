@@ -84,6 +84,9 @@ pub enum Role {
     /// Joins like a display page: a data channel, and every track by
     /// renegotiation.
     Subscriber,
+    /// Joins like a phone: publishes audio and video in one layer, with the
+    /// data channel that brings everyone else's tracks.
+    Phone,
 }
 
 impl Session {
@@ -126,7 +129,10 @@ impl Session {
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
         let mut change = rtc.sdp_api();
         let (audio, video) = match role {
-            Role::Publisher | Role::SimulcastPublisher => {
+            Role::Publisher | Role::SimulcastPublisher | Role::Phone => {
+                if matches!(role, Role::Phone) {
+                    change.add_channel("room".into());
+                }
                 let simulcast = matches!(role, Role::SimulcastPublisher).then(|| {
                     let mut s = Simulcast::new();
                     for (rid, _) in crate::media::SIMULCAST {
@@ -285,6 +291,13 @@ impl Session {
         if let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) {
             let _ = channel.write(false, reply.as_bytes());
         }
+    }
+
+    /// Leaves the meeting as the join page does (a `leave` message on the
+    /// data channel); false before the channel is open.
+    pub fn leave(&mut self) -> bool {
+        let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) else { return false };
+        channel.write(false, br#"{"type":"leave"}"#).is_ok()
     }
 
     /// Sends what a publishing schedule says is due, once connected: every
