@@ -45,7 +45,7 @@
 //! meeting's beginning and end ([`meeting::Meeting`]),
 //! capture health and stalls ([`capture::SourceHealth`]), certificate
 //! renewal, the join-code throttle. The threads and tasks around them only
-//! move data and read clocks: `clippy.toml` forbids `Instant::now` and
+//! move data and read clocks: `.clippy.toml` forbids `Instant::now` and
 //! `SystemTime::now`, and each shell module says it is one with an explicit
 //! `#![allow(clippy::disallowed_methods)]`.
 //!
@@ -97,7 +97,7 @@
 //!   `checkin` closes its attendance, a rotating join code changes and the
 //!   display's welcomes go.
 
-// Cores are given the time (clippy.toml); tests drive them from a clock.
+// Cores are given the time (.clippy.toml); tests drive them from a clock.
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 pub mod app;
