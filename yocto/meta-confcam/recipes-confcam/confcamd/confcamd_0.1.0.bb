@@ -1,8 +1,10 @@
 SUMMARY = "confcamd, the confcam conference camera daemon"
 DESCRIPTION = "Captures the room, frames whoever speaks, checks in known people and hosts the meeting phones join."
 SECTION = "multimedia"
-LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://LICENSE;md5=2b75dc14e048d1f7ec67a86805bd1f06"
+# confcamd's own MIT and the licences of the crates it links, with each
+# crate's text: written by tools/update-crates-inc from Cargo.lock.
+require ${BPN}-licenses.inc
 
 # alsa-lib (alsa crate), libjpeg-turbo (turbojpeg crate) and OpenSSL
 # (WebRTC's DTLS and SRTP, openssl-sys) come from oe-core, libopus (opus
