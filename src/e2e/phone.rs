@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use confcam::capture::h264::{NAL_IDR, nal_type, nal_units};
 use confcam::codec::{OPUS_FRAME, OpusDecoder, OpusEncoder};
-use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::channel::ChannelId;
+use confcam::sfu::test_phone::{Offer, TestPhone};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::{Event, Input, Output};
 
 /// One picture of the room's video, as it arrived.
 pub struct Picture {
@@ -65,31 +64,27 @@ impl Phone {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
         let local = socket.local_addr().unwrap();
-        let mut rtc = Rtc::builder().build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
-        let mut change = rtc.sdp_api();
-        let talk = (!voice.is_empty()).then(|| Talk {
-            mid: change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None),
+        let talks = !voice.is_empty();
+        let offer = Offer { audio: talks.then_some(Direction::SendOnly), channel: true, ..Default::default() };
+        let (mut phone, offer) = TestPhone::offer(&offer, local, Instant::now()).unwrap();
+        let talk = talks.then(|| Talk {
+            mid: phone.audio.unwrap(),
             voice,
             sent: 0,
             encoder: OpusEncoder::new(32_000).unwrap(),
             started: None,
         });
-        change.add_channel("room".into());
-        let (offer, pending) = change.apply().unwrap();
-        let body = serde_json::json!({ "code": code, "name": "Phone", "sdp": offer.to_sdp_string() });
+        let body = serde_json::json!({ "code": code, "name": "Phone", "sdp": offer });
         let r = http.post(format!("https://{https}/api/join")).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 200, "joined");
         let joined: serde_json::Value = r.json().await.unwrap();
-        let answer = SdpAnswer::from_sdp_string(joined["sdp"].as_str().unwrap()).unwrap();
-        rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        phone.accept_answer(joined["sdp"].as_str().unwrap()).unwrap();
 
         let seen = Arc::new(Mutex::new(Seen::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (seen, stop) = (seen.clone(), stop.clone());
-            let session =
-                Session { rtc, socket, local, channel: None, seen, decoder: None, talk, room: None, listen: None };
+            let session = Session { phone, socket, local, seen, decoder: None, talk, room: None, listen: None };
             std::thread::spawn(move || session.run(&stop))
         };
         Phone { seen, stop, thread: Some(thread) }
@@ -118,10 +113,9 @@ impl Drop for Phone {
 }
 
 struct Session {
-    rtc: Rtc,
+    phone: TestPhone,
     socket: UdpSocket,
     local: SocketAddr,
-    channel: Option<ChannelId>,
     seen: Arc<Mutex<Seen>>,
     decoder: Option<openh264::decoder::Decoder>,
     talk: Option<Talk>,
@@ -144,7 +138,7 @@ struct Talk {
 impl Session {
     fn run(mut self, stop: &AtomicBool) {
         let mut buf = vec![0u8; 2000];
-        while !stop.load(Ordering::Relaxed) && self.rtc.is_alive() {
+        while !stop.load(Ordering::Relaxed) && self.phone.rtc.is_alive() {
             let deadline = self.poll();
             let now = Instant::now();
             let wait =
@@ -160,7 +154,7 @@ impl Session {
                 },
                 Err(_) => Input::Timeout(Instant::now()),
             };
-            let _ = self.rtc.handle_input(input);
+            let _ = self.phone.rtc.handle_input(input);
             self.speak();
         }
     }
@@ -168,7 +162,7 @@ impl Session {
     /// Sends the voice's frames that are due (once the session is up).
     fn speak(&mut self) {
         let Some(talk) = self.talk.as_mut() else { return };
-        if !self.rtc.is_connected() {
+        if !self.phone.connected {
             return;
         }
         let now = Instant::now();
@@ -182,7 +176,7 @@ impl Session {
                 .map(|i| (talk.voice.get(i).copied().unwrap_or(0.0).clamp(-1.0, 1.0) * 32767.0) as i16)
                 .collect();
             let Ok(payload) = talk.encoder.encode(&frame) else { return };
-            let Some(writer) = self.rtc.writer(talk.mid) else { return };
+            let Some(writer) = self.phone.rtc.writer(talk.mid) else { return };
             let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()) else {
                 return;
             };
@@ -195,7 +189,7 @@ impl Session {
     /// Takes str0m's output until it next needs time.
     fn poll(&mut self) -> Instant {
         loop {
-            match self.rtc.poll_output() {
+            match self.phone.poll_output() {
                 Ok(Output::Timeout(t)) => return t,
                 Ok(Output::Transmit(t)) => {
                     let _ = self.socket.send_to(&t.contents, t.destination);
@@ -208,12 +202,9 @@ impl Session {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::ChannelOpen(id, _) => self.channel = Some(id),
+            // Offers are answered by the phone itself.
             Event::ChannelData(d) => {
                 let Ok(message) = serde_json::from_slice::<serde_json::Value>(&d.data) else { return };
-                if message["type"] == "offer" {
-                    self.answer(message["sdp"].as_str().unwrap_or_default());
-                }
                 if message["type"] == "welcome" {
                     let participants = message["participants"].as_array().into_iter().flatten();
                     self.room = participants
@@ -223,14 +214,14 @@ impl Session {
                 }
                 self.seen.lock().unwrap().messages.push((Instant::now(), message));
             }
-            Event::MediaData(m) if self.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Audio) => {
+            Event::MediaData(m) if self.phone.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Audio) => {
                 if let Some(level) = m.ext_vals.audio_level {
                     self.seen.lock().unwrap().audio_levels.push((Instant::now(), level));
                 }
                 let from_room = self
                     .room
                     .as_deref()
-                    .is_some_and(|room| self.rtc.media(m.mid).is_some_and(|media| media.stream_id() == room));
+                    .is_some_and(|room| self.phone.rtc.media(m.mid).is_some_and(|media| media.stream_id() == room));
                 if !from_room {
                     return;
                 }
@@ -240,21 +231,12 @@ impl Session {
                     self.seen.lock().unwrap().room_audio.push((Instant::now(), pcm));
                 }
             }
-            Event::MediaData(m) if self.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Video) => {
+            Event::MediaData(m) if self.phone.rtc.media(m.mid).is_some_and(|x| x.kind() == MediaKind::Video) => {
                 let keyframe = nal_units(&m.data).any(|n| nal_type(n) == NAL_IDR);
                 let luma = self.decode(&m.data);
                 self.seen.lock().unwrap().pictures.push(Picture { at: Instant::now(), keyframe, luma });
             }
             _ => {}
-        }
-    }
-
-    fn answer(&mut self, sdp: &str) {
-        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else { return };
-        let Ok(answer) = self.rtc.sdp_api().accept_offer(offer) else { return };
-        let reply = serde_json::json!({ "type": "answer", "sdp": answer.to_sdp_string() }).to_string();
-        if let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) {
-            let _ = channel.write(false, reply.as_bytes());
         }
     }
 

@@ -13,6 +13,7 @@ pub mod quality;
 mod sdp_error;
 mod socket;
 mod task;
+pub mod test_phone;
 #[cfg(test)]
 mod testnet;
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl Admission {
                 }
                 throttle.failed(ip, now);
             }
-            return Err(Refusal::Throttled(wait.as_secs().max(1)));
+            return Err(Refusal::Throttled(wait.as_secs_f64().ceil().max(1.0) as u64));
         }
         if !right {
             throttle.failed(ip, now);

@@ -22,6 +22,15 @@ pub struct ThrottleConfig {
     pub capacity: usize,
 }
 
+impl ThrottleConfig {
+    /// The wait after `failures` failures in a row, once past the free ones:
+    /// doubling from `base_wait`.
+    fn wait_after(&self, failures: u32) -> Option<Duration> {
+        let over = failures.checked_sub(self.free_failures + 1)?;
+        Some(self.base_wait.saturating_mul(1 << over.min(20)).min(self.max_wait))
+    }
+}
+
 impl Default for ThrottleConfig {
     fn default() -> Self {
         ThrottleConfig {
@@ -102,12 +111,23 @@ impl Throttle {
         }
         record.failures += 1;
         record.last_failure = now;
-        if let Some(over) = record.failures.checked_sub(config.free_failures + 1) {
-            let wait = config.base_wait.saturating_mul(1 << over.min(20)).min(config.max_wait);
+        if let Some(wait) = config.wait_after(record.failures) {
             record.blocked_until = now + wait;
         }
         if self.clients.len() > self.config.capacity {
             self.forget_stalest();
+        }
+    }
+
+    /// An attempt counted by [`Self::attempt`] was judged wrong at `now`
+    /// (after a slow check): the wait it earned runs from the answer, not
+    /// from when it arrived, so a slow hash does not use the wait up.
+    pub fn judged_wrong(&mut self, ip: IpAddr, now: Instant) {
+        let config = &self.config;
+        if let Some(record) = self.clients.get_mut(&Client::from(ip))
+            && let Some(wait) = config.wait_after(record.failures)
+        {
+            record.blocked_until = record.blocked_until.max(now + wait);
         }
     }
 
@@ -224,6 +244,18 @@ mod tests {
         assert_eq!(judged, 6);
         t.succeeded(a);
         assert!(t.attempt(a, now).is_ok(), "a right one takes the count back");
+    }
+
+    #[test]
+    fn a_wait_runs_from_the_answer_when_the_judging_is_slow() {
+        let config = ThrottleConfig { free_failures: 0, ..Default::default() };
+        let mut t = Throttle::new(config);
+        let (now, a) = (Instant::now(), ip("192.0.2.8"));
+        assert!(t.attempt(a, now).is_ok());
+        // The check took 3 s: the 1 s wait starts when it answered.
+        t.judged_wrong(a, now + Duration::from_secs(3));
+        assert_eq!(t.check(a, now + Duration::from_millis(3500)), Err(Duration::from_millis(500)));
+        assert!(t.check(a, now + Duration::from_secs(4)).is_ok());
     }
 
     #[test]

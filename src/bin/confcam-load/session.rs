@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
+use confcam::sfu::test_phone::{Offer, TestPhone};
+use str0m::media::{Direction, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{ExtensionValues, RtpWrite};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::rtp::ExtensionValues;
+use str0m::{Event, Input, Output};
 
 use crate::media::{Received, read_stamp, wall_nanos};
 use crate::schedule::{Due, TOP};
@@ -46,22 +45,33 @@ enum Link {
     Memory(Vec<(SocketAddr, Vec<u8>)>),
 }
 
+/// A [`TestPhone`] with its link and what it received.
 pub struct Session {
-    pub rtc: Rtc,
+    phone: TestPhone,
     link: Link,
     local: SocketAddr,
-    pub audio: Option<Mid>,
-    pub video: Option<Mid>,
     /// The video goes out in the layers `media::SIMULCAST`.
     pub simulcast: bool,
-    channel: Option<ChannelId>,
-    pending: Option<SdpPendingOffer>,
-    pub connected: bool,
     pub received: Received,
     /// Sequence numbers this session sends on, per m-line.
     seq: HashMap<(Mid, Option<Rid>), u64>,
     /// Kernel arrival time (wall-clock ns) of the datagram being handled.
     arrived: u64,
+}
+
+// The session is its phone, plus a link: `session.connected`, `.audio`,
+// `.rtc` read through.
+impl std::ops::Deref for Session {
+    type Target = TestPhone;
+    fn deref(&self) -> &TestPhone {
+        &self.phone
+    }
+}
+
+impl std::ops::DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut TestPhone {
+        &mut self.phone
+    }
 }
 
 /// One RTP packet to send: its payload, RTP time, marker bit and (audio)
@@ -100,11 +110,8 @@ impl Session {
     /// its subscribers (Janus); returns it with its SDP answer.
     pub fn answer(offer: &str, ip: std::net::IpAddr) -> Result<(Session, String), String> {
         let (link, local) = Self::bind(ip).map_err(|e| e.to_string())?;
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| e.to_string())?;
-        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| e.to_string())?;
-        Ok((Session::new(rtc, link, local, None, None, false, None), answer.to_sdp_string()))
+        let (phone, answer) = TestPhone::answer(offer, local, Instant::now())?;
+        Ok((Session::new(phone, link, local, false), answer))
     }
 
     /// A UDP socket on `ip` that stamps arrivals.
@@ -125,64 +132,28 @@ impl Session {
     }
 
     fn offer_on(role: &Role, link: Link, local: SocketAddr, now: Instant) -> std::io::Result<(Session, String)> {
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(std::io::Error::other)?);
-        let mut change = rtc.sdp_api();
-        let (audio, video) = match role {
-            Role::Publisher | Role::SimulcastPublisher | Role::Phone => {
-                if matches!(role, Role::Phone) {
-                    change.add_channel("room".into());
-                }
-                let simulcast = matches!(role, Role::SimulcastPublisher).then(|| {
-                    let mut s = Simulcast::new();
-                    for (rid, _) in crate::media::SIMULCAST {
-                        s.add_send_layer(SimulcastLayer::new(rid));
-                    }
-                    s
-                });
-                (
-                    Some(change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None)),
-                    Some(change.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast)),
-                )
-            }
-            Role::Viewer => (
-                Some(change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None)),
-                Some(change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None)),
-            ),
-            Role::Subscriber => {
-                change.add_channel("room".into());
-                (None, None)
-            }
+        let simulcast = crate::media::SIMULCAST.map(|(rid, _)| rid);
+        let offer = match role {
+            Role::Publisher | Role::SimulcastPublisher => Offer {
+                layers: matches!(role, Role::SimulcastPublisher).then_some(&simulcast[..]),
+                channel: false,
+                ..Offer::phone()
+            },
+            Role::Phone => Offer::phone(),
+            Role::Viewer => Offer {
+                audio: Some(Direction::RecvOnly),
+                video: Some(Direction::RecvOnly),
+                rtp_mode: true,
+                ..Default::default()
+            },
+            Role::Subscriber => Offer { channel: true, rtp_mode: true, ..Default::default() },
         };
-        // An offer always results from a change made just above.
-        let (offer, pending) = change.apply().expect("the offer has changes");
-        let simulcast = matches!(role, Role::SimulcastPublisher);
-        Ok((Session::new(rtc, link, local, audio, video, simulcast, Some(pending)), offer.to_sdp_string()))
+        let (phone, sdp) = TestPhone::offer(&offer, local, now).map_err(std::io::Error::other)?;
+        Ok((Session::new(phone, link, local, matches!(role, Role::SimulcastPublisher)), sdp))
     }
 
-    fn new(
-        rtc: Rtc,
-        link: Link,
-        local: SocketAddr,
-        audio: Option<Mid>,
-        video: Option<Mid>,
-        simulcast: bool,
-        pending: Option<SdpPendingOffer>,
-    ) -> Session {
-        Session {
-            rtc,
-            link,
-            local,
-            audio,
-            video,
-            simulcast,
-            channel: None,
-            pending,
-            connected: false,
-            received: Received::default(),
-            seq: HashMap::new(),
-            arrived: 0,
-        }
+    fn new(phone: TestPhone, link: Link, local: SocketAddr, simulcast: bool) -> Session {
+        Session { phone, link, local, simulcast, received: Received::default(), seq: HashMap::new(), arrived: 0 }
     }
 
     /// The socket, unless the session is on an in-memory network.
@@ -207,12 +178,6 @@ impl Session {
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
         let _ = self.rtc.handle_input(input);
         self.poll(now);
-    }
-
-    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), String> {
-        let pending = self.pending.take().ok_or("no offer outstanding")?;
-        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
-        self.rtc.sdp_api().accept_answer(pending, answer).map_err(|e| e.to_string())
     }
 
     /// Reads what arrived, lets str0m run, sends what it wants sent.
@@ -240,7 +205,7 @@ impl Session {
     fn poll(&mut self, now: Instant) -> Instant {
         let mut rounds = 0;
         loop {
-            match self.rtc.poll_output() {
+            match self.phone.poll_output() {
                 Ok(Output::Timeout(t)) if t <= now + confcam::sfu::IMMEDIATE && rounds < 64 => {
                     rounds += 1;
                     let _ = self.rtc.handle_input(Input::Timeout(t.max(now)));
@@ -259,45 +224,11 @@ impl Session {
     }
 
     fn on_event(&mut self, event: Event, _now: Instant) {
-        match event {
-            Event::Connected => self.connected = true,
-            Event::ChannelOpen(id, _) => self.channel = Some(id),
-            Event::ChannelData(d) => self.on_message(&d.data),
-            Event::RtpPacket(p) => {
-                let mid = self.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
-                let kind = mid.and_then(|m| self.rtc.media(m)).map(|m| m.kind());
-                self.received.record(
-                    kind == Some(MediaKind::Video),
-                    p.payload.len(),
-                    read_stamp(&p.payload),
-                    self.arrived,
-                );
-            }
-
-            _ => {}
+        if let Event::RtpPacket(p) = event {
+            let mid = self.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
+            let kind = mid.and_then(|m| self.rtc.media(m)).map(|m| m.kind());
+            self.received.record(kind == Some(MediaKind::Video), p.payload.len(), read_stamp(&p.payload), self.arrived);
         }
-    }
-
-    /// The box's messages to a subscriber: answer its renegotiation offers.
-    fn on_message(&mut self, data: &[u8]) {
-        let Ok(message) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-        if message["type"] != "offer" {
-            return;
-        }
-        let Some(sdp) = message["sdp"].as_str() else { return };
-        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else { return };
-        let Ok(answer) = self.rtc.sdp_api().accept_offer(offer) else { return };
-        let reply = serde_json::json!({ "type": "answer", "sdp": answer.to_sdp_string() }).to_string();
-        if let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) {
-            let _ = channel.write(false, reply.as_bytes());
-        }
-    }
-
-    /// Leaves the meeting as the join page does (a `leave` message on the
-    /// data channel); false before the channel is open.
-    pub fn leave(&mut self) -> bool {
-        let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) else { return false };
-        channel.write(false, br#"{"type":"leave"}"#).is_ok()
     }
 
     /// Sends what a publishing schedule says is due, once connected: every
@@ -321,17 +252,14 @@ impl Session {
     /// Sends one RTP packet on `mid` (in simulcast layer `rid`).
     pub fn send(&mut self, mid: Mid, rid: Option<Rid>, packet: Packet, now: Instant) {
         let Packet { payload, time, marker, level } = packet;
-        let Some(pt) = self.rtc.media(mid).and_then(|m| m.remote_pts().first().copied()) else { return };
         let seq = self.seq.entry((mid, rid)).or_insert(1000);
         *seq += 1;
+        let seq = *seq;
         let mut ext = ExtensionValues::default();
         if level.is_some() {
             ext.audio_level = level;
             ext.voice_activity = Some(true);
         }
-        let mut api = self.rtc.direct_api();
-        let Some(tx) = api.stream_tx_by_mid(mid, rid) else { return };
-
-        tx.write_rtp(RtpWrite::new(pt, (*seq).into(), time, now, payload).marker(marker).ext_vals(ext).nackable(true));
+        self.phone.write_rtp(mid, rid, seq, time, now, payload, marker, ext);
     }
 }

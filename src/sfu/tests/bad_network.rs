@@ -95,7 +95,7 @@ fn a_keyframe_request_storm_from_one_viewer_is_held_back_and_the_others_see_noth
     // Bob's broken decoder asks for a keyframe with every frame for 3 s.
     for _ in 0..90 {
         let bob = &mut net.phones[1];
-        bob.rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+        bob.phone.rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(str0m::media::KeyframeRequestKind::Pli);
         net.send_frame(0, 2, false, Duration::from_millis(33));
     }
     let relayed = net.phones[0].keyframe_requests - before;

@@ -6,15 +6,15 @@ use crate::events::ParticipantId;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid, Simulcast, SimulcastLayer};
+use str0m::change::SdpAnswer;
+use str0m::media::{MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::{Candidate, Event, Input, Output};
 
 use super::engine::{CONNECT_TIMEOUT, Sfu, SfuConfig};
 use super::messages::{ClientMessage, ParticipantKind, ServerMessage};
+use super::test_phone::{Offer, TestPhone};
 use super::testnet::Link;
 
 mod bad_network;
@@ -25,10 +25,8 @@ const P_SLICE: [u8; 4] = [0x41, 0x9a, 0x00, 0x01];
 
 struct Phone {
     addr: SocketAddr,
-    rtc: Rtc,
+    phone: TestPhone,
     id: ParticipantId,
-    pending: Option<SdpPendingOffer>,
-    channel: Option<ChannelId>,
     audio: Mid,
     video: Mid,
     seq: u64,
@@ -68,28 +66,15 @@ impl Net {
     /// Like [`Self::join`], the video in simulcast layers `rids`.
     fn join_with(&mut self, name: &str, rids: Option<&[&str]>) -> usize {
         let addr: SocketAddr = format!("10.0.0.{}:4000", 10 + self.phones.len()).parse().unwrap();
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
-        let mut change = rtc.sdp_api();
-        let audio = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-        let simulcast = rids.map(|rids| {
-            let mut s = Simulcast::new();
-            for r in rids {
-                s.add_send_layer(SimulcastLayer::new(r));
-            }
-            s
-        });
-        let video = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
-        change.add_channel("room".into());
-        let (offer, pending) = change.apply().unwrap();
-        let (id, answer) = self.sfu.join(name, ParticipantKind::Phone, &offer.to_sdp_string(), self.now).unwrap();
-        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+        let offer = Offer { layers: rids, ..Offer::phone() };
+        let (mut phone, offer) = TestPhone::offer(&offer, addr, self.now).unwrap();
+        let (id, answer) = self.sfu.join(name, ParticipantKind::Phone, &offer, self.now).unwrap();
+        phone.accept_answer(&answer).unwrap();
+        let (audio, video) = (phone.audio.unwrap(), phone.video.unwrap());
         self.phones.push(Phone {
             addr,
-            rtc,
+            phone,
             id,
-            pending: None,
-            channel: None,
             audio,
             video,
             seq: 1000,
@@ -112,7 +97,7 @@ impl Net {
             self.now = next.max(self.now + Duration::from_micros(200));
             let now = self.now;
             for i in 0..self.phones.len() {
-                let _ = self.phones[i].rtc.handle_input(Input::Timeout(now));
+                let _ = self.phones[i].phone.rtc.handle_input(Input::Timeout(now));
             }
             self.sfu.handle_timeout(now);
             self.exchange();
@@ -150,7 +135,7 @@ impl Net {
                             contents: (&data[..]).try_into().unwrap(),
                         },
                     );
-                    let _ = phone.rtc.handle_input(input);
+                    let _ = phone.phone.rtc.handle_input(input);
                     // str0m holds one received packet (RTP mode) until polled.
                     phone.drain(now);
                     moved = true;
@@ -165,15 +150,15 @@ impl Net {
     fn send_video(&mut self, i: usize, keyframe: bool) {
         let now = self.now;
         let p = &mut self.phones[i];
-        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
+        let pt = p.phone.rtc.media(p.video).unwrap().remote_pts()[0];
         p.seq += 1;
         let time = (p.seq * 3000) as u32;
         let payload: &[u8] = if keyframe { &SPS_STAP } else { &P_SLICE };
-        let mut api = p.rtc.direct_api();
+        let mut api = p.phone.rtc.direct_api();
         api.stream_tx_by_mid(p.video, None)
             .unwrap()
             .write_rtp(RtpWrite::new(pt, p.seq.into(), time, now, payload.to_vec()).marker(true));
-        let _ = p.rtc.handle_input(Input::Timeout(now));
+        let _ = p.phone.rtc.handle_input(Input::Timeout(now));
         self.exchange();
     }
 
@@ -181,17 +166,17 @@ impl Net {
     fn send_layer(&mut self, i: usize, rid: &str, keyframe: bool, size: usize) {
         let now = self.now;
         let p = &mut self.phones[i];
-        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
+        let pt = p.phone.rtc.media(p.video).unwrap().remote_pts()[0];
         // Each layer is its own RTP stream with its own numbering.
         let seq = p.layer_seq.entry(rid.to_string()).or_insert(5000);
         *seq += 1;
         let seq = *seq;
         let mut payload = vec![if keyframe { 0x67 } else { 0x41 }; size];
         payload[2] = rid.as_bytes()[0];
-        let mut api = p.rtc.direct_api();
+        let mut api = p.phone.rtc.direct_api();
         let tx = api.stream_tx_by_mid(p.video, Some(rid.into())).unwrap();
         tx.write_rtp(RtpWrite::new(pt, seq.into(), (seq * 3000) as u32, now, payload).marker(true).nackable(true));
-        let _ = p.rtc.handle_input(Input::Timeout(now));
+        let _ = p.phone.rtc.handle_input(Input::Timeout(now));
         self.exchange();
     }
 
@@ -200,7 +185,7 @@ impl Net {
     fn send_frame(&mut self, i: usize, packets: usize, keyframe: bool, gap: Duration) {
         let payloads = (0..packets).map(|n| if keyframe && n == 0 { SPS_STAP.to_vec() } else { P_SLICE.to_vec() });
         self.write_frame(i, payloads.collect());
-        let _ = self.phones[i].rtc.handle_input(Input::Timeout(self.now));
+        let _ = self.phones[i].phone.rtc.handle_input(Input::Timeout(self.now));
         self.exchange();
         self.run(gap);
     }
@@ -210,14 +195,14 @@ impl Net {
     fn write_frame(&mut self, i: usize, payloads: Vec<Vec<u8>>) {
         let now = self.now;
         let p = &mut self.phones[i];
-        let pt = p.rtc.media(p.video).unwrap().remote_pts()[0];
+        let pt = p.phone.rtc.media(p.video).unwrap().remote_pts()[0];
         let time = ((p.seq + 1) * 3000) as u32;
         let last = payloads.len().saturating_sub(1);
         for (n, payload) in payloads.into_iter().enumerate() {
             p.seq += 1;
             // Resent when the box asks, as a browser does.
             let write = RtpWrite::new(pt, p.seq.into(), time, now, payload).marker(n == last).nackable(true);
-            p.rtc.direct_api().stream_tx_by_mid(p.video, None).unwrap().write_rtp(write);
+            p.phone.rtc.direct_api().stream_tx_by_mid(p.video, None).unwrap().write_rtp(write);
         }
     }
 
@@ -248,7 +233,7 @@ impl Net {
         let now = self.now;
         self.write_frame(i, vec![vec![0x41; 1000]; packets]);
         let p = &mut self.phones[i];
-        let _ = p.rtc.handle_input(Input::Timeout(now));
+        let _ = p.phone.rtc.handle_input(Input::Timeout(now));
         p.drain(now);
         let sfu_addr: SocketAddr = SFU_ADDR.parse().unwrap();
         while let Some(data) = p.up.receive(now) {
@@ -265,22 +250,21 @@ impl Net {
     fn send_audio(&mut self, i: usize, dbov: i8) {
         let now = self.now;
         let p = &mut self.phones[i];
-        let pt = p.rtc.media(p.audio).unwrap().remote_pts()[0];
+        let pt = p.phone.rtc.media(p.audio).unwrap().remote_pts()[0];
         p.seq += 1;
         let ext = ExtensionValues { audio_level: Some(-dbov), voice_activity: Some(dbov < 60), ..Default::default() };
-        let mut api = p.rtc.direct_api();
+        let mut api = p.phone.rtc.direct_api();
         api.stream_tx_by_mid(p.audio, None)
             .unwrap()
             .write_rtp(RtpWrite::new(pt, p.seq.into(), (p.seq * 960) as u32, now, vec![0xfc; 40]).ext_vals(ext));
-        let _ = p.rtc.handle_input(Input::Timeout(now));
+        let _ = p.phone.rtc.handle_input(Input::Timeout(now));
         self.exchange();
     }
 
     fn say(&mut self, i: usize, message: &ClientMessage) {
         let p = &mut self.phones[i];
-        let text = serde_json::to_string(message).unwrap();
-        p.rtc.channel(p.channel.unwrap()).unwrap().write(false, text.as_bytes()).unwrap();
-        let _ = p.rtc.handle_input(Input::Timeout(self.now));
+        assert!(p.phone.say(&serde_json::to_string(message).unwrap()), "the channel is open");
+        let _ = p.phone.rtc.handle_input(Input::Timeout(self.now));
         self.exchange();
     }
 }
@@ -304,28 +288,17 @@ impl Phone {
 
     /// Takes what the phone's session has to say; datagrams go on its uplink.
     fn drain(&mut self, now: Instant) {
-        while let Ok(output) = self.rtc.poll_output() {
+        while let Ok(output) = self.phone.poll_output() {
             match output {
                 Output::Timeout(_) => break,
                 Output::Transmit(t) => self.up.send(now, t.contents.to_vec()),
-                Output::Event(Event::ChannelOpen(id, _)) => self.channel = Some(id),
-                Output::Event(Event::ChannelData(d)) => {
-                    let message: ServerMessage = serde_json::from_slice(&d.data).unwrap();
-                    if let ServerMessage::Offer { sdp } = &message {
-                        let offer = SdpOffer::from_sdp_string(sdp).unwrap();
-                        let answer = self.rtc.sdp_api().accept_offer(offer).unwrap();
-                        let reply =
-                            serde_json::to_string(&ClientMessage::Answer { sdp: answer.to_sdp_string() }).unwrap();
-                        self.rtc.channel(d.id).unwrap().write(false, reply.as_bytes()).unwrap();
-                    }
-                    self.messages.push(message);
-                }
+                // The box's offers are answered by the phone itself.
+                Output::Event(Event::ChannelData(d)) => self.messages.push(serde_json::from_slice(&d.data).unwrap()),
                 Output::Event(Event::RtpPacket(p)) => self.received.push(p),
                 Output::Event(Event::KeyframeRequest(_)) => self.keyframe_requests += 1,
                 Output::Event(_) => {}
             }
         }
-        let _ = self.pending.take();
     }
 
     fn video_received(&self) -> Vec<&RtpPacket> {
@@ -351,7 +324,7 @@ fn phones_connect_get_welcomed_and_learn_of_each_other() {
     let net = two_phones();
     let ada = &net.phones[0];
     let bob = &net.phones[1];
-    assert!(ada.channel.is_some() && bob.channel.is_some());
+    assert!(ada.phone.channel_open() && bob.phone.channel_open());
     assert!(
         matches!(&ada.messages[0], ServerMessage::Welcome { you, room, .. } if *you == ada.id && room == "Test room")
     );
@@ -434,7 +407,7 @@ fn a_keyframe_request_from_a_viewer_reaches_the_publisher_rate_limited() {
     let ssrc = net.phones[1].video_received()[0].header.ssrc;
     for _ in 0..10 {
         let bob = &mut net.phones[1];
-        bob.rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+        bob.phone.rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(str0m::media::KeyframeRequestKind::Pli);
         net.run(Duration::from_millis(10));
     }
     let relayed = net.phones[0].keyframe_requests - before;
@@ -455,7 +428,7 @@ fn leaving_removes_the_participant_and_tells_the_others() {
 fn nonsense_on_the_data_channel_gets_an_error_and_changes_nothing() {
     let mut net = two_phones();
     let p = &mut net.phones[0];
-    p.rtc.channel(p.channel.unwrap()).unwrap().write(false, b"{\"type\":\"explode\"}").unwrap();
+    assert!(p.phone.say("{\"type\":\"explode\"}"));
     net.run(Duration::from_millis(100));
     assert!(matches!(net.phones[0].messages.last(), Some(ServerMessage::Error { .. })));
     assert_eq!(net.sfu.participants().len(), 2);
@@ -516,14 +489,14 @@ fn after_a_network_change_an_ice_restart_brings_the_media_back() {
     let now = net.now;
     let bob = &mut net.phones[1];
     bob.addr = new_addr;
-    let mut change = bob.rtc.sdp_api();
+    let mut change = bob.phone.rtc.sdp_api();
     change.ice_restart(false);
     let (offer, pending) = change.apply().unwrap();
     let answer = net.sfu.renegotiate(bob.id, &offer.to_sdp_string(), now).unwrap();
     let bob = &mut net.phones[1];
-    bob.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+    bob.phone.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     // The restart cleared Bob's old candidates; his new address is the one.
-    bob.rtc.add_local_candidate(Candidate::host(new_addr, "udp").unwrap());
+    bob.phone.rtc.add_local_candidate(Candidate::host(new_addr, "udp").unwrap());
     net.run(Duration::from_secs(2));
 
     net.send_video(0, true);

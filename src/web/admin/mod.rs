@@ -79,7 +79,7 @@ impl AdminAuth {
     /// once is throttled too), or refuses it while `ip` must wait.
     fn attempt(&self, ip: IpAddr) -> Result<(), Refused> {
         let mut throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        throttle.attempt(ip, Instant::now()).map_err(|wait| throttled(wait.as_secs().max(1)))
+        throttle.attempt(ip, Instant::now()).map_err(|wait| throttled(wait.as_secs_f64().ceil().max(1.0) as u64))
     }
 
     /// A right answer takes the attempt's count back.
@@ -99,6 +99,7 @@ impl AdminAuth {
             self.succeeded(ip);
             Ok(())
         } else {
+            self.throttle.lock().unwrap_or_else(|p| p.into_inner()).judged_wrong(ip, Instant::now());
             Err(refused(StatusCode::UNAUTHORIZED, "wrong password"))
         }
     }
