@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::session::{Role, Session};
-use crate::{http, local_ip, run_sessions, whip_session};
+use crate::{http, run_sessions, whip_session};
 
 /// The meeting both benchmarks drive (`bench` through the daemon, `engine`
 /// through the engine alone).
@@ -269,15 +269,7 @@ fn packets_per_frame(video_kbps: u32) -> f64 {
 /// A receive-only participant like the room display: every track arrives
 /// by renegotiation over its data channel.
 async fn subscriber(url: &str, code: &str, i: usize) -> Result<Session, String> {
-    let (mut session, offer) = Session::offer(&Role::Subscriber, local_ip(url)).map_err(|e| e.to_string())?;
-    let body = serde_json::json!({ "code": code, "name": format!("Viewer {i}"), "sdp": offer, "kind": "display" });
-    let r = http().post(format!("{url}/api/join")).json(&body).send().await.map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(format!("join: {} {}", r.status(), r.text().await.unwrap_or_default()));
-    }
-    let answer: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
-    session.accept_answer(answer["sdp"].as_str().unwrap_or_default())?;
-    Ok(session)
+    crate::join_page(url, code, Role::Subscriber, &format!("Viewer {i}"), "display").await
 }
 
 /// User and system CPU time of a process, in microseconds.

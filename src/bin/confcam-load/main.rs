@@ -135,6 +135,19 @@ pub async fn whip_session(url: &str, code: &str, role: Role) -> Result<(Session,
     Ok((session, format!("{url}{location}")))
 }
 
+/// Joins over `/api/join` as a page does (`kind`: phone or display).
+pub async fn join_page(url: &str, code: &str, role: Role, name: &str, kind: &str) -> Result<Session, String> {
+    let (mut session, offer) = Session::offer(&role, local_ip(url)).map_err(|e| e.to_string())?;
+    let body = serde_json::json!({ "code": code, "name": name, "sdp": offer, "kind": kind });
+    let r = http().post(format!("{url}/api/join")).json(&body).send().await.map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("join: {} {}", r.status(), r.text().await.unwrap_or_default()));
+    }
+    let answer: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+    session.accept_answer(answer["sdp"].as_str().unwrap_or_default())?;
+    Ok(session)
+}
+
 /// Drives `sessions` until `until`, the first `publishing` of them
 /// publishing (see [`Publishing`]).
 pub fn run_sessions(sessions: &mut [Session], publishing: usize, video_kbps: u32, until: Instant) {

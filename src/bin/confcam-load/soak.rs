@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::bench::rss_kb;
 use crate::session::{Role, Session};
-use crate::{http, local_ip, run_sessions, whip_session};
+use crate::{http, join_page, run_sessions, whip_session};
 
 #[derive(clap::Args)]
 pub struct SoakArgs {
@@ -74,35 +74,15 @@ pub async fn run(url: &str, code: &str, args: SoakArgs) -> Result<(), String> {
         cycle(url, code, n, &args).await?;
     }
     let before = settled(url, args.pid).await?;
-    println!(
-        "after {} warm-up cycles: {:.1} MB, {} fds, {} threads",
-        args.warmup,
-        before.rss_kb as f64 / 1024.0,
-        before.fds,
-        before.threads
-    );
+    println!("after {} warm-up cycles: {}", args.warmup, before.describe());
     for n in 0..args.cycles {
         cycle(url, code, args.warmup + n, &args).await?;
         if (n + 1) % (args.cycles / 5).max(1) == 0 {
-            let now = Held::sample(args.pid)?;
-            println!(
-                "cycle {:>5}: {:.1} MB, {} fds, {} threads (in the thick of it)",
-                n + 1,
-                now.rss_kb as f64 / 1024.0,
-                now.fds,
-                now.threads
-            );
+            println!("cycle {:>5}: {} (in the thick of it)", n + 1, Held::sample(args.pid)?.describe());
         }
     }
     let after = settled(url, args.pid).await?;
-    println!(
-        "after {} cycles: {:.1} MB, {} fds, {} threads ({:.0} s in all)",
-        args.cycles,
-        after.rss_kb as f64 / 1024.0,
-        after.fds,
-        after.threads,
-        started.elapsed().as_secs_f64()
-    );
+    println!("after {} cycles: {} ({:.0} s in all)", args.cycles, after.describe(), started.elapsed().as_secs_f64());
     report(before, after, args.cycles);
     Ok(())
 }
@@ -215,15 +195,7 @@ async fn cycle(url: &str, code: &str, n: u64, args: &SoakArgs) -> Result<(), Str
 
 /// A phone joined over `/api/join`, its answer taken.
 async fn phone(url: &str, code: &str, n: u64) -> Result<Session, String> {
-    let (mut session, offer) = Session::offer(&Role::Phone, local_ip(url)).map_err(|e| e.to_string())?;
-    let body = serde_json::json!({ "code": code, "name": format!("Soak {n}"), "sdp": offer });
-    let r = http().post(format!("{url}/api/join")).json(&body).send().await.map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(format!("join: {} {}", r.status(), r.text().await.unwrap_or_default()));
-    }
-    let answer: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
-    session.accept_answer(answer["sdp"].as_str().unwrap_or_default())?;
-    Ok(session)
+    join_page(url, code, Role::Phone, &format!("Soak {n}"), "phone").await
 }
 
 /// Waits until the daemon has dropped every participant (the leftovers of
