@@ -29,6 +29,11 @@ pub struct SoakArgs {
     /// How long each cycle's sessions exchange media, ms.
     #[arg(long, default_value_t = 500)]
     talk_ms: u64,
+    /// Each cycle takes at least this long, ms: the sessions that vanish
+    /// or never finish ICE hold a seat until the daemon drops them (20 s),
+    /// and a meeting has at most 64.
+    #[arg(long, default_value_t = 2000)]
+    cycle_ms: u64,
     /// Instead of cycles: a meeting of `--phones` phones for this long, one
     /// of them leaving (or vanishing) and another joining every
     /// `--rejoin-s`; the figures are per 100 rejoins.
@@ -157,6 +162,7 @@ async fn meeting(url: &str, code: &str, minutes: u64, args: &SoakArgs) -> Result
 
 /// One cycle of joining and leaving (see the module's comment).
 async fn cycle(url: &str, code: &str, n: u64, args: &SoakArgs) -> Result<(), String> {
+    let next = tokio::time::Instant::now() + Duration::from_millis(args.cycle_ms);
     let leaving = phone(url, code, n).await?;
     let vanishing = phone(url, code, n).await?;
     let (publisher, whip) = whip_session(url, code, Role::Publisher).await?;
@@ -190,6 +196,7 @@ async fn cycle(url: &str, code: &str, n: u64, args: &SoakArgs) -> Result<(), Str
         }
     }
     drop((last, vanishing, publisher, viewer));
+    tokio::time::sleep_until(next).await;
     Ok(())
 }
 
