@@ -55,8 +55,7 @@ pub struct TestPhone {
 impl TestPhone {
     /// A phone at `local` and its SDP offer.
     pub fn offer(offer: &Offer, local: SocketAddr, now: Instant) -> Result<(TestPhone, String), String> {
-        let mut rtc = Rtc::builder().set_rtp_mode(offer.rtp_mode).build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
+        let mut rtc = session(offer.rtp_mode, local, now)?;
         let mut change = rtc.sdp_api();
         let audio = offer.audio.map(|d| change.add_media(MediaKind::Audio, d, None, None, None));
         let simulcast = offer.layers.map(|rids| {
@@ -77,8 +76,7 @@ impl TestPhone {
 
     /// A receive-only phone answering an SFU that offers first (Janus).
     pub fn answer(offer: &str, local: SocketAddr, now: Instant) -> Result<(TestPhone, String), String> {
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
+        let mut rtc = session(true, local, now)?;
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| e.to_string())?;
         let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| e.to_string())?;
         let phone = TestPhone { rtc, audio: None, video: None, channel: None, pending: None, connected: false };
@@ -151,4 +149,11 @@ impl TestPhone {
         tx.write_rtp(RtpWrite::new(pt, seq.into(), time, now, payload).marker(marker).ext_vals(ext).nackable(true));
         true
     }
+}
+
+/// A str0m session with one host candidate at `local`.
+fn session(rtp_mode: bool, local: SocketAddr, now: Instant) -> Result<Rtc, String> {
+    let mut rtc = Rtc::builder().set_rtp_mode(rtp_mode).build(now);
+    rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
+    Ok(rtc)
 }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::WebState;
-use super::throttle::{Pace, Throttle, ThrottleConfig};
+use super::throttle::{Pace, Throttle, ThrottleConfig, retry_after_secs};
 use crate::sfu::messages::ParticipantKind;
 use crate::sfu::{JoinCode, JoinError, SfuError};
 
@@ -67,7 +67,7 @@ impl Admission {
                 }
                 throttle.failed(ip, now);
             }
-            return Err(Refusal::Throttled(wait.as_secs_f64().ceil().max(1.0) as u64));
+            return Err(Refusal::Throttled(retry_after_secs(wait)));
         }
         if !right {
             throttle.failed(ip, now);

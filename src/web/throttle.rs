@@ -143,6 +143,12 @@ impl Throttle {
     }
 }
 
+/// A wait as the `Retry-After` seconds that cover it (rounded up: a client
+/// that waits what it is told is let in).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
 /// One attempt per `every` at most, for everyone together: how a blocked
 /// client may still try, so a guesser behind an office's NAT cannot lock
 /// the office out, yet learns at most one answer per `every`.

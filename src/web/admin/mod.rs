@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::refused::{Refused, on_store, refused, throttled};
-use super::throttle::{Throttle, ThrottleConfig};
+use super::throttle::{Throttle, ThrottleConfig, retry_after_secs};
 use super::{WebState, secret};
 use crate::store::{AdminSession, Store};
 
@@ -79,7 +79,7 @@ impl AdminAuth {
     /// once is throttled too), or refuses it while `ip` must wait.
     fn attempt(&self, ip: IpAddr) -> Result<(), Refused> {
         let mut throttle = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        throttle.attempt(ip, Instant::now()).map_err(|wait| throttled(wait.as_secs_f64().ceil().max(1.0) as u64))
+        throttle.attempt(ip, Instant::now()).map_err(|wait| throttled(retry_after_secs(wait)))
     }
 
     /// A right answer takes the attempt's count back.
