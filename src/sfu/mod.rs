@@ -20,7 +20,9 @@ mod testnet;
 mod tests;
 
 pub use counters::Counters;
-pub use engine::{Datagram, FarAudio, IMMEDIATE, JoinError, LocalPacket, ROOM_ID, Sfu, SfuConfig};
+pub use engine::{
+    Datagram, FarAudio, IMMEDIATE, JoinError, LocalPacket, MAX_FORWARDED_PAYLOAD, ROOM_ID, Sfu, SfuConfig,
+};
 pub use forward::{OutStream, Rewritten, VideoCodec, starts_keyframe};
 pub use join_code::{JOIN_CODE_DIGITS, JoinCode};
 pub use socket::MediaSocket;

@@ -43,6 +43,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Far-end packets held for the loudspeaker between two runs of the SFU's
 /// loop, at most.
 const FAR_AUDIO_QUEUE: usize = 1024;
+/// The largest RTP payload forwarded: what one datagram on a 1500-byte
+/// Ethernet or Wi-Fi MTU can carry. Browsers send at most about 1200; a
+/// larger one came over loopback, jumbo frames or IP fragments, and with
+/// the box's own header (and RTX's two bytes when resent) it might not fit
+/// str0m's 2000-byte datagram.
+pub const MAX_FORWARDED_PAYLOAD: usize = 1460;
 
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -402,6 +408,9 @@ impl Sfu {
 
     /// Sends a publisher's packet to everyone who receives that track.
     fn forward(&mut self, from: ParticipantId, packet: &RtpPacket, now: Instant) -> Vec<ParticipantId> {
+        if packet.payload.len() > MAX_FORWARDED_PAYLOAD {
+            return Vec::new();
+        }
         let Some(source) = self.peer_mut(from) else { return Vec::new() };
         let mut api = source.rtc.direct_api();
         let Some((mid, rid)) = api.stream_rx(&packet.header.ssrc).map(|rx| (rx.mid(), rx.rid())) else {

@@ -103,3 +103,29 @@ fn a_keyframe_request_storm_from_one_viewer_is_held_back_and_the_others_see_noth
     // Cy got every packet, as before.
     assert_eq!(net.phones[2].video_received().len() - cy_before, 180);
 }
+
+#[test]
+fn a_packet_too_big_to_forward_is_dropped_and_the_box_keeps_forwarding() {
+    // A phone may send RTP larger than any room network carries in one
+    // frame (loopback, jumbo frames, IP fragments); with the box's own
+    // header, or RTX's two bytes more when resent, it may not fit str0m's
+    // 2000-byte datagram (str0m panics where a writer's packet does not).
+    let mut net = two_phones();
+    net.phones[1].down.loss = 0.2;
+    for frame in 0..30 {
+        let mut payloads = vec![if frame == 0 { SPS_STAP.to_vec() } else { P_SLICE.to_vec() }];
+        payloads.push(vec![0x41; 1960]);
+        payloads.push(P_SLICE.to_vec());
+        net.write_frame(0, payloads);
+        let _ = net.phones[0].phone.rtc.handle_input(Input::Timeout(net.now));
+        net.exchange();
+        net.run(Duration::from_millis(33));
+    }
+    net.run(Duration::from_secs(1));
+    let video = net.phones[1].video_received();
+    assert!(
+        video.iter().all(|p| p.payload.len() <= crate::sfu::engine::MAX_FORWARDED_PAYLOAD),
+        "an oversized packet was forwarded"
+    );
+    assert!(video.len() >= 50, "{} of 60 forwardable packets arrived", video.len());
+}

@@ -13,8 +13,15 @@
 //! coverage feedback: it finds what breaks near valid inputs, fast (no
 //! process per input).
 //!
+//! The media targets run against a live call (`call.rs`): a phone that
+//! has finished ICE and DTLS, so a datagram reaches its session's STUN,
+//! DTLS, SRTP and SCTP handling rather than stopping at "whose is this?".
+//!
 //!   confcam-fuzz [SECONDS-PER-TARGET] [TARGET...]
 //!   confcam-fuzz seeds      (re-makes the made seeds in tools/fuzz-corpus/)
+//!   FUZZ_JOBS=N             N threads a target (default 1), each its own
+//!                           seed and corpus: a long run on every core
+//!   FUZZ_EXECS=N            a target stops after N executions, or SECONDS
 
 // A tool: it reads the clock.
 #![allow(clippy::disallowed_methods)]
@@ -28,16 +35,36 @@ use confcam::sfu::messages::{ClientMessage, ParticipantKind};
 use confcam::sfu::{Sfu, SfuConfig};
 use confcam::vision::{PhotoLimits, Picture};
 
+mod call;
+use call::Call;
+
 /// A parser under test: it may refuse anything, never panic.
 struct Target {
     name: &'static str,
     run: fn(&mut State, &[u8]) -> bool,
 }
 
-/// What a target keeps between inputs (an SFU with a participant).
+/// What a target keeps between inputs.
+#[derive(Default)]
 struct State {
-    sfu: Option<(Sfu, Instant, SocketAddr)>,
+    /// An SFU with a participant, for offers.
+    sfu: Option<(Sfu, Instant)>,
+    /// A live call, for datagrams and the phone's RTP.
+    call: Option<Call>,
+    /// Calls that ended under the fuzzer's inputs and were started again.
+    restarts: u64,
     frame: Vec<u8>,
+}
+
+impl State {
+    /// The live call, started again if the last input ended it.
+    fn call(&mut self) -> &mut Call {
+        if self.call.as_ref().is_some_and(|c| !c.alive()) {
+            self.restarts += 1;
+            self.call = None;
+        }
+        self.call.get_or_insert_with(|| Call::start().expect("a call connects in memory"))
+    }
 }
 
 const TARGETS: &[Target] = &[
@@ -50,6 +77,7 @@ const TARGETS: &[Target] = &[
     Target { name: "mjpeg-frame", run: mjpeg_frame },
     Target { name: "h264-access-unit", run: h264_access_unit },
     Target { name: "media-datagram", run: media_datagram },
+    Target { name: "phone-rtp", run: phone_rtp },
 ];
 
 /// `POST /api/join`'s body, then its code against the box's.
@@ -82,7 +110,7 @@ fn data_channel(_: &mut State, input: &[u8]) -> bool {
 /// An SDP offer as a phone or WHIP client sends it, taken by the SFU.
 fn sdp_offer(state: &mut State, input: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(input) else { return false };
-    let (sfu, now, _) = state.sfu.get_or_insert_with(new_sfu);
+    let (sfu, now) = state.sfu.get_or_insert_with(new_sfu);
     let joined = sfu.join("fuzz", ParticipantKind::Phone, text, *now);
     if let Ok((id, _)) = joined {
         sfu.leave(id, *now);
@@ -114,22 +142,27 @@ fn h264_access_unit(_: &mut State, input: &[u8]) -> bool {
     any
 }
 
-/// A datagram on the media port, into an SFU with a participant, on
-/// simulated time.
+/// A datagram on the media port, mostly from a connected phone's address
+/// (its session reads it), sometimes from a stranger's; simulated time.
 fn media_datagram(state: &mut State, input: &[u8]) -> bool {
-    let (sfu, now, peer) = state.sfu.get_or_insert_with(new_sfu);
-    *now += Duration::from_millis(1);
-    let local = SocketAddr::from(([127, 0, 0, 1], 5000));
-    let taken = sfu.receive(*now, *peer, local, input);
-    sfu.flush(*now);
-    sfu.handle_timeout(*now);
-    while sfu.poll_transmit().is_some() {}
-    taken
+    let stranger = input.first().is_some_and(|b| b % 16 == 0);
+    let source = if stranger { SocketAddr::from(([127, 0, 0, 1], 7000)) } else { call::PHONE };
+    state.call().datagram(source, input)
 }
 
-/// An SFU with one phone joined (its ICE not done: datagrams from its
-/// address reach its session).
-fn new_sfu() -> (Sfu, Instant, SocketAddr) {
+/// What a connected phone sends inside SRTP, which the box decrypts and
+/// reads: the first 4 bytes choose the track, marker, sequence and time
+/// steps (reordered, repeated, jumping), the rest is the payload (Opus to
+/// the loudspeaker's jitter buffer and decoder, H.264 or VP8 to the
+/// keyframe check and the viewer).
+fn phone_rtp(state: &mut State, input: &[u8]) -> bool {
+    let [flags, seq, time_hi, time_lo, payload @ ..] = input else { return false };
+    let time_step = u32::from(u16::from_be_bytes([*time_hi, *time_lo])) * 8;
+    state.call().phone_rtp(flags & 1 == 1, flags & 2 == 2, i64::from(*seq as i8), time_step, payload)
+}
+
+/// An SFU with one phone joined, for offers to meet.
+fn new_sfu() -> (Sfu, Instant) {
     use str0m::media::{Direction, MediaKind};
     let now = Instant::now();
     let mut sfu = Sfu::new(SfuConfig { room: "fuzz".into(), max_participants: 4, bandwidth_estimation: true });
@@ -141,7 +174,7 @@ fn new_sfu() -> (Sfu, Instant, SocketAddr) {
     change.add_channel("room".into());
     let (offer, _) = change.apply().expect("an offer");
     sfu.join("phone", ParticipantKind::Phone, &offer.to_sdp_string(), now).expect("the phone joins");
-    (sfu, now, SocketAddr::from(([127, 0, 0, 1], 6000)))
+    (sfu, now)
 }
 
 /// Bytes that often sit on a parser's edges.
@@ -274,6 +307,108 @@ fn write_seeds(root: &Path) {
     change.add_channel("room".into());
     let (offer, _) = change.apply().expect("an offer");
     std::fs::write(dir("sdp-offer").join("seed-phone.sdp"), offer.to_sdp_string()).unwrap();
+
+    // A real call's datagrams, as the phone sent them: STUN, the DTLS
+    // handshake, SCTP in DTLS, SRTP and SRTCP (RFC 7983's first bytes),
+    // a few of each. Opus and H.264 from the box's encoders ride along.
+    let mut call = Call::start().expect("a call connects in memory");
+    let mut opus = confcam::codec::OpusEncoder::new(32_000).expect("an encoder");
+    let voice: Vec<i16> = (0..960).map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16).collect();
+    let opus_packet = opus.encode(&voice).expect("an Opus packet");
+    let h264_packets = confcam::codec::packetize_h264(&h264.encode(&slate, true).expect("a picture"), 1200);
+    for n in 0..150u32 {
+        call.phone_rtp(false, n == 0, 1, 960, &opus_packet);
+        if n % 50 == 0 {
+            for (i, (payload, marker)) in h264_packets.iter().enumerate() {
+                call.phone_rtp(true, *marker, 1, if i == 0 { 9000 } else { 0 }, payload);
+            }
+        }
+        call.wait(Duration::from_millis(19));
+    }
+    let rtp = dir("phone-rtp");
+    let mut audio = vec![0u8, 1, 0, 120];
+    audio.extend_from_slice(&opus_packet);
+    std::fs::write(rtp.join("seed-opus.bin"), audio).unwrap();
+    for (i, (payload, marker)) in h264_packets.iter().take(3).enumerate() {
+        let time: [u8; 2] = if i == 0 { (9000u16 / 8).to_be_bytes() } else { [0, 0] };
+        let mut video = vec![1 | (u8::from(*marker) << 1), 1, time[0], time[1]];
+        video.extend_from_slice(payload);
+        std::fs::write(rtp.join(format!("seed-h264-{i}.bin")), video).unwrap();
+    }
+    let datagrams = dir("media-datagram");
+    let mut kept = std::collections::HashMap::<&str, usize>::new();
+    for data in &call.said {
+        let kind = match data.first() {
+            Some(0..=3) => "stun",
+            Some(20..=63) => "dtls",
+            Some(128..=191) if (192..=223).contains(&data.get(1).copied().unwrap_or(0)) => "srtcp",
+            Some(128..=191) => "srtp",
+            _ => continue,
+        };
+        let n = kept.entry(kind).or_default();
+        if *n < 6 {
+            std::fs::write(datagrams.join(format!("call-{kind}-{n}.bin")), data).unwrap();
+            *n += 1;
+        }
+    }
+}
+
+thread_local! {
+    /// The last panic's message and place, for the crash report.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// What one thread's run of a target came to.
+struct Run {
+    execs: u64,
+    crashes: u64,
+    corpus: usize,
+    /// The longest one input took (a parser that stalls is a finding too).
+    slowest: Duration,
+    restarts: u64,
+}
+
+/// Fuzzes `target` from `corpus` for `seconds` or `execs`, whichever
+/// comes first; a crash's input is kept.
+fn fuzz(target: &Target, (seconds, execs): (f64, u64), seed: u64, mut corpus: Vec<Vec<u8>>, crashes_dir: &Path) -> Run {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut state = State::default();
+    let started = Instant::now();
+    let mut run = Run { execs: 0, crashes: 0, corpus: 0, slowest: Duration::ZERO, restarts: 0 };
+    let mut input = Vec::new();
+    while started.elapsed().as_secs_f64() < seconds && run.execs < execs {
+        for _ in 0..64 {
+            let seed = corpus[rng.usize(..corpus.len())].clone();
+            mutate(&mut rng, &seed, &corpus, &mut input);
+            run.execs += 1;
+            let (began, call_before) = (Instant::now(), (state.call.is_some(), state.restarts));
+            let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(&mut state, &input)));
+            // Starting a call is the harness's time, not the input's.
+            if (state.call.is_some(), state.restarts) == call_before {
+                run.slowest = run.slowest.max(began.elapsed());
+            }
+            match outcome {
+                // Parsed: a new place to mutate from (kept small).
+                Ok(true) if corpus.len() < 4096 && input.len() <= 64 << 10 => corpus.push(input.clone()),
+                Ok(_) => {}
+                Err(_) => {
+                    run.crashes += 1;
+                    run.restarts += state.restarts;
+                    state = State::default();
+                    if run.crashes <= 5 {
+                        let _ = std::fs::create_dir_all(crashes_dir);
+                        let file = crashes_dir.join(format!("{}-{:016x}", target.name, rng.u64(..)));
+                        let _ = std::fs::write(&file, &input);
+                        let panic = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
+                        eprintln!("{}: a crash, kept in {}: {panic}", target.name, file.display());
+                    }
+                }
+            }
+        }
+    }
+    run.restarts += state.restarts;
+    run.corpus = corpus.len();
+    run
 }
 
 fn main() {
@@ -285,39 +420,40 @@ fn main() {
     let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(60.0);
     let chosen: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     let crashes_dir = root.join("target/fuzz-crashes");
-    // Panics are counted, not printed a million times.
-    std::panic::set_hook(Box::new(|_| {}));
-    let mut rng = fastrand::Rng::with_seed(std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1));
+    // Panics are counted and the first few shown, not printed a million times.
+    std::panic::set_hook(Box::new(|info| LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()))));
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let (seed, jobs) = (env("FUZZ_SEED", 1), env("FUZZ_JOBS", 1).max(1));
+    let execs_each = env("FUZZ_EXECS", u64::MAX).div_ceil(jobs);
     let (mut targets, mut total_execs, mut total_crashes) = (0u64, 0u64, 0u64);
-    println!("{:<18} {:>12} {:>10} {:>8} {:>8}", "target", "execs", "execs/s", "corpus", "crashes");
+    println!(
+        "{:<18} {:>12} {:>10} {:>8} {:>8} {:>10} {:>9}",
+        "target", "execs", "execs/s", "corpus", "crashes", "slowest ms", "restarts"
+    );
     for target in TARGETS.iter().filter(|t| chosen.is_empty() || chosen.contains(&t.name)) {
-        let mut corpus = read_corpus(&root.join("tools/fuzz-corpus").join(target.name));
-        assert!(!corpus.is_empty(), "no seeds for {} in tools/fuzz-corpus/", target.name);
-        let mut state = State { sfu: None, frame: Vec::new() };
-        let (started, mut execs, mut crashes) = (Instant::now(), 0u64, 0u64);
-        let mut input = Vec::new();
-        while started.elapsed().as_secs_f64() < seconds {
-            for _ in 0..64 {
-                let seed = corpus[rng.usize(..corpus.len())].clone();
-                mutate(&mut rng, &seed, &corpus, &mut input);
-                execs += 1;
-                match catch_unwind(AssertUnwindSafe(|| (target.run)(&mut state, &input))) {
-                    // Parsed: a new place to mutate from (kept small).
-                    Ok(true) if corpus.len() < 4096 && input.len() <= 64 << 10 => corpus.push(input.clone()),
-                    Ok(_) => {}
-                    Err(_) => {
-                        crashes += 1;
-                        state = State { sfu: None, frame: Vec::new() };
-                        let _ = std::fs::create_dir_all(&crashes_dir);
-                        let file = crashes_dir.join(format!("{}-{:016x}", target.name, rng.u64(..)));
-                        let _ = std::fs::write(&file, &input);
-                        eprintln!("{}: a crash, kept in {}", target.name, file.display());
-                    }
-                }
-            }
-        }
+        let seeds = read_corpus(&root.join("tools/fuzz-corpus").join(target.name));
+        assert!(!seeds.is_empty(), "no seeds for {} in tools/fuzz-corpus/", target.name);
+        let started = Instant::now();
+        let runs: Vec<Run> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..jobs)
+                .map(|job| {
+                    let (seeds, crashes_dir) = (seeds.clone(), &crashes_dir);
+                    scope.spawn(move || fuzz(target, (seconds, execs_each), seed + job, seeds, crashes_dir))
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().expect("a fuzzing thread")).collect()
+        });
+        let execs: u64 = runs.iter().map(|r| r.execs).sum();
+        let crashes: u64 = runs.iter().map(|r| r.crashes).sum();
+        let corpus = runs.iter().map(|r| r.corpus).max().unwrap_or(0);
+        let slowest = runs.iter().map(|r| r.slowest).max().unwrap_or_default();
+        let restarts: u64 = runs.iter().map(|r| r.restarts).sum();
         let rate = execs as f64 / started.elapsed().as_secs_f64();
-        println!("{:<18} {execs:>12} {rate:>10.0} {:>8} {crashes:>8}", target.name, corpus.len());
+        println!(
+            "{:<18} {execs:>12} {rate:>10.0} {corpus:>8} {crashes:>8} {:>10.1} {restarts:>9}",
+            target.name,
+            slowest.as_secs_f64() * 1e3
+        );
         targets += 1;
         total_execs += execs;
         total_crashes += crashes;
