@@ -1,2 +1,2 @@
 # Python helpers of meta-confcam, loaded by `addpylib` in conf/layer.conf.
-BBIMPORTS = ["sysusers"]
+BBIMPORTS = ["board", "sysusers"]

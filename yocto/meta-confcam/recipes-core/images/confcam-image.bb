@@ -6,16 +6,27 @@ inherit core-image confcam
 
 # What the box runs and nothing more: no package manager, no login over the
 # network, no avahi (confcamd answers mDNS itself). All kernel modules, so
-# whatever UVC camera or USB microphone the room has works.
+# whatever UVC camera or USB microphone the room has works. The machine's
+# extras (packagegroup-core-boot leaves them out): on a Pi, udev-rules-rpi
+# gives /dev/gpiomem*, /dev/gpiochip* and /dev/spidev* to the gpio and spi
+# groups confcamd's unit joins, and the Wi-Fi and Bluetooth firmware. A
+# ReSpeaker HAT's codec drivers when the board's config.txt loads them.
 IMAGE_INSTALL = "\
     packagegroup-core-boot \
+    ${MACHINE_EXTRA_RRECOMMENDS} \
     confcamd \
     confcam-models \
     confcam-board \
     kernel-modules \
+    ${@'seeed-voicecard' if confcam.board.voicecard(d) else ''} \
     ${@'confcam-kiosk' if bb.utils.to_boolean(d.getVar('CONFCAM_KIOSK')) else ''} \
     ${CORE_IMAGE_EXTRA_INSTALL} \
 "
+
+# The HAT's overlays go where config.txt's dtoverlay= lines look.
+IMAGE_BOOT_FILES:append = " ${@' '.join('seeed-voicecard/%s.dtbo;overlays/%s.dtbo' % (o, o) for o in confcam.board.voicecard(d))}"
+# nooelint: oelint.vars.mispell.unknown - do_image_wic is image_types_wic's task, which oelint-adv does not know
+do_image_wic[depends] += "${@'seeed-voicecard:do_deploy' if confcam.board.voicecard(d) else ''}"
 
 # / is mounted read-only; what changes lives on the data partition
 # (/var/lib/confcam) or in tmpfs (/var/volatile, /run).
