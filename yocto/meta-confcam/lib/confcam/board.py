@@ -21,4 +21,4 @@ def overlays(d):
 def voicecard(d):
     """The seeed-voicecard overlays the board loads (the ReSpeaker HATs'
     AC108 codec): these come from the seeed-voicecard recipe, not the kernel."""
-    return [o for o in overlays(d) if o.startswith("seeed-")]
+    return [o for o in overlays(d) if o.startswith("seeed-") and o.endswith("-voicecard")]

@@ -40,4 +40,8 @@ IMAGE_FEATURES += "${@'weston' if bb.utils.to_boolean(d.getVar('CONFCAM_KIOSK'))
 # The SD card: files/wic/confcam-sdcard.wks. The .bmap lets bmaptool skip
 # the empty blocks when it writes the card.
 WKS_FILE = "confcam-sdcard.wks"
+# The Pi's firmware boots from the FAT partition (IMAGE_BOOT_FILES): wic's
+# EFI loaders (grub-efi, systemd-boot), which an aarch64 build otherwise
+# makes, are never used.
+WKS_FILE_DEPENDS = "${WKS_FILE_DEPENDS_DEFAULT}"
 IMAGE_FSTYPES = "wic.bz2 wic.bmap"
