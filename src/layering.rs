@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Top to bottom.
-const FLOORS: [&str; 18] = [
+const FLOORS: [&str; 19] = [
     "app",
     "web",
     "status",
@@ -23,6 +23,7 @@ const FLOORS: [&str; 18] = [
     "events",
     "meeting",
     "director",
+    "update",
     "system",
     "audio",
     "capture",

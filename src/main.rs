@@ -35,6 +35,17 @@ enum Command {
     },
     /// Check a config file; exits non-zero naming the bad key and line.
     CheckConfig { path: PathBuf },
+    /// RAUC's custom bootloader backend (system.conf's
+    /// bootloader-custom-backend): get-primary, set-primary SLOT,
+    /// get-state SLOT, set-state SLOT good|bad, on the Pi firmware's
+    /// autoboot.txt (A/B boot partitions, tried once with tryboot).
+    BootSlot {
+        /// The firmware's autoboot.txt.
+        #[arg(long, default_value = confcam::update::backend::AUTOBOOT_FILE)]
+        file: PathBuf,
+        #[arg(required = true, num_args = 1..=3)]
+        verb: Vec<String>,
+    },
     /// Record frames from a camera to a Y4M file (I420, as the box sees
     /// them), or with --passthrough its own H.264 as an Annex B file,
     /// printing each frame's sequence number (to bring up or check a camera).
@@ -108,6 +119,21 @@ fn main() -> ExitCode {
         }
         Command::SpeakerTest { config, device, seconds } => {
             report("speaker-test", speaker_test(config, device, seconds))
+        }
+        Command::BootSlot { file, verb } => {
+            let args: Vec<&str> = verb.iter().map(String::as_str).collect();
+            match confcam::update::backend::run(&file, &args) {
+                Ok(out) => {
+                    if !out.is_empty() {
+                        println!("{out}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("confcamd boot-slot: {message}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::CheckConfig { path } => match config::load_file(&path) {
             Ok(_) => {

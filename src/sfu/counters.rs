@@ -8,6 +8,7 @@ pub struct Counters {
     packets: AtomicU64,
     bytes: AtomicU64,
     send_failures: AtomicU64,
+    oversized: AtomicU64,
 }
 
 impl Counters {
@@ -23,6 +24,15 @@ impl Counters {
 
     pub fn send_failures(&self) -> u64 {
         self.send_failures.load(Ordering::Relaxed)
+    }
+
+    /// An RTP packet too large to forward arrived, and was dropped.
+    pub fn dropped_oversized(&self) {
+        self.oversized.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn oversized(&self) -> u64 {
+        self.oversized.load(Ordering::Relaxed)
     }
 
     /// RTP packets and payload bytes sent on to participants.

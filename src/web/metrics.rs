@@ -46,6 +46,11 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         "Datagrams the media socket failed to send (each lost alone)",
         counter(failures),
     );
+    registry.register(
+        "media_oversized_dropped",
+        "RTP packets from participants too large to forward on a 1500-byte network, dropped",
+        counter(state.forwarded.oversized()),
+    );
 
     let open = Gauge::<i64>::default();
     open.set(state.connections.open() as i64);

@@ -13,9 +13,14 @@
 //! coverage feedback: it finds what breaks near valid inputs, fast (no
 //! process per input).
 //!
-//! The media targets run against a live call (`call.rs`): a phone that
-//! has finished ICE and DTLS, so a datagram reaches its session's STUN,
-//! DTLS, SRTP and SCTP handling rather than stopping at "whose is this?".
+//! The media targets run against a live call (`call.rs`). `media-datagram`
+//! sends datagrams from the connected phone's address, so they reach its
+//! session's STUN, DTLS and SRTP demultiplexing rather than stopping at
+//! "whose is this?"; its seeds were recorded from a real call, so their
+//! framing is real, but each new call has its own ICE credentials, DTLS
+//! keys and SRTP keys: they (and their mutations) stop at those checks.
+//! What lies behind the checks is `phone-rtp`'s: the phone's own SRTP
+//! carries the fuzzed RTP to the box, which decrypts, forwards and decodes.
 //!
 //!   confcam-fuzz [SECONDS-PER-TARGET] [TARGET...]
 //!   confcam-fuzz seeds      (re-makes the made seeds in tools/fuzz-corpus/)
@@ -54,6 +59,8 @@ struct State {
     /// Calls that ended under the fuzzer's inputs and were started again.
     restarts: u64,
     frame: Vec<u8>,
+    /// The targets' own choices (a datagram's source).
+    rng: fastrand::Rng,
 }
 
 impl State {
@@ -63,7 +70,7 @@ impl State {
             self.restarts += 1;
             self.call = None;
         }
-        self.call.get_or_insert_with(|| Call::start().expect("a call connects in memory"))
+        self.call.get_or_insert_with(|| Call::start(false).expect("a call connects in memory"))
     }
 }
 
@@ -145,9 +152,12 @@ fn h264_access_unit(_: &mut State, input: &[u8]) -> bool {
 /// A datagram on the media port, mostly from a connected phone's address
 /// (its session reads it), sometimes from a stranger's; simulated time.
 fn media_datagram(state: &mut State, input: &[u8]) -> bool {
-    let stranger = input.first().is_some_and(|b| b % 16 == 0);
+    let stranger = state.rng.u8(..16) == 0;
     let source = if stranger { SocketAddr::from(([127, 0, 0, 1], 7000)) } else { call::PHONE };
-    state.call().datagram(source, input)
+    state.call().datagram(source, input);
+    // Every datagram from the phone's address is "taken": no signal here
+    // worth growing the corpus by; mutations stay near the seeds.
+    false
 }
 
 /// What a connected phone sends inside SRTP, which the box decrypts and
@@ -158,7 +168,11 @@ fn media_datagram(state: &mut State, input: &[u8]) -> bool {
 fn phone_rtp(state: &mut State, input: &[u8]) -> bool {
     let [flags, seq, time_hi, time_lo, payload @ ..] = input else { return false };
     let time_step = u32::from(u16::from_be_bytes([*time_hi, *time_lo])) * 8;
-    state.call().phone_rtp(flags & 1 == 1, flags & 2 == 2, i64::from(*seq as i8), time_step, payload)
+    let call = state.call();
+    let before = call.forwarded();
+    call.phone_rtp(flags & 1 == 1, flags & 2 == 2, i64::from(*seq as i8), time_step, payload);
+    // Kept when it passed the box's checks and was forwarded.
+    call.forwarded() != before
 }
 
 /// An SFU with one phone joined, for offers to meet.
@@ -311,7 +325,7 @@ fn write_seeds(root: &Path) {
     // A real call's datagrams, as the phone sent them: STUN, the DTLS
     // handshake, SCTP in DTLS, SRTP and SRTCP (RFC 7983's first bytes),
     // a few of each. Opus and H.264 from the box's encoders ride along.
-    let mut call = Call::start().expect("a call connects in memory");
+    let mut call = Call::start(true).expect("a call connects in memory");
     let mut opus = confcam::codec::OpusEncoder::new(32_000).expect("an encoder");
     let voice: Vec<i16> = (0..960).map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16).collect();
     let opus_packet = opus.encode(&voice).expect("an Opus packet");
@@ -337,7 +351,7 @@ fn write_seeds(root: &Path) {
     }
     let datagrams = dir("media-datagram");
     let mut kept = std::collections::HashMap::<&str, usize>::new();
-    for data in &call.said {
+    for data in call.said.as_deref().unwrap_or_default() {
         let kind = match data.first() {
             Some(0..=3) => "stun",
             Some(20..=63) => "dtls",
@@ -356,6 +370,8 @@ fn write_seeds(root: &Path) {
 thread_local! {
     /// The last panic's message and place, for the crash report.
     static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// A target is running: its panic is a finding, not the fuzzer's own.
+    static FUZZING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// What one thread's run of a target came to.
@@ -372,17 +388,23 @@ struct Run {
 /// comes first; a crash's input is kept.
 fn fuzz(target: &Target, (seconds, execs): (f64, u64), seed: u64, mut corpus: Vec<Vec<u8>>, crashes_dir: &Path) -> Run {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut state = State::default();
+    let mut state = State { rng: fastrand::Rng::with_seed(!seed), ..State::default() };
+    let seeds = corpus.len();
     let started = Instant::now();
     let mut run = Run { execs: 0, crashes: 0, corpus: 0, slowest: Duration::ZERO, restarts: 0 };
     let mut input = Vec::new();
     while started.elapsed().as_secs_f64() < seconds && run.execs < execs {
-        for _ in 0..64 {
-            let seed = corpus[rng.usize(..corpus.len())].clone();
+        for _ in 0..64.min(execs - run.execs) {
+            // Half the time a committed seed, so they stay in play once
+            // the inputs that parsed have filled the corpus.
+            let pick = if rng.bool() { rng.usize(..seeds) } else { rng.usize(..corpus.len()) };
+            let seed = corpus[pick].clone();
             mutate(&mut rng, &seed, &corpus, &mut input);
             run.execs += 1;
             let (began, call_before) = (Instant::now(), (state.call.is_some(), state.restarts));
+            FUZZING.set(true);
             let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(&mut state, &input)));
+            FUZZING.set(false);
             // Starting a call is the harness's time, not the input's.
             if (state.call.is_some(), state.restarts) == call_before {
                 run.slowest = run.slowest.max(began.elapsed());
@@ -394,7 +416,7 @@ fn fuzz(target: &Target, (seconds, execs): (f64, u64), seed: u64, mut corpus: Ve
                 Err(_) => {
                     run.crashes += 1;
                     run.restarts += state.restarts;
-                    state = State::default();
+                    state = State { rng: fastrand::Rng::with_seed(rng.u64(..)), ..State::default() };
                     if run.crashes <= 5 {
                         let _ = std::fs::create_dir_all(crashes_dir);
                         let file = crashes_dir.join(format!("{}-{:016x}", target.name, rng.u64(..)));
@@ -420,8 +442,13 @@ fn main() {
     let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(60.0);
     let chosen: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     let crashes_dir = root.join("target/fuzz-crashes");
-    // Panics are counted and the first few shown, not printed a million times.
-    std::panic::set_hook(Box::new(|info| LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()))));
+    // A target's panics are counted and the first few shown, not printed a
+    // million times; the fuzzer's own are printed as usual.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| match FUZZING.get() {
+        true => LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string())),
+        false => default_hook(info),
+    }));
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     let (seed, jobs) = (env("FUZZ_SEED", 1), env("FUZZ_JOBS", 1).max(1));
     let execs_each = env("FUZZ_EXECS", u64::MAX).div_ceil(jobs);

@@ -409,6 +409,7 @@ impl Sfu {
     /// Sends a publisher's packet to everyone who receives that track.
     fn forward(&mut self, from: ParticipantId, packet: &RtpPacket, now: Instant) -> Vec<ParticipantId> {
         if packet.payload.len() > MAX_FORWARDED_PAYLOAD {
+            self.counters.dropped_oversized();
             return Vec::new();
         }
         let Some(source) = self.peer_mut(from) else { return Vec::new() };

@@ -29,9 +29,13 @@ SRCREV = "c693d203d997f61c41686ece2f5eb59e1fc1c75d"
 inherit module deploy
 
 # The repository's Makefile builds against the running kernel (uname -r)
-# unless kbuild calls it: call kbuild on the image's kernel instead.
-MAKE_TARGETS = "-C ${STAGING_KERNEL_DIR} M=${S} modules"
-MODULES_INSTALL_TARGET = "-C ${STAGING_KERNEL_DIR} M=${S} modules_install"
+# unless kbuild calls it: call kbuild on the image's kernel instead. Only
+# the AC108/AC101 codec and the machine driver: its WM8960 driver (the
+# 2-mic HAT's) is the kernel's own snd-soc-wm8960 too, and two recipes
+# must not make one package.
+CONFCAM_VOICECARD_MODULES = "obj-m='snd-soc-ac108.o snd-soc-seeed-voicecard.o'"
+MAKE_TARGETS = "-C ${STAGING_KERNEL_DIR} M=${S} ${CONFCAM_VOICECARD_MODULES} modules"
+MODULES_INSTALL_TARGET = "-C ${STAGING_KERNEL_DIR} M=${S} ${CONFCAM_VOICECARD_MODULES} modules_install"
 
 # The overlays the HATs' config.txt lines load, compiled from their source
 # rather than the prebuilt .dtbo files beside it.
@@ -55,6 +59,7 @@ addtask deploy after do_compile before do_build
 # there before confcamd opens it.
 KERNEL_MODULE_AUTOLOAD += "snd-soc-ac108 snd-soc-seeed-voicecard"
 
-# The overlays name the I2S and I2C of a Pi 4 and earlier; the Pi 5 ones
-# came to the fork after this commit, for kernels it does not build on yet.
+# The overlays name the Pi 4's I2S and I2C (the image is for the Pi 4 and
+# 5); the Pi 5 ones came to the fork after this commit, for kernels it
+# does not build on yet.
 COMPATIBLE_MACHINE = "^raspberrypi4"
