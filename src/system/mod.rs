@@ -1,7 +1,9 @@
 //! The box's place in its OS: systemd notification and watchdog, logging,
-//! host name and addresses, what devices are plugged in, the wall clock.
+//! host name and addresses, what devices are plugged in, the wall clock,
+//! files a power cut leaves whole.
 
 pub mod devices;
+pub mod durable;
 pub mod logging;
 mod net;
 mod notify;

@@ -2,10 +2,10 @@
 //! `autoboot.txt`, answers the verb, and writes the file back when the verb
 //! changed it, so that a power cut leaves the old file or the new one.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::Autoboot;
+use crate::system::durable;
 
 /// Where the image mounts the firmware's first partition.
 pub const AUTOBOOT_FILE: &str = "/boot/autoboot/autoboot.txt";
@@ -16,20 +16,11 @@ pub fn run(file: &Path, args: &[&str]) -> Result<String, String> {
     let autoboot = Autoboot::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let (out, next) = autoboot.backend(args)?;
     if let Some(next) = next {
-        replace(file, next.render().as_bytes()).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        let written = durable::replace(file, next.render().as_bytes(), 0o644)
+            .and_then(|()| durable::sync_dir(file.parent().unwrap_or(Path::new("."))));
+        written.map_err(|e| format!("writing {}: {e}", file.display()))?;
     }
     Ok(out)
-}
-
-/// Writes a sibling, syncs it, renames it over `file` and syncs the folder.
-fn replace(file: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let temporary = dir.join(".autoboot.txt.new");
-    let mut f = std::fs::File::create(&temporary)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    std::fs::rename(&temporary, file)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -48,7 +39,7 @@ mod tests {
         run(&file, &["set-state", "B", "good"]).unwrap();
         let now = Autoboot::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(now.committed, Slot::B);
-        assert!(!dir.path().join(".autoboot.txt.new").exists());
+        assert!(!dir.path().join(".autoboot.txt.tmp").exists());
         assert!(run(&dir.path().join("missing.txt"), &["get-primary"]).unwrap_err().contains("missing.txt"));
     }
 }

@@ -7,8 +7,7 @@
 //! the box's names or addresses change or the old one nears expiry.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::{Duration, OffsetDateTime};
 
-use crate::system::HostIdentity;
+use crate::system::{HostIdentity, durable};
 
 /// Longest validity Apple platforms accept for a user-trusted server certificate.
 pub const MAX_VALIDITY_DAYS: i64 = 825;
@@ -194,15 +193,9 @@ fn save(dir: &Path, cert: &Certificate) -> std::io::Result<()> {
     for (name, text, mode) in
         [(KEY_FILE, &cert.key_pem, 0o600), (CERT_FILE, &cert.cert_pem, 0o644), (META_FILE, &meta, 0o644)]
     {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, dir.join(name))?;
+        durable::replace(&dir.join(name), text.as_bytes(), mode)?;
     }
-    // Make the renames themselves durable.
-    fs::File::open(dir)?.sync_all()
+    durable::sync_dir(dir)
 }
 
 #[cfg(test)]

@@ -125,14 +125,9 @@ impl Call {
         written
     }
 
-    /// Time passes: timers run, everyone talks.
-    pub fn wait(&mut self, by: Duration) {
-        self.step(by);
-    }
-
     /// Time passes by `by`; everyone says what they have to say, until
     /// nobody has anything left; the loudspeaker plays what came.
-    fn step(&mut self, by: Duration) {
+    pub fn step(&mut self, by: Duration) {
         self.now += by;
         let now = self.now;
         if self.sfu.poll_timeout(now) <= now {

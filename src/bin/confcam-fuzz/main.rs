@@ -337,7 +337,7 @@ fn write_seeds(root: &Path) {
                 call.phone_rtp(true, *marker, 1, if i == 0 { 9000 } else { 0 }, payload);
             }
         }
-        call.wait(Duration::from_millis(19));
+        call.step(Duration::from_millis(19));
     }
     let rtp = dir("phone-rtp");
     let mut audio = vec![0u8, 1, 0, 120];
