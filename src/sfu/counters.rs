@@ -9,6 +9,7 @@ pub struct Counters {
     bytes: AtomicU64,
     send_failures: AtomicU64,
     oversized: AtomicU64,
+    twcc_refused: AtomicU64,
 }
 
 impl Counters {
@@ -33,6 +34,16 @@ impl Counters {
 
     pub fn oversized(&self) -> u64 {
         self.oversized.load(Ordering::Relaxed)
+    }
+
+    /// A datagram with a transport-wide number str0m would mis-extend
+    /// arrived, and was dropped (see `twcc_guard`).
+    pub fn refused_twcc(&self) {
+        self.twcc_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn twcc_refused(&self) -> u64 {
+        self.twcc_refused.load(Ordering::Relaxed)
     }
 
     /// RTP packets and payload bytes sent on to participants.

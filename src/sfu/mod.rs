@@ -18,6 +18,7 @@ pub mod test_phone;
 mod testnet;
 #[cfg(test)]
 mod tests;
+mod twcc_guard;
 
 pub use counters::Counters;
 pub use engine::{

@@ -107,6 +107,8 @@ pub struct Peer {
     pub reprobe: crate::sfu::probe::Reprobe,
     /// The link's bitrate, round trip, loss and jitter, for the admin page.
     pub quality: crate::sfu::quality::QualityMeter,
+    /// Keeps transport-wide numbers str0m would mis-extend away from it.
+    pub twcc: crate::sfu::twcc_guard::TwccGuard,
 }
 
 impl Peer {
@@ -128,6 +130,7 @@ impl Peer {
             desired: 0,
             reprobe: Default::default(),
             quality: Default::default(),
+            twcc: Default::default(),
         }
     }
 

@@ -51,6 +51,11 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         "RTP packets from participants too large to forward on a 1500-byte network, dropped",
         counter(state.forwarded.oversized()),
     );
+    registry.register(
+        "media_twcc_refused",
+        "RTP packets from participants whose transport-wide number would break congestion feedback, dropped",
+        counter(state.forwarded.twcc_refused()),
+    );
 
     let open = Gauge::<i64>::default();
     open.set(state.connections.open() as i64);

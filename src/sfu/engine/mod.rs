@@ -242,6 +242,10 @@ impl Sfu {
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
         let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) else { return false };
         let id = peer.id();
+        if !peer.twcc.admits(data) {
+            self.counters.refused_twcc();
+            return true;
+        }
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::info!(participant = %id, error = %e, "session failed");
             peer.rtc.disconnect();

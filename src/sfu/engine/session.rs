@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::MediaKind;
+use str0m::rtp::Extension;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use super::room::{ROOM_AUDIO, ROOM_VIDEO};
@@ -25,6 +26,12 @@ pub const IMMEDIATE: Duration = Duration::from_micros(50);
 /// Handles what concerns only `peer`; queues what concerns others.
 pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
     let id = peer.id();
+    if let Event::MediaAdded(added) = &event
+        && let Some(twcc) =
+            peer.rtc.media(added.mid).and_then(|m| m.remote_extmap().id_of(Extension::TransportSequenceNumber))
+    {
+        peer.twcc.learn_id(twcc);
+    }
     match event {
         Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
             tracing::info!(participant = %id, "connection lost");
@@ -45,7 +52,12 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
             work.push_back(Work::Keyframe(ROOM_VIDEO));
         }
 
-        Event::RtpPacket(packet) => work.push_back(Work::Rtp(id, Box::new(packet))),
+        Event::RtpPacket(packet) => {
+            if let Some(seq) = packet.header.ext_vals.transport_cc {
+                peer.twcc.registered(seq);
+            }
+            work.push_back(Work::Rtp(id, Box::new(packet)))
+        }
         Event::KeyframeRequest(request) => {
             if let Some(s) = peer.subscriptions.iter().find(|s| s.open_mid() == Some(request.mid)) {
                 work.push_back(Work::Keyframe(s.source));

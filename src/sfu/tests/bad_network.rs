@@ -128,3 +128,33 @@ fn a_packet_too_big_to_forward_is_dropped_and_the_box_keeps_forwarding() {
     let video = net.phones[1].video_received();
     assert!(video.len() >= 50, "{} of 60 forwardable packets arrived", video.len());
 }
+
+#[test]
+fn a_transport_wide_number_str0m_would_put_before_zero_is_dropped_and_the_call_goes_on() {
+    // str0m 0.24 would extend this number to just under 2^64 and then
+    // build congestion feedback for every number in between (see
+    // sfu::twcc_guard). Early in a call, from the phone's own address.
+    let mut net = two_phones();
+    for _ in 0..10 {
+        net.send_audio(0, 30);
+        net.run(Duration::from_millis(20));
+    }
+    let heard = net.phones[1].audio_received();
+    assert!(heard >= 5, "{heard} audio packets before");
+    // RTP with transport-cc (the test phone's id 3) at 65,412: "149 before 0".
+    let mut rtp = vec![0x90, 111, 0, 9, 0, 0, 0, 0, 0, 0, 0, 7, 0xbe, 0xde, 0, 1, 0x31, 0xff, 0x84, 0];
+    rtp.extend_from_slice(&[0xfc; 40]);
+    let (phone, sfu) = (net.phones[0].addr, SFU_ADDR.parse().unwrap());
+    assert!(net.sfu.handle_datagram(net.now, phone, sfu, &rtp), "the phone's session takes it");
+    assert_eq!(net.sfu.counters().twcc_refused(), 1);
+    // A number that extends fine goes on to str0m (which refuses its
+    // integrity, as for any forged packet).
+    rtp[17..19].copy_from_slice(&100u16.to_be_bytes());
+    net.sfu.handle_datagram(net.now, phone, sfu, &rtp);
+    assert_eq!(net.sfu.counters().twcc_refused(), 1);
+    for _ in 0..10 {
+        net.send_audio(0, 30);
+        net.run(Duration::from_millis(20));
+    }
+    assert!(net.phones[1].audio_received() >= heard + 5, "the call goes on");
+}
