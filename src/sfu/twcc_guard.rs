@@ -5,8 +5,10 @@
 //! registered. While that highest is below 32,768, a number more than half
 //! the range above it is taken as the cycle before the first: it extends to
 //! just under 2^64, and the feedback builder then walks the 2^64 numbers
-//! "missing" in between until the box runs out of memory (found by
-//! tools/fuzz, phone-rtp: any joined phone could do it with one packet).
+//! "missing" in between until the box runs out of memory. tools/fuzz found
+//! it (phone-rtp): a phone that repeats packets, which str0m drops before
+//! it reads their numbers, while its count moves on by half the range;
+//! any joined phone could also do it with one forged number.
 //!
 //! The guard never learns str0m's highest exactly (str0m registers padding
 //! and probes it never hands on), but it keeps a floor below it, and a
@@ -71,7 +73,9 @@ impl TwccGuard {
     /// str0m handed on a packet that carried `seq`: it registered it.
     pub fn registered(&mut self, seq: u16) {
         let floor = self.floor.unwrap_or(u64::from(seq));
-        self.floor = Some(floor.max(extend(floor, seq)));
+        // A number let through above a floor that has since been lowered
+        // may not extend from the lower one: it tells nothing then.
+        self.floor = Some(extend(floor, seq).map_or(floor, |seq| floor.max(seq)));
         self.registered = true;
     }
 }
@@ -82,18 +86,19 @@ fn underflows(highest: u64, seq: u16) -> bool {
     highest < HALF && u64::from(seq) > HALF + highest
 }
 
-/// `seq` extended as str0m does from `highest` (which `seq` does not
-/// underflow): the number of that value nearest to `highest`.
-fn extend(highest: u64, seq: u16) -> u64 {
+/// `seq` extended as str0m does from `highest`: the number of that value
+/// nearest to `highest`; `None` where str0m's would underflow.
+fn extend(highest: u64, seq: u16) -> Option<u64> {
     let (cycle, low) = (highest >> 16, highest & 0xffff);
     let seq = u64::from(seq);
-    if low < HALF && seq > HALF + low {
-        (cycle - 1) << 16 | seq
+    let cycle = if low < HALF && seq > HALF + low {
+        cycle.checked_sub(1)?
     } else if low > seq + HALF {
-        (cycle + 1) << 16 | seq
+        cycle + 1
     } else {
-        cycle << 16 | seq
-    }
+        cycle
+    };
+    Some(cycle << 16 | seq)
 }
 
 /// Calls `f` with every transport-wide number of an RTP datagram, read as
@@ -201,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn a_number_let_through_above_a_floor_lowered_since_tells_nothing() {
+        let mut guard = TwccGuard::default();
+        for seq in [30_000, 40_000, 10] {
+            assert!(guard.admits(&packet(seq)));
+        }
+        // 40,000 is "before 0" from the floor, 10: the floor stays.
+        guard.registered(40_000);
+        assert!(!guard.admits(&packet(50_000)));
+        guard.registered(10);
+        assert!(guard.admits(&packet(20)));
+    }
+
+    #[test]
     fn every_number_in_a_datagram_is_checked() {
         let mut guard = TwccGuard::default();
         assert!(send(&mut guard, 5));
@@ -237,12 +255,13 @@ mod tests {
 
     #[test]
     fn extension_matches_str0m() {
-        assert_eq!(extend(0, 1), 1);
-        assert_eq!(extend(65_535, 0), 65_536);
-        assert_eq!(extend(65_500, 2), 65_538);
-        assert_eq!(extend(2, 1), 1);
-        assert_eq!(extend(65_538, 1), 65_537);
-        assert_eq!(extend(65_538, 65_535), 65_535);
-        assert_eq!(extend(131_072 + 40_000, 1), 196_609);
+        assert_eq!(extend(0, 1), Some(1));
+        assert_eq!(extend(65_535, 0), Some(65_536));
+        assert_eq!(extend(65_500, 2), Some(65_538));
+        assert_eq!(extend(2, 1), Some(1));
+        assert_eq!(extend(65_538, 1), Some(65_537));
+        assert_eq!(extend(65_538, 65_535), Some(65_535));
+        assert_eq!(extend(131_072 + 40_000, 1), Some(196_609));
+        assert_eq!(extend(25, 40_000), None, "str0m's goes to 2^64 - 25,536");
     }
 }

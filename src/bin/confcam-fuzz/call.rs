@@ -35,8 +35,9 @@ pub struct Call {
     mix: FarEndMix,
     chunk: Vec<f32>,
     pulled_at: Instant,
-    seq: u64,
-    time: u32,
+    /// Each track's RTP sequence number and time (audio, video).
+    seq: [u64; 2],
+    time: [u32; 2],
     /// Every datagram the phone sent the box, in order, when recording
     /// (the seeds); a fuzzing run keeps none.
     pub said: Option<Vec<Vec<u8>>>,
@@ -74,8 +75,8 @@ impl Call {
             mix: FarEndMix::default(),
             chunk: vec![0.0; CHUNK],
             pulled_at: now,
-            seq: 1000,
-            time: 90_000,
+            seq: [1000; 2],
+            time: [90_000; 2],
             said: record.then(Vec::new),
         };
         for _ in 0..10_000 {
@@ -111,8 +112,9 @@ impl Call {
     /// decrypts and reads it): audio goes to the loudspeaker's mix and the
     /// viewer, video to the viewer. False when the track cannot send.
     pub fn phone_rtp(&mut self, video: bool, marker: bool, seq_step: i64, time_step: u32, payload: &[u8]) -> bool {
-        self.seq = self.seq.saturating_add_signed(seq_step);
-        self.time = self.time.wrapping_add(time_step);
+        let track = usize::from(video);
+        self.seq[track] = self.seq[track].saturating_add_signed(seq_step);
+        self.time[track] = self.time[track].wrapping_add(time_step);
         let Some(mid) = (if video { self.phone.video } else { self.phone.audio }) else { return false };
         let mut ext = ExtensionValues::default();
         if !video {
@@ -120,7 +122,8 @@ impl Call {
             ext.voice_activity = Some(marker);
         }
         let (now, payload) = (self.now, &payload[..payload.len().min(PHONE_MAX_PAYLOAD)]);
-        let written = self.phone.write_rtp(mid, None, self.seq, self.time, now, payload.to_vec(), marker, ext);
+        let written =
+            self.phone.write_rtp(mid, None, self.seq[track], self.time[track], now, payload.to_vec(), marker, ext);
         self.step(Duration::from_millis(1));
         written
     }

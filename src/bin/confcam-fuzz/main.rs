@@ -162,7 +162,9 @@ fn media_datagram(state: &mut State, input: &[u8]) -> bool {
 
 /// What a connected phone sends inside SRTP, which the box decrypts and
 /// reads: the first 4 bytes choose the track, marker, sequence and time
-/// steps (reordered, repeated, jumping), the rest is the payload (Opus to
+/// steps (reordered, repeated, jumping; the sequence steps -15 to 16, so
+/// that it moves on as a phone's does and the box keeps taking packets as
+/// new), the rest is the payload (Opus to
 /// the loudspeaker's jitter buffer and decoder, H.264 or VP8 to the
 /// keyframe check and the viewer).
 fn phone_rtp(state: &mut State, input: &[u8]) -> bool {
@@ -170,7 +172,8 @@ fn phone_rtp(state: &mut State, input: &[u8]) -> bool {
     let time_step = u32::from(u16::from_be_bytes([*time_hi, *time_lo])) * 8;
     let call = state.call();
     let before = call.forwarded();
-    call.phone_rtp(flags & 1 == 1, flags & 2 == 2, i64::from(*seq as i8), time_step, payload);
+    let seq_step = i64::from(*seq as i8 / 8) + 1;
+    call.phone_rtp(flags & 1 == 1, flags & 2 == 2, seq_step, time_step, payload);
     // Kept when it passed the box's checks and was forwarded.
     call.forwarded() != before
 }

@@ -158,3 +158,41 @@ fn a_transport_wide_number_str0m_would_put_before_zero_is_dropped_and_the_call_g
     }
     assert!(net.phones[1].audio_received() >= heard + 5, "the call goes on");
 }
+
+#[test]
+fn a_phone_whose_packets_the_box_ignores_for_half_the_count_cannot_exhaust_its_memory() {
+    // What tools/fuzz found: a phone resends one packet over and over (a
+    // broken client, or a hostile one). The box drops each as a repeat
+    // before it reads the transport-wide number, which the phone counts up
+    // all the same. Once that is 32,768 past the last the box registered,
+    // str0m 0.24 would read the next new packet's number as just under
+    // 2^64 and build feedback for every number in between.
+    let mut net = two_phones();
+    for _ in 0..5 {
+        net.send_audio(0, 30);
+        net.run(Duration::from_millis(20));
+    }
+    for _ in 0..33_000 {
+        let (now, p) = (net.now, &mut net.phones[0]);
+        let pt = p.phone.rtc.media(p.audio).unwrap().remote_pts()[0];
+        let repeat = RtpWrite::new(pt, p.seq.into(), (p.seq * 960) as u32, now, vec![0xfc; 20]);
+        p.phone.rtc.direct_api().stream_tx_by_mid(p.audio, None).unwrap().write_rtp(repeat);
+        let _ = p.phone.rtc.handle_input(Input::Timeout(now));
+        net.exchange();
+    }
+    let refused = net.sfu.counters().twcc_refused();
+    assert!(refused > 0, "the guard held back the repeats past half the count");
+    // The next new packets carry numbers str0m would misread: held back too.
+    for _ in 0..5 {
+        net.send_audio(0, 30);
+        net.run(Duration::from_millis(20));
+    }
+    assert!(net.sfu.counters().twcc_refused() >= refused + 5);
+    // The box is well and serves the others.
+    let heard = net.phones[0].audio_received();
+    for _ in 0..10 {
+        net.send_audio(1, 30);
+        net.run(Duration::from_millis(20));
+    }
+    assert!(net.phones[0].audio_received() >= heard + 5, "Bob is still heard");
+}
