@@ -27,7 +27,7 @@
 //! | [`events`] | the event bus: devices, framing, check-ins, meetings |
 //! | [`meeting`] | what a meeting is: on while faces are in the room or phones connected |
 //! | [`director`] | which camera and shot, from where the talker is; what goes on air |
-//! | [`update`] | A/B root slots: the Pi firmware's tryboot switching as RAUC's bootloader backend |
+//! | [`update`] | signed A/B updates with RAUC: the Pi firmware's tryboot as its bootloader backend, `/api/update`'s installs, keeping a slot once healthy |
 //! | [`system`] | systemd, logging, the host's names, device discovery, the wall clock, files a power cut leaves whole |
 //! | [`audio`] | microphone-array signal processing: echo cancellation, direction, voice, mixdown |
 //! | [`capture`] | cameras and microphones (V4L2, ALSA, simulated), their threads and health |

@@ -95,6 +95,8 @@ pub struct Boot {
     pub certificate_check: Duration,
     /// Reads the box's names and addresses (the host's, except in tests).
     pub host_identity: Arc<dyn Fn() -> std::io::Result<HostIdentity> + Send + Sync>,
+    /// RAUC, on a box set up to update itself (the image).
+    pub rauc: Option<crate::update::Rauc>,
 }
 
 impl Boot {
@@ -131,6 +133,7 @@ impl Boot {
             watchdog: None,
             certificate_check: Duration::from_secs(30),
             host_identity: Arc::new(HostIdentity::current),
+            rauc: crate::update::Rauc::find(),
         })
     }
 }
@@ -277,7 +280,7 @@ async fn start_parts(
     hardware: Hardware,
     run_id: i64,
 ) -> Result<RunningBox, AppError> {
-    let Boot { config, store, data_dir, notifier, watchdog, certificate_check, host_identity } = boot;
+    let Boot { config, store, data_dir, notifier, watchdog, certificate_check, host_identity, rauc } = boot;
     let started = Instant::now();
     // Whatever fails below, the parts already started stop as this goes;
     // once running, they stop when the running box goes.
@@ -453,6 +456,7 @@ async fn start_parts(
         let store = store.clone();
         blocking(move || web::admin::AdminAuth::new(store).map_err(AppError::Store)).await?
     };
+    let updates = Arc::new(crate::update::Updates::new(data_dir.join("update"), rauc.clone()));
     let state = WebState {
         status: status.clone(),
         certificate: served_rx.clone(),
@@ -466,10 +470,12 @@ async fn start_parts(
         level,
         config: live_config.clone(),
         booted: Arc::new(config.clone()),
+        updates: updates.clone(),
         director: director_in_use,
         welcomes: welcomes.clone(),
         connections: connections.clone(),
     };
+    let health_state = state.clone();
     let router = web::router(state);
     #[cfg(feature = "faults")]
     let router = router.merge(web::faults::routes(supervisor.clone()));
@@ -504,6 +510,12 @@ async fn start_parts(
             }
         }
     });
+    // On a box that updates itself, the slot it runs is kept once healthy.
+    if let Some(rauc) = rauc {
+        let https = web.https_addr;
+        let healthy = move || healthy(health_state.clone(), https);
+        supervisor.task("keep-slot", crate::update::commit::keep_slot_when_healthy(rauc, healthy));
+    }
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
     if let Some(watchdog) = watchdog {
         let feed = feed_watchdog(notifier.clone(), watchdog, status.clone(), supervisor.clone());
@@ -588,6 +600,18 @@ async fn feed_watchdog(notifier: Notifier, watchdog: Watchdog, status: Arc<BoxSt
             withheld = true;
         }
     }
+}
+
+/// The box is healthy as `/healthz` says, and its HTTPS port takes
+/// connections.
+async fn healthy(state: WebState, https: std::net::SocketAddr) -> bool {
+    let health = web::health::healthz(axum::extract::State(state)).await;
+    let local = match https.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    health.status == web::health::Overall::Ok && tokio::net::TcpStream::connect((local, https.port())).await.is_ok()
 }
 
 /// Runs blocking work (SQLite, file writes, thread joins) off the runtime.

@@ -63,11 +63,14 @@ async fn forty_wrong_passwords_sent_at_once_are_throttled_like_forty_in_a_row() 
             .spawn(async move { post(&base, "/api/admin/login", json!({ "password": "guess-guess" })).await.status() });
     }
     let statuses = attempts.join_all().await;
-    let judged = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    // Let past the throttle: judged (401), or, on a busy machine, refused
+    // because the one hashing turn did not come in time (503).
+    let let_past =
+        statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED || **s == StatusCode::SERVICE_UNAVAILABLE).count();
     let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     // Counted before the (slow) hash runs: the four free tries and the one
-    // that starts the wait are judged, the rest wait.
-    assert_eq!((judged, throttled), (5, 35), "{statuses:?}");
+    // that starts the wait get past, the rest wait.
+    assert_eq!((let_past, throttled), (5, 35), "{statuses:?}");
     the_box.running.shutdown().await;
 }
 

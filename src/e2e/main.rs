@@ -26,3 +26,4 @@ mod store;
 #[cfg(feature = "faults")]
 mod supervision;
 mod tls;
+mod update;

@@ -8,7 +8,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, on};
 
-use super::{WebState, admin, display, join, people, settings, status};
+use super::{WebState, admin, display, join, people, settings, status, update};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -95,6 +95,10 @@ pub fn api() -> Api {
         .admin(Method::POST, "/api/people/{id}/capture", people::add_capture)
         .admin(Method::GET, "/api/meetings", people::meetings)
         .admin(Method::GET, "/api/meetings/{id}/{format}", people::attendance)
+        // Updates: a signed RAUC bundle into the other slot, then a restart into it.
+        .admin(Method::GET, "/api/update", update::get)
+        .add(Admin, Method::POST, "/api/update", update::upload, Some(update::MAX_BUNDLE))
+        .admin(Method::POST, "/api/update/restart", update::restart)
 }
 
 /// The table alone, for tests and documentation.

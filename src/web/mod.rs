@@ -11,7 +11,7 @@ pub mod display;
 mod errors;
 #[cfg(feature = "faults")]
 pub mod faults;
-mod health;
+pub(crate) mod health;
 pub mod join;
 mod metrics;
 mod people;
@@ -23,6 +23,7 @@ pub mod sessions;
 mod settings;
 mod status;
 pub mod throttle;
+mod update;
 pub mod whip;
 
 pub use health::{Health, Overall};
@@ -61,6 +62,8 @@ pub struct WebState {
     pub welcomes: Arc<display::Welcomes>,
     /// The HTTPS connections open and refused, for /metrics.
     pub connections: Arc<connections::Connections>,
+    /// Updates of the box (RAUC bundles).
+    pub updates: Arc<crate::update::Updates>,
     /// The configuration the box started with (its devices stay opened so
     /// until the next start).
     pub booted: Arc<crate::config::Config>,

@@ -1,9 +1,11 @@
 // The admin page: claim the box or log in, then settings (checked by the box,
 // errors shown next to each field), check-in and enrollment, attendance with
-// CSV export, and the live view with the network facts (live.js). Every
+// CSV export, the live view with the network facts (live.js), software
+// updates (update.js). Every
 // request after login carries the session's CSRF token.
 import { api, setCsrf } from './api.js';
 import { startLive } from './live.js';
+import { loadUpdate } from './update.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -100,7 +102,7 @@ async function enter(csrf) {
   for (const id of ['setup-form', 'login-form']) $(id).hidden = true;
   $('console').hidden = false;
   $('logout').hidden = false;
-  await Promise.all([loadSettings(), loadCheckin(), loadPeople(), loadMeetings()]);
+  await Promise.all([loadSettings(), loadCheckin(), loadPeople(), loadMeetings(), loadUpdate()]);
   page.live = startLive();
 }
 

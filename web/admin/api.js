@@ -6,6 +6,10 @@ export function setCsrf(token) {
   csrf = token;
 }
 
+export function csrfToken() {
+  return csrf;
+}
+
 export async function api(method, path, body, type = 'application/json', want = 'json') {
   const headers = {};
   if (csrf) headers['x-csrf-token'] = csrf;
