@@ -207,6 +207,12 @@ mod tests {
     }
 
     #[test]
+    fn the_cards_first_file_is_a_new_card_as_the_backend_sees_it() {
+        let card = include_str!("../../yocto/meta-confcam/recipes-bsp/confcam-autoboot/files/autoboot.txt");
+        assert_eq!(Autoboot::parse(card).unwrap(), Autoboot::default());
+    }
+
+    #[test]
     fn the_firmwares_file_is_read_with_its_comments_and_other_sections() {
         let text = "# ours\n[all]\ntryboot_a_b=1\nboot_partition=3 # B\n[pi5]\nboot_partition=2\n[tryboot]\nboot_partition=2\n";
         assert_eq!(Autoboot::parse(text).unwrap(), Autoboot { committed: Slot::B, tryboot: Slot::A });

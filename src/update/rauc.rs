@@ -13,8 +13,9 @@ use super::install::{InstallProgress, UpdateState};
 /// Most of RAUC's stderr kept for an error message.
 const MAX_STDERR: u64 = 64 << 10;
 
-/// Where a box set up for RAUC has its configuration (the image's).
-pub const SYSTEM_CONF: &str = "/etc/rauc/system.conf";
+/// Where RAUC looks for its configuration; a box set up for it has one
+/// (the image: /usr/lib/rauc, from meta-rauc's rauc-conf).
+pub const SYSTEM_CONFS: [&str; 3] = ["/etc/rauc/system.conf", "/run/rauc/system.conf", "/usr/lib/rauc/system.conf"];
 
 #[derive(Debug, Clone)]
 pub struct Rauc {
@@ -28,7 +29,7 @@ impl Rauc {
     /// RAUC's client on the PATH, on a box set up for it (the image); a
     /// development machine is not, even with the client installed.
     pub fn find() -> Option<Rauc> {
-        if !Path::new(SYSTEM_CONF).is_file() {
+        if !SYSTEM_CONFS.iter().any(|c| Path::new(c).is_file()) {
             return None;
         }
         let path = std::env::var_os("PATH")?;

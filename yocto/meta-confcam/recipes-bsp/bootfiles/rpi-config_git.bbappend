@@ -6,6 +6,10 @@ FILESEXTRAPATHS:prepend:confcam := "${CONFCAM_REPO}/board:"
 SRC_URI:append:confcam = " ${@'file://${CONFCAM_BOARD}/config.txt' if os.path.isfile(d.expand('${CONFCAM_REPO}/board/${CONFCAM_BOARD}/config.txt')) else ''}"
 
 do_deploy:append:confcam() {
+    # The slot's command line (its root, rauc.slot=), by the boot partition
+    # this config.txt was read from (rpi-cmdline.bbappend).
+    printf '# confcam: A/B slots\n[boot_partition=2]\ncmdline=cmdline-a.txt\n[boot_partition=3]\ncmdline=cmdline-b.txt\n[all]\n' \
+        >> ${DEPLOYDIR}/${BOOTFILES_DIR_NAME}/config.txt
     board_config="${UNPACKDIR}/${CONFCAM_BOARD}/config.txt"
     if [ -f "$board_config" ]; then
         echo "# confcam: ${CONFCAM_BOARD}" >> ${DEPLOYDIR}/${BOOTFILES_DIR_NAME}/config.txt

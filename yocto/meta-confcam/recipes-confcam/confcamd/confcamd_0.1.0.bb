@@ -47,13 +47,18 @@ CARGO_BUILD_FLAGS:append = " --bin confcamd"
 do_install:append() {
     # The unit and the user, as the repository has them.
     install -D -m 0644 ${S}/systemd/confcamd.service ${D}${systemd_system_unitdir}/confcamd.service
+    # Updates: the restart into a new slot confcamd asks for, and leaving a
+    # slot it never kept (they call RAUC's backend, rauc-conf.bbappend).
+    for unit in confcam-tryboot.path confcam-tryboot.service confcam-trial.timer confcam-trial.service; do
+        install -m 0644 ${S}/systemd/$unit ${D}${systemd_system_unitdir}/$unit
+    done
     install -D -m 0644 ${S}/systemd/confcam.sysusers ${D}${nonarch_libdir}/sysusers.d/confcam.conf
     # Mount point of the data partition (StateDirectory=confcam): a
     # read-only rootfs cannot make it at boot.
     install -d -m 0755 ${D}${localstatedir}/lib/confcam
 }
 
-SYSTEMD_SERVICE:${PN} = "confcamd.service"
+SYSTEMD_SERVICE:${PN} = "confcamd.service confcam-tryboot.path confcam-trial.timer"
 SYSTEMD_AUTO_ENABLE = "enable"
 
 # /etc is read-only on the image: the user and groups are made at build

@@ -15,6 +15,7 @@ IMAGE_INSTALL = "\
     packagegroup-core-boot \
     ${MACHINE_EXTRA_RRECOMMENDS} \
     confcamd \
+    rauc \
     confcam-models \
     confcam-board \
     kernel-modules \
@@ -25,8 +26,13 @@ IMAGE_INSTALL = "\
 
 # The HAT's overlays go where config.txt's dtoverlay= lines look.
 IMAGE_BOOT_FILES:append = " ${@' '.join('seeed-voicecard/%s.dtbo;overlays/%s.dtbo' % (o, o) for o in confcam.board.voicecard(d))}"
+# The autoboot partition's image (files/wic/confcam-sdcard.wks: p1).
 # nooelint: oelint.vars.mispell.unknown - do_image_wic is image_types_wic's task, which oelint-adv does not know
-do_image_wic[depends] += "${@'seeed-voicecard:do_deploy' if confcam.board.voicecard(d) else ''}"
+do_image_wic[depends] += "confcam-autoboot:do_deploy ${@'seeed-voicecard:do_deploy' if confcam.board.voicecard(d) else ''}"
+# Updates (RAUC, src/update/): confcamd marks a slot good itself, once
+# healthy there; meta-rauc's mark-good-at-boot service would keep a slot
+# whose confcamd never comes up.
+BAD_RECOMMENDATIONS += "rauc-mark-good"
 
 # / is mounted read-only; what changes lives on the data partition
 # (/var/lib/confcam) or in tmpfs (/var/volatile, /run).
