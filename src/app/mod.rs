@@ -113,6 +113,9 @@ impl Boot {
                 tracing::info!(from = from_version, to = store.schema_version()?, "database migrated")
             }
             Opened::Existing { .. } => {}
+            Opened::RolledBack { found, moved_to } => {
+                tracing::warn!(found, moved_to = %moved_to.display(), "an update was rolled back: the database is as it was before it")
+            }
             Opened::Recovered { moved_to, .. } => {
                 tracing::warn!(moved_to = %moved_to.display(), "started with a fresh database; settings are back to the file's")
             }

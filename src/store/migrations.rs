@@ -6,7 +6,7 @@ use rusqlite_migration::{M, Migrations};
 
 use super::Damage;
 
-const MIGRATIONS: &[M<'static>] = &[
+pub(super) const MIGRATIONS: &[M<'static>] = &[
     // v1: runtime settings (dotted config keys, JSON values) that overlay the
     // config file.
     M::up(

@@ -51,6 +51,16 @@ pub enum Opened {
     /// The file was damaged; it now lives at `moved_to` and a fresh database
     /// was created.
     Recovered { moved_to: PathBuf, problem: String },
+    /// The database had been migrated by a newer release that did not stay
+    /// (an update rolled back): it now lives at `moved_to`, and the copy
+    /// taken before that migration is back in place.
+    RolledBack { found: usize, moved_to: PathBuf },
+}
+
+/// The copy of the database taken before migrating it from `version`: what
+/// this release goes back to if the newer one is rolled back.
+pub fn snapshot_path(path: &Path, version: usize) -> PathBuf {
+    path.with_file_name(format!("{DB_FILE}.v{version}"))
 }
 
 /// A handle on the database; cheap to clone. Calls block briefly, so async
@@ -70,11 +80,22 @@ impl Store {
             Ok((store, from_version)) if existed => Ok((store, Opened::Existing { from_version })),
             Ok((store, _)) => Ok((store, Opened::Created)),
             Err(Damage::Damaged(problem)) => {
-                let moved_to = move_aside(&path)?;
+                let moved_to = move_aside(&path, "corrupt")?;
                 tracing::error!(path = %path.display(), moved_to = %moved_to.display(), %problem,
                     "database is damaged; moved it aside and starting with a fresh one");
                 let (store, _) = Self::open_checked(&path).map_err(|d| d.into_error(&path))?;
                 Ok((store, Opened::Recovered { moved_to, problem }))
+            }
+            // An update that migrated the database and was then rolled
+            // back: this release's last copy is the data it knows.
+            Err(Damage::TooNew { found, known }) if snapshot_path(&path, known).exists() => {
+                let moved_to = move_aside(&path, &format!("v{found}"))?;
+                let restored = std::fs::copy(snapshot_path(&path, known), &path);
+                restored.map_err(|source| StoreError::MoveAside { path: path.clone(), source })?;
+                tracing::warn!(found, known, moved_to = %moved_to.display(),
+                    "the database was migrated by a newer release that was rolled back; back to the copy taken before");
+                let (store, _) = Self::open_checked(&path).map_err(|d| d.into_error(&path))?;
+                Ok((store, Opened::RolledBack { found, moved_to }))
             }
             Err(other) => Err(other.into_error(&path)),
         }
@@ -92,6 +113,16 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(Damage::classify)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(Damage::classify)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(Damage::classify)?;
+        // Before a migration, a copy at the old version: if the release
+        // that migrates is rolled back (an update never kept), the old one
+        // starts from it (see `open`). A migration that fails changes
+        // nothing (each runs in a transaction) and the start fails.
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(Damage::classify)?;
+        if found > 0 && (found as usize) < migrations::LATEST {
+            let snapshot = snapshot_path(path, found as usize);
+            let _ = std::fs::remove_file(&snapshot);
+            conn.execute("VACUUM INTO ?1", [snapshot.to_string_lossy()]).map_err(Damage::classify)?;
+        }
         let from_version = migrations::migrate(&mut conn)?;
         Ok((Store { conn: Arc::new(Mutex::new(conn)), path: path.into() }, from_version))
     }
@@ -155,14 +186,15 @@ impl Damage {
 }
 
 /// Renames the database and its WAL/SHM files to `<name>.corrupt-<time>`.
-fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
+/// Renames the database (and its WAL) to `confcam.db.WHY-TIME`.
+fn move_aside(path: &Path, why: &str) -> Result<PathBuf, StoreError> {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
         .unwrap_or_else(|_| "unknown-time".into());
-    let mut target = path.with_file_name(format!("{DB_FILE}.corrupt-{stamp}"));
+    let mut target = path.with_file_name(format!("{DB_FILE}.{why}-{stamp}"));
     let mut n = 1;
     while target.exists() {
-        target = path.with_file_name(format!("{DB_FILE}.corrupt-{stamp}-{n}"));
+        target = path.with_file_name(format!("{DB_FILE}.{why}-{stamp}-{n}"));
         n += 1;
     }
     let err = |source| StoreError::MoveAside { path: path.into(), source };
@@ -226,6 +258,41 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let (_, opened) = Store::open(dir.path()).unwrap();
         assert!(matches!(opened, Opened::Recovered { .. }), "{opened:?}");
+    }
+
+    #[test]
+    fn a_migration_keeps_a_copy_that_a_rolled_back_release_returns_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        // A database an older release left, with a setting.
+        let old = migrations::LATEST - 1;
+        let mut conn = Connection::open(&path).unwrap();
+        rusqlite_migration::Migrations::from_slice(&migrations::MIGRATIONS[..old]).to_latest(&mut conn).unwrap();
+        drop(conn);
+        // This release migrates it, keeping the copy at the old version.
+        let (store, opened) = Store::open(dir.path()).unwrap();
+        assert_eq!(opened, Opened::Existing { from_version: old });
+        store.set_setting("room.name", &serde_json::json!("Before the update")).unwrap();
+        drop(store);
+        let copy = Connection::open(snapshot_path(&path, old)).unwrap();
+        assert_eq!(copy.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), old as i64);
+        // A newer release copies this one's database and migrates it, the
+        // admin changes a setting, and that release is rolled back.
+        let _ = Store::open(dir.path()).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute(&format!("VACUUM INTO '{}'", snapshot_path(&path, migrations::LATEST).display()), [])
+            .unwrap();
+        let newer = Connection::open(&path).unwrap();
+        newer.pragma_update(None, "user_version", (migrations::LATEST + 1) as i64).unwrap();
+        drop(newer);
+        let (store, opened) = Store::open(dir.path()).unwrap();
+        let Opened::RolledBack { found, moved_to } = opened else { panic!("{opened:?}") };
+        assert_eq!(found, migrations::LATEST + 1);
+        assert!(moved_to.exists(), "the newer release's database is kept aside");
+        assert_eq!(store.schema_version().unwrap(), migrations::LATEST);
+        let room = store.settings().unwrap().into_iter().find(|(k, _)| k == "room.name").map(|(_, v)| v);
+        assert_eq!(room, Some(serde_json::json!("Before the update")));
     }
 
     #[test]
