@@ -24,4 +24,4 @@ pub mod service;
 pub use autoboot::{Autoboot, Slot};
 pub use install::UpdateState;
 pub use rauc::Rauc;
-pub use service::{Refusal, Updates};
+pub use service::{Refusal, Updates, Upload};

@@ -61,8 +61,15 @@ impl Updates {
         self.state.borrow().clone()
     }
 
-    /// Starts receiving a bundle: where to write it.
-    pub fn begin(&self) -> Result<PathBuf, Refusal> {
+    /// Starts receiving a bundle: the upload, which ends the update as
+    /// failed if it is dropped before [`Upload::install`] (the client went
+    /// away mid-body and the handler was cancelled).
+    pub fn begin(self: &Arc<Self>) -> Result<Upload, Refusal> {
+        let path = self.start_receiving()?;
+        Ok(Upload { updates: self.clone(), path, done: false })
+    }
+
+    fn start_receiving(&self) -> Result<PathBuf, Refusal> {
         if self.rauc.is_none() {
             return Err(Refusal::Unsupported);
         }
@@ -79,19 +86,15 @@ impl Updates {
         Ok(self.dir.join(PARTIAL))
     }
 
-    pub fn received(&self, bytes: u64) {
-        self.state.send_replace(UpdateState::Receiving { bytes });
-    }
-
     /// The upload failed: its file goes, the reason stays on show.
-    pub fn abandon(&self, error: &str) {
+    fn abandon(&self, error: &str) {
         let _ = std::fs::remove_file(self.dir.join(PARTIAL));
         self.state.send_replace(UpdateState::Failed { error: error.to_string() });
     }
 
     /// The bundle is whole: RAUC installs it in the background. The bundle
     /// is removed once RAUC is done with it (the data partition is small).
-    pub fn install(self: &Arc<Self>) -> Result<(), String> {
+    fn install(self: &Arc<Self>) -> Result<(), String> {
         let bundle = self.dir.join(BUNDLE);
         std::fs::rename(self.dir.join(PARTIAL), &bundle).map_err(|e| format!("keeping the bundle: {e}"))?;
         let Some(rauc) = self.rauc.clone() else { return Err(Refusal::Unsupported.message()) };
@@ -127,5 +130,67 @@ impl Updates {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// A bundle being received.
+pub struct Upload {
+    updates: Arc<Updates>,
+    path: PathBuf,
+    done: bool,
+}
+
+impl Upload {
+    /// Where the bundle is written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn received(&self, bytes: u64) {
+        self.updates.state.send_replace(UpdateState::Receiving { bytes });
+    }
+
+    /// Refused or broken off: the update failed for `error`.
+    pub fn abandon(mut self, error: &str) {
+        self.done = true;
+        self.updates.abandon(error);
+    }
+
+    /// Whole: RAUC installs it.
+    pub fn install(mut self) -> Result<(), String> {
+        self.done = true;
+        let installed = self.updates.install();
+        if let Err(e) = &installed {
+            self.updates.abandon(e);
+        }
+        installed
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.done {
+            self.updates.abandon("the upload broke off");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_upload_dropped_midway_ends_the_update_and_frees_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let updates = Arc::new(Updates::new(dir.path().to_path_buf(), Some(Rauc::on_bus("rauc".into(), "x".into()))));
+        let upload = updates.begin().unwrap();
+        std::fs::write(upload.path(), b"half a bundle").unwrap();
+        assert_eq!(updates.begin().err(), Some(Refusal::Busy), "one at a time");
+        drop(upload);
+        assert_eq!(updates.state(), UpdateState::Failed { error: "the upload broke off".into() });
+        assert!(!dir.path().join(PARTIAL).exists(), "its file is gone");
+        assert!(updates.begin().is_ok(), "the next may start");
+        let none = Updates::new(dir.path().to_path_buf(), None);
+        assert_eq!(Arc::new(none).begin().err(), Some(Refusal::Unsupported));
     }
 }

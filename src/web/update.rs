@@ -55,13 +55,13 @@ pub async fn get(State(state): State<WebState>) -> Json<UpdateStatus> {
 /// `POST /api/update` with a bundle: 202 once it is whole and RAUC starts.
 pub async fn upload(State(state): State<WebState>, body: Body) -> Response {
     let updates = state.updates.clone();
-    let path = match updates.begin() {
-        Ok(path) => path,
+    let upload = match updates.begin() {
+        Ok(upload) => upload,
         Err(r) => return refusal(r),
     };
     let received = async {
         tokio::fs::create_dir_all(updates.dir()).await.map_err(|e| io_error("making the update folder", e))?;
-        let mut file = tokio::fs::File::create(&path).await.map_err(|e| io_error("writing the bundle", e))?;
+        let mut file = tokio::fs::File::create(upload.path()).await.map_err(|e| io_error("writing the bundle", e))?;
         let (mut stream, mut bytes) = (body.into_data_stream(), 0u64);
         let mut reported = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -73,7 +73,7 @@ pub async fn upload(State(state): State<WebState>, body: Body) -> Response {
             }
             file.write_all(&chunk).await.map_err(|e| io_error("writing the bundle", e))?;
             if bytes - reported >= 1 << 20 {
-                updates.received(bytes);
+                upload.received(bytes);
                 reported = bytes;
             }
         }
@@ -81,15 +81,14 @@ pub async fn upload(State(state): State<WebState>, body: Body) -> Response {
             return Err((StatusCode::BAD_REQUEST, "the body is empty: send the bundle file".to_string()));
         }
         file.sync_all().await.map_err(|e| io_error("writing the bundle", e))?;
-        updates.received(bytes);
+        upload.received(bytes);
         Ok(())
     };
     if let Err((code, message)) = received.await {
-        updates.abandon(&message);
+        upload.abandon(&message);
         return error(code, &message);
     }
-    if let Err(e) = updates.install() {
-        updates.abandon(&e);
+    if let Err(e) = upload.install() {
         return error(StatusCode::INTERNAL_SERVER_ERROR, &e);
     }
     (StatusCode::ACCEPTED, Json(status(&state))).into_response()
