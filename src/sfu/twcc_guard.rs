@@ -56,7 +56,7 @@ impl TwccGuard {
         let mut lowest = None::<u16>;
         let mut safe = true;
         for_each_number(datagram, ids, |seq| {
-            safe &= !self.floor.is_some_and(|floor| underflows(floor, seq));
+            safe &= self.floor.is_none_or(|floor| extend(floor, seq).is_some());
             lowest = Some(lowest.map_or(seq, |l| l.min(seq)));
         });
         if !safe {
@@ -80,14 +80,9 @@ impl TwccGuard {
     }
 }
 
-/// Whether str0m, with `highest` registered, would take `seq` as the cycle
-/// before the first.
-fn underflows(highest: u64, seq: u16) -> bool {
-    highest < HALF && u64::from(seq) > HALF + highest
-}
-
 /// `seq` extended as str0m does from `highest`: the number of that value
-/// nearest to `highest`; `None` where str0m's would underflow.
+/// nearest to `highest`; `None` where str0m's would underflow (it would
+/// take `seq` as the cycle before the first).
 fn extend(highest: u64, seq: u16) -> Option<u64> {
     let (cycle, low) = (highest >> 16, highest & 0xffff);
     let seq = u64::from(seq);

@@ -65,14 +65,7 @@ impl Updates {
     /// failed if it is dropped before [`Upload::install`] (the client went
     /// away mid-body and the handler was cancelled).
     pub fn begin(self: &Arc<Self>) -> Result<Upload, Refusal> {
-        let path = self.start_receiving()?;
-        Ok(Upload { updates: self.clone(), path, done: false })
-    }
-
-    fn start_receiving(&self) -> Result<PathBuf, Refusal> {
-        if self.rauc.is_none() {
-            return Err(Refusal::Unsupported);
-        }
+        let rauc = self.rauc.clone().ok_or(Refusal::Unsupported)?;
         let started = self.state.send_if_modified(|s| {
             let free = !s.busy();
             if free {
@@ -83,7 +76,7 @@ impl Updates {
         if !started {
             return Err(Refusal::Busy);
         }
-        Ok(self.dir.join(PARTIAL))
+        Ok(Upload { updates: self.clone(), rauc, path: self.dir.join(PARTIAL), done: false })
     }
 
     /// The upload failed: its file goes, the reason stays on show.
@@ -92,12 +85,12 @@ impl Updates {
         self.state.send_replace(UpdateState::Failed { error: error.to_string() });
     }
 
-    /// The bundle is whole: RAUC installs it in the background. The bundle
-    /// is removed once RAUC is done with it (the data partition is small).
-    fn install(self: &Arc<Self>) -> Result<(), String> {
+    /// The bundle is whole: `rauc` installs it in the background. The
+    /// bundle is removed once RAUC is done with it (the data partition is
+    /// small).
+    fn install(self: &Arc<Self>, rauc: Rauc) -> Result<(), String> {
         let bundle = self.dir.join(BUNDLE);
         std::fs::rename(self.dir.join(PARTIAL), &bundle).map_err(|e| format!("keeping the bundle: {e}"))?;
-        let Some(rauc) = self.rauc.clone() else { return Err(Refusal::Unsupported.message()) };
         let updates = self.clone();
         let install = tokio::spawn(async move {
             let ended = rauc.install(&bundle, &updates.state).await;
@@ -136,6 +129,7 @@ impl Updates {
 /// A bundle being received.
 pub struct Upload {
     updates: Arc<Updates>,
+    rauc: Rauc,
     path: PathBuf,
     done: bool,
 }
@@ -159,7 +153,7 @@ impl Upload {
     /// Whole: RAUC installs it.
     pub fn install(mut self) -> Result<(), String> {
         self.done = true;
-        let installed = self.updates.install();
+        let installed = self.updates.install(self.rauc.clone());
         if let Err(e) = &installed {
             self.updates.abandon(e);
         }

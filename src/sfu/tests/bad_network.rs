@@ -135,10 +135,7 @@ fn a_transport_wide_number_str0m_would_put_before_zero_is_dropped_and_the_call_g
     // build congestion feedback for every number in between (see
     // sfu::twcc_guard). Early in a call, from the phone's own address.
     let mut net = two_phones();
-    for _ in 0..10 {
-        net.send_audio(0, 30);
-        net.run(Duration::from_millis(20));
-    }
+    net.talk(0, 30, 10);
     let heard = net.phones[1].audio_received();
     assert!(heard >= 5, "{heard} audio packets before");
     // RTP with transport-cc (the test phone's id 3) at 65,412: "149 before 0".
@@ -152,10 +149,7 @@ fn a_transport_wide_number_str0m_would_put_before_zero_is_dropped_and_the_call_g
     rtp[17..19].copy_from_slice(&100u16.to_be_bytes());
     net.sfu.handle_datagram(net.now, phone, sfu, &rtp);
     assert_eq!(net.sfu.counters().twcc_refused(), 1);
-    for _ in 0..10 {
-        net.send_audio(0, 30);
-        net.run(Duration::from_millis(20));
-    }
+    net.talk(0, 30, 10);
     assert!(net.phones[1].audio_received() >= heard + 5, "the call goes on");
 }
 
@@ -168,10 +162,7 @@ fn a_phone_whose_packets_the_box_ignores_for_half_the_count_cannot_exhaust_its_m
     // str0m 0.24 would read the next new packet's number as just under
     // 2^64 and build feedback for every number in between.
     let mut net = two_phones();
-    for _ in 0..5 {
-        net.send_audio(0, 30);
-        net.run(Duration::from_millis(20));
-    }
+    net.talk(0, 30, 5);
     for _ in 0..33_000 {
         let (now, p) = (net.now, &mut net.phones[0]);
         let pt = p.phone.rtc.media(p.audio).unwrap().remote_pts()[0];
@@ -183,16 +174,10 @@ fn a_phone_whose_packets_the_box_ignores_for_half_the_count_cannot_exhaust_its_m
     let refused = net.sfu.counters().twcc_refused();
     assert!(refused > 0, "the guard held back the repeats past half the count");
     // The next new packets carry numbers str0m would misread: held back too.
-    for _ in 0..5 {
-        net.send_audio(0, 30);
-        net.run(Duration::from_millis(20));
-    }
+    net.talk(0, 30, 5);
     assert!(net.sfu.counters().twcc_refused() >= refused + 5);
     // The box is well and serves the others.
     let heard = net.phones[0].audio_received();
-    for _ in 0..10 {
-        net.send_audio(1, 30);
-        net.run(Duration::from_millis(20));
-    }
+    net.talk(1, 30, 10);
     assert!(net.phones[0].audio_received() >= heard + 5, "Bob is still heard");
 }

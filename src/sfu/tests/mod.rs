@@ -261,6 +261,14 @@ impl Net {
         self.exchange();
     }
 
+    /// Phone `i` talks at `dbov`: `packets` audio packets, 20 ms apart.
+    fn talk(&mut self, i: usize, dbov: i8, packets: usize) {
+        for _ in 0..packets {
+            self.send_audio(i, dbov);
+            self.run(Duration::from_millis(20));
+        }
+    }
+
     fn say(&mut self, i: usize, message: &ClientMessage) {
         let p = &mut self.phones[i];
         assert!(p.phone.say(&serde_json::to_string(message).unwrap()), "the channel is open");
@@ -607,10 +615,7 @@ fn the_far_ends_voices_go_to_the_loudspeaker_while_the_box_plays_them() {
     assert!(net.sfu.poll_far_audio().is_none());
 
     net.sfu.play_far_end(true);
-    for _ in 0..10 {
-        net.send_audio(0, 20);
-        net.run(Duration::from_millis(20));
-    }
+    net.talk(0, 20, 10);
     let ada = net.phones[0].id;
     let mut heard = Vec::new();
     while let Some(a) = net.sfu.poll_far_audio() {
