@@ -516,7 +516,7 @@ async fn start_parts(
     // On a box that updates itself, the slot it runs is kept once healthy.
     if let Some(rauc) = rauc {
         let https = web.https_addr;
-        let healthy = move || healthy(health_state.clone(), https);
+        let healthy = move || web::health::serving(health_state.clone(), https);
         supervisor.task("keep-slot", crate::update::commit::keep_slot_when_healthy(rauc, healthy));
     }
     notifier.send(&[NotifyState::Ready, NotifyState::Status("serving")]);
@@ -603,18 +603,6 @@ async fn feed_watchdog(notifier: Notifier, watchdog: Watchdog, status: Arc<BoxSt
             withheld = true;
         }
     }
-}
-
-/// The box is healthy as `/healthz` says, and its HTTPS port takes
-/// connections.
-async fn healthy(state: WebState, https: std::net::SocketAddr) -> bool {
-    let health = web::health::healthz(axum::extract::State(state)).await;
-    let local = match https.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
-        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    health.status == web::health::Overall::Ok && tokio::net::TcpStream::connect((local, https.port())).await.is_ok()
 }
 
 /// Runs blocking work (SQLite, file writes, thread joins) off the runtime.

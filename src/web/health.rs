@@ -160,3 +160,15 @@ pub async fn healthz(State(state): State<WebState>) -> Json<Health> {
         },
     })
 }
+
+/// The box is healthy as `/healthz` says, and its HTTPS port (`https`, as
+/// bound) takes connections: what keeping an updated slot asks for.
+pub async fn serving(state: WebState, https: std::net::SocketAddr) -> bool {
+    let health = healthz(State(state)).await;
+    let local = match https.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    health.status == Overall::Ok && tokio::net::TcpStream::connect((local, https.port())).await.is_ok()
+}
