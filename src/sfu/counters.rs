@@ -10,6 +10,7 @@ pub struct Counters {
     send_failures: AtomicU64,
     oversized: AtomicU64,
     twcc_refused: AtomicU64,
+    dtls_refused: AtomicU64,
 }
 
 impl Counters {
@@ -44,6 +45,16 @@ impl Counters {
 
     pub fn twcc_refused(&self) -> u64 {
         self.twcc_refused.load(Ordering::Relaxed)
+    }
+
+    /// A datagram with a DTLS record OpenSSL would end the session over
+    /// arrived, and was dropped (see `dtls_guard`).
+    pub fn refused_dtls(&self) {
+        self.dtls_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn dtls_refused(&self) -> u64 {
+        self.dtls_refused.load(Ordering::Relaxed)
     }
 
     /// RTP packets and payload bytes sent on to participants.

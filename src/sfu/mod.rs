@@ -2,6 +2,7 @@
 //! sessions (str0m, RTP mode) that carry it.
 
 mod counters;
+mod dtls_guard;
 mod engine;
 mod forward;
 mod join_code;

@@ -56,6 +56,11 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         "RTP packets from participants whose transport-wide number would break congestion feedback, dropped",
         counter(state.forwarded.twcc_refused()),
     );
+    registry.register(
+        "media_dtls_refused",
+        "Datagrams from participants with a DTLS record too short to be genuine (it would end the session), dropped",
+        counter(state.forwarded.dtls_refused()),
+    );
 
     let open = Gauge::<i64>::default();
     open.set(state.connections.open() as i64);

@@ -58,17 +58,26 @@ struct State {
     call: Option<Call>,
     /// Calls that ended under the fuzzer's inputs and were started again.
     restarts: u64,
+    /// Calls started in all (an input that starts one is not timed).
+    calls: u64,
     frame: Vec<u8>,
     /// The targets' own choices (a datagram's source).
     rng: fastrand::Rng,
 }
 
 impl State {
-    /// The live call, started again if the last input ended it.
+    /// The live call, started again if the last input ended it (or its
+    /// simulated time ran too far ahead, see `Call::outran_the_wall_clock`).
     fn call(&mut self) -> &mut Call {
         if self.call.as_ref().is_some_and(|c| !c.alive()) {
             self.restarts += 1;
             self.call = None;
+        }
+        if self.call.as_ref().is_some_and(Call::outran_the_wall_clock) {
+            self.call = None;
+        }
+        if self.call.is_none() {
+            self.calls += 1;
         }
         self.call.get_or_insert_with(|| Call::start(false).expect("a call connects in memory"))
     }
@@ -404,12 +413,12 @@ fn fuzz(target: &Target, (seconds, execs): (f64, u64), seed: u64, mut corpus: Ve
             let seed = corpus[pick].clone();
             mutate(&mut rng, &seed, &corpus, &mut input);
             run.execs += 1;
-            let (began, call_before) = (Instant::now(), (state.call.is_some(), state.restarts));
+            let (began, calls_before) = (Instant::now(), state.calls);
             FUZZING.set(true);
             let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(&mut state, &input)));
             FUZZING.set(false);
             // Starting a call is the harness's time, not the input's.
-            if (state.call.is_some(), state.restarts) == call_before {
+            if state.calls == calls_before {
                 run.slowest = run.slowest.max(began.elapsed());
             }
             match outcome {

@@ -23,6 +23,7 @@ mod simulcast;
 use room::FAR_VOICE_DBOV;
 pub use room::{FarAudio, LocalPacket, ROOM_ID, Talker};
 
+use super::dtls_guard;
 use super::forward::{VideoCodec, starts_keyframe};
 use super::layers::{View, choose_layer};
 use super::messages::{ParticipantInfo, ParticipantKind, ServerMessage};
@@ -244,6 +245,10 @@ impl Sfu {
         let id = peer.id();
         if !peer.twcc.admits(data) {
             self.counters.refused_twcc();
+            return true;
+        }
+        if !dtls_guard::admits(data) {
+            self.counters.refused_dtls();
             return true;
         }
         if let Err(e) = peer.rtc.handle_input(input) {

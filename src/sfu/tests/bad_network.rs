@@ -181,3 +181,31 @@ fn a_phone_whose_packets_the_box_ignores_for_half_the_count_cannot_exhaust_its_m
     net.talk(1, 30, 10);
     assert!(net.phones[0].audio_received() >= heard + 5, "Bob is still heard");
 }
+
+#[test]
+fn a_forged_dtls_record_too_short_to_decrypt_ends_neither_the_data_channel_nor_the_box() {
+    // What tools/fuzz found: one application-data record of 2 bytes in
+    // epoch 1, from the phone's address. OpenSSL 3.0 would end the phone's
+    // DTLS for good (see sfu::dtls_guard); its data channel would go
+    // silent and, 30 kB of DTLS later, str0m-openssl's assertion would
+    // panic the SFU. Nobody needs a key to send it.
+    let mut net = two_phones();
+    let (ada, sfu) = (net.phones[0].addr, SFU_ADDR.parse().unwrap());
+    let forged = [0x17, 0xfe, 0xfd, 0, 1, 0, 0, 0xff, 0xd8, 0, 0, 0, 2, 0, 0x48];
+    assert!(net.sfu.handle_datagram(net.now, ada, sfu, &forged), "Ada's session takes it");
+    assert_eq!(net.sfu.counters().dtls_refused(), 1);
+    // Records that are long enough but forged reach OpenSSL, which drops
+    // each (40 kB of them: more than str0m-openssl's buffer would hold).
+    for n in 0..40u8 {
+        let mut record = vec![0x17, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0x10, n, 0x03, 0xe8];
+        record.extend_from_slice(&[0xab; 1000]);
+        net.sfu.handle_datagram(net.now, ada, sfu, &record);
+    }
+    assert_eq!(net.sfu.counters().dtls_refused(), 1);
+    // Ada's data channel still carries her messages to the box.
+    net.say(0, &ClientMessage::Mute { audio: true, video: false });
+    net.run(Duration::from_millis(200));
+    let id = net.phones[0].id;
+    let told = net.phones[1].messages.contains(&ServerMessage::Muted { id, audio: true, video: false });
+    assert!(told, "Bob learns that Ada muted: {:?}", net.phones[1].messages);
+}
