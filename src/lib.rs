@@ -58,7 +58,9 @@
 //! 1: systemd restarts it). The parts that must keep going round (`sfu`,
 //! `room-audio`, `room-video`, `checkin`; capture through its health) report
 //! it, and `WATCHDOG=1` goes to systemd only while all of them do. One
-//! cancellation token stops everything, waited for with a deadline.
+//! cancellation token stops everything, waited for with a deadline. A
+//! panic inside one participant's str0m session costs that participant
+//! only: the SFU engine catches it, ends the session and counts it.
 //!
 //! | thread | what it does |
 //! |---|---|

@@ -11,6 +11,7 @@ pub struct Counters {
     oversized: AtomicU64,
     twcc_refused: AtomicU64,
     dtls_refused: AtomicU64,
+    session_panics: AtomicU64,
 }
 
 impl Counters {
@@ -55,6 +56,16 @@ impl Counters {
 
     pub fn dtls_refused(&self) -> u64 {
         self.dtls_refused.load(Ordering::Relaxed)
+    }
+
+    /// str0m panicked in a participant's session, which was ended (see
+    /// `engine::session::run`).
+    pub fn session_panicked(&self) {
+        self.session_panics.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn session_panics(&self) -> u64 {
+        self.session_panics.load(Ordering::Relaxed)
     }
 
     /// RTP packets and payload bytes sent on to participants.

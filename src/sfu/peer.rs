@@ -109,6 +109,8 @@ pub struct Peer {
     pub quality: crate::sfu::quality::QualityMeter,
     /// Keeps transport-wide numbers str0m would mis-extend away from it.
     pub twcc: crate::sfu::twcc_guard::TwccGuard,
+    /// str0m panicked in this session (see `engine::session::run`).
+    pub panicked: bool,
 }
 
 impl Peer {
@@ -131,6 +133,7 @@ impl Peer {
             reprobe: Default::default(),
             quality: Default::default(),
             twcc: Default::default(),
+            panicked: false,
         }
     }
 

@@ -61,6 +61,11 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         "Datagrams from participants with a DTLS record too short to be genuine (it would end the session), dropped",
         counter(state.forwarded.dtls_refused()),
     );
+    registry.register(
+        "media_session_panics",
+        "Participants' sessions ended because str0m panicked in them (the others went on)",
+        counter(state.forwarded.session_panics()),
+    );
 
     let open = Gauge::<i64>::default();
     open.set(state.connections.open() as i64);

@@ -104,6 +104,12 @@ impl Call {
         self.phone.rtc.is_alive() && self.viewer.rtc.is_alive() && self.sfu.participants().len() == 2
     }
 
+    /// The box caught a panic in a session (and ended only that session):
+    /// a finding all the same, which the targets turn back into a crash.
+    pub fn panicked(&self) -> bool {
+        self.sfu.counters().session_panics() > 0
+    }
+
     /// RTP packets the box has forwarded so far.
     pub fn forwarded(&self) -> u64 {
         self.sfu.counters().totals().0

@@ -163,7 +163,9 @@ fn h264_access_unit(_: &mut State, input: &[u8]) -> bool {
 fn media_datagram(state: &mut State, input: &[u8]) -> bool {
     let stranger = state.rng.u8(..16) == 0;
     let source = if stranger { SocketAddr::from(([127, 0, 0, 1], 7000)) } else { call::PHONE };
-    state.call().datagram(source, input);
+    let call = state.call();
+    call.datagram(source, input);
+    assert!(!call.panicked(), "a session panicked and the box ended it");
     // Every datagram from the phone's address is "taken": no signal here
     // worth growing the corpus by; mutations stay near the seeds.
     false
@@ -183,6 +185,7 @@ fn phone_rtp(state: &mut State, input: &[u8]) -> bool {
     let before = call.forwarded();
     let seq_step = i64::from(*seq as i8 / 8) + 1;
     call.phone_rtp(flags & 1 == 1, flags & 2 == 2, seq_step, time_step, payload);
+    assert!(!call.panicked(), "a session panicked and the box ended it");
     // Kept when it passed the box's checks and was forwarded.
     call.forwarded() != before
 }
@@ -380,7 +383,8 @@ fn write_seeds(root: &Path) {
 }
 
 thread_local! {
-    /// The last panic's message and place, for the crash report.
+    /// The input's first panic's message and place, for the crash report
+    /// (the box catches a panic in a session; the target then panics too).
     static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// A target is running: its panic is a finding, not the fuzzer's own.
     static FUZZING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -414,6 +418,7 @@ fn fuzz(target: &Target, (seconds, execs): (f64, u64), seed: u64, mut corpus: Ve
             mutate(&mut rng, &seed, &corpus, &mut input);
             run.execs += 1;
             let (began, calls_before) = (Instant::now(), state.calls);
+            LAST_PANIC.with(|p| p.borrow_mut().take());
             FUZZING.set(true);
             let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(&mut state, &input)));
             FUZZING.set(false);
@@ -458,7 +463,9 @@ fn main() {
     // million times; the fuzzer's own are printed as usual.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| match FUZZING.get() {
-        true => LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string())),
+        true => LAST_PANIC.with(|p| {
+            p.borrow_mut().get_or_insert_with(|| info.to_string());
+        }),
         false => default_hook(info),
     }));
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);

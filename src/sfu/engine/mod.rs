@@ -251,12 +251,19 @@ impl Sfu {
             self.counters.refused_dtls();
             return true;
         }
-        if let Err(e) = peer.rtc.handle_input(input) {
-            tracing::info!(participant = %id, error = %e, "session failed");
-            peer.rtc.disconnect();
-        }
+        session::run(peer, |rtc| rtc.handle_input(input));
         self.drain(id, now);
         true
+    }
+
+    /// Tests: str0m panics in `id`'s session, as a bug reached by what the
+    /// participant sent would.
+    #[cfg(test)]
+    pub(crate) fn panic_in_session(&mut self, id: ParticipantId, now: Instant) {
+        if let Some(p) = self.peer_mut(id) {
+            session::run(p, |_| -> Result<(), str0m::RtcError> { panic!("a str0m bug") });
+        }
+        self.settle(now);
     }
 
     /// Does what the datagrams since the last flush caused.
@@ -332,10 +339,8 @@ impl Sfu {
     fn kick(&mut self, id: ParticipantId, now: Instant) {
         if let Some(p) = self.peer_mut(id)
             && p.rtc.is_alive()
-            && let Err(e) = p.rtc.handle_input(Input::Timeout(now))
         {
-            tracing::info!(participant = %id, error = %e, "session failed");
-            p.rtc.disconnect();
+            session::run(p, |rtc| rtc.handle_input(Input::Timeout(now)));
         }
         self.drain(id, now);
     }
@@ -591,6 +596,9 @@ impl Sfu {
         while let Some(i) = self.peers.iter().position(|p| !p.rtc.is_alive()) {
             let gone = self.peers.remove(i);
             let id = gone.id();
+            if gone.panicked {
+                self.counters.session_panicked();
+            }
             tracing::info!(participant = %id, name = %gone.info.name, "removed");
             self.speaker.remove(&Talker::Participant(id), now);
             self.keyframe_asked.retain(|(t, _), _| t.owner != id);

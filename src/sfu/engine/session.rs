@@ -3,12 +3,13 @@
 //! those that concern others are queued as work for the engine.
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::MediaKind;
 use str0m::rtp::Extension;
-use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
 use super::room::{ROOM_AUDIO, ROOM_VIDEO};
 use super::{Datagram, Work};
@@ -22,6 +23,28 @@ const INITIAL_ESTIMATE_KBPS: u64 = 1500;
 /// str0m's pacer asks to run again a microsecond after each packet it
 /// releases (so time moves on between packets); a timeout this close is due.
 pub const IMMEDIATE: Duration = Duration::from_micros(50);
+
+/// Runs `step` on a peer's str0m session. An error ends that session
+/// (str0m's verdict on what the peer sent). So does a panic inside str0m,
+/// caught here: a str0m bug that something the peer sent reached must cost
+/// that peer its session, not the SFU thread and every call with it. The
+/// session is never run again (only dropped); the panic is logged, and
+/// counted when the peer is removed. `None` when the session ended.
+pub(super) fn run<T>(peer: &mut Peer, step: impl FnOnce(&mut Rtc) -> Result<T, RtcError>) -> Option<T> {
+    let id = peer.id();
+    match catch_unwind(AssertUnwindSafe(|| step(&mut peer.rtc))) {
+        Ok(Ok(value)) => return Some(value),
+        Ok(Err(e)) => tracing::info!(participant = %id, error = %e, "session failed"),
+        Err(panic) => {
+            let why =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            tracing::error!(participant = %id, panic = why.unwrap_or_default(), "str0m panicked in this participant's session; it is ended, the others go on");
+            peer.panicked = true;
+        }
+    }
+    peer.rtc.disconnect();
+    None
+}
 
 /// Handles what concerns only `peer`; queues what concerns others.
 pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>) {
@@ -111,41 +134,34 @@ pub(super) fn new_rtc(bandwidth_estimation: bool, now: Instant) -> Rtc {
 /// (cheaper than polling it for that timeout): a frame goes out now, not
 /// one packet per timer tick.
 pub(super) fn drain(peer: &mut Peer, now: Instant, transmits: &mut VecDeque<Datagram>, work: &mut VecDeque<Work>) {
-    let id = peer.id();
     let mut rounds = 0;
     let mut clock = now;
     loop {
         if !peer.rtc.is_alive() {
             return;
         }
-        let run_at = match peer.rtc.poll_output() {
-            Ok(Output::Timeout(t)) if t <= clock + IMMEDIATE && rounds < 64 => t.max(clock),
-            Ok(Output::Timeout(t)) => {
+        let Some(output) = run(peer, Rtc::poll_output) else { return };
+        let run_at = match output {
+            Output::Timeout(t) if t <= clock + IMMEDIATE && rounds < 64 => t.max(clock),
+            Output::Timeout(t) => {
                 peer.next_timeout = t;
                 break;
             }
-            Ok(Output::Transmit(t)) => {
+            Output::Transmit(t) => {
                 transmits.push_back(Datagram { source: t.source, destination: t.destination, data: t.contents.into() });
                 if rounds >= 64 {
                     continue;
                 }
                 clock + Duration::from_micros(1)
             }
-            Ok(Output::Event(event)) => {
+            Output::Event(event) => {
                 on_event(peer, event, work);
                 continue;
-            }
-            Err(e) => {
-                tracing::info!(participant = %id, error = %e, "session failed");
-                peer.rtc.disconnect();
-                return;
             }
         };
         rounds += 1;
         clock = run_at;
-        if let Err(e) = peer.rtc.handle_input(Input::Timeout(run_at)) {
-            tracing::info!(participant = %id, error = %e, "session failed");
-            peer.rtc.disconnect();
+        if run(peer, |rtc| rtc.handle_input(Input::Timeout(run_at))).is_none() {
             return;
         }
     }
