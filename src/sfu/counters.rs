@@ -1,4 +1,5 @@
-//! What the media server has forwarded since the box started, for
+//! What the media server has forwarded, and what it held off or contained,
+//! since the box started, for
 //! `/metrics` (read without asking the SFU's task).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,10 +9,50 @@ pub struct Counters {
     packets: AtomicU64,
     bytes: AtomicU64,
     send_failures: AtomicU64,
-    oversized: AtomicU64,
-    twcc_refused: AtomicU64,
-    dtls_refused: AtomicU64,
-    session_panics: AtomicU64,
+    incidents: [AtomicU64; Incident::ALL.len()],
+}
+
+/// What the SFU held off or contained, each counted for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incident {
+    /// An RTP packet too large to forward on a 1500-byte network, dropped.
+    OversizedPacket,
+    /// RTP with a transport-wide number str0m would mis-extend, dropped
+    /// (see `twcc_guard`).
+    TwccNumber,
+    /// A datagram with a DTLS record OpenSSL would end the session over,
+    /// dropped (see `dtls_guard`).
+    DtlsRecord,
+    /// str0m panicked in a participant's session, which was ended (see
+    /// `engine::session::run`).
+    SessionPanic,
+}
+
+impl Incident {
+    pub const ALL: [Incident; 4] =
+        [Incident::OversizedPacket, Incident::TwccNumber, Incident::DtlsRecord, Incident::SessionPanic];
+
+    /// The metric's name and help.
+    pub fn metric(self) -> (&'static str, &'static str) {
+        match self {
+            Incident::OversizedPacket => (
+                "media_oversized_dropped",
+                "RTP packets from participants too large to forward on a 1500-byte network, dropped",
+            ),
+            Incident::TwccNumber => (
+                "media_twcc_refused",
+                "RTP packets from participants whose transport-wide number would break congestion feedback, dropped",
+            ),
+            Incident::DtlsRecord => (
+                "media_dtls_refused",
+                "Datagrams from participants with a DTLS record too short to be genuine (it would end the session), dropped",
+            ),
+            Incident::SessionPanic => (
+                "media_session_panics",
+                "Participants' sessions ended because str0m panicked in them (the others went on)",
+            ),
+        }
+    }
 }
 
 impl Counters {
@@ -29,43 +70,14 @@ impl Counters {
         self.send_failures.load(Ordering::Relaxed)
     }
 
-    /// An RTP packet too large to forward arrived, and was dropped.
-    pub fn dropped_oversized(&self) {
-        self.oversized.fetch_add(1, Ordering::Relaxed);
+    /// Counts one `incident`.
+    pub fn count(&self, incident: Incident) {
+        self.incidents[incident as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn oversized(&self) -> u64 {
-        self.oversized.load(Ordering::Relaxed)
-    }
-
-    /// A datagram with a transport-wide number str0m would mis-extend
-    /// arrived, and was dropped (see `twcc_guard`).
-    pub fn refused_twcc(&self) {
-        self.twcc_refused.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn twcc_refused(&self) -> u64 {
-        self.twcc_refused.load(Ordering::Relaxed)
-    }
-
-    /// A datagram with a DTLS record OpenSSL would end the session over
-    /// arrived, and was dropped (see `dtls_guard`).
-    pub fn refused_dtls(&self) {
-        self.dtls_refused.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn dtls_refused(&self) -> u64 {
-        self.dtls_refused.load(Ordering::Relaxed)
-    }
-
-    /// str0m panicked in a participant's session, which was ended (see
-    /// `engine::session::run`).
-    pub fn session_panicked(&self) {
-        self.session_panics.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn session_panics(&self) -> u64 {
-        self.session_panics.load(Ordering::Relaxed)
+    /// How many of `incident` since the box started.
+    pub fn incidents(&self, incident: Incident) -> u64 {
+        self.incidents[incident as usize].load(Ordering::Relaxed)
     }
 
     /// RTP packets and payload bytes sent on to participants.

@@ -21,7 +21,7 @@ mod testnet;
 mod tests;
 mod twcc_guard;
 
-pub use counters::Counters;
+pub use counters::{Counters, Incident};
 pub use engine::{
     Datagram, FarAudio, IMMEDIATE, JoinError, LocalPacket, MAX_FORWARDED_PAYLOAD, ROOM_ID, Sfu, SfuConfig,
 };

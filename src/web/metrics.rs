@@ -46,26 +46,10 @@ pub async fn metrics(State(state): State<WebState>) -> Response {
         "Datagrams the media socket failed to send (each lost alone)",
         counter(failures),
     );
-    registry.register(
-        "media_oversized_dropped",
-        "RTP packets from participants too large to forward on a 1500-byte network, dropped",
-        counter(state.forwarded.oversized()),
-    );
-    registry.register(
-        "media_twcc_refused",
-        "RTP packets from participants whose transport-wide number would break congestion feedback, dropped",
-        counter(state.forwarded.twcc_refused()),
-    );
-    registry.register(
-        "media_dtls_refused",
-        "Datagrams from participants with a DTLS record too short to be genuine (it would end the session), dropped",
-        counter(state.forwarded.dtls_refused()),
-    );
-    registry.register(
-        "media_session_panics",
-        "Participants' sessions ended because str0m panicked in them (the others went on)",
-        counter(state.forwarded.session_panics()),
-    );
+    for incident in crate::sfu::Incident::ALL {
+        let (name, help) = incident.metric();
+        registry.register(name, help, counter(state.forwarded.incidents(incident)));
+    }
 
     let open = Gauge::<i64>::default();
     open.set(state.connections.open() as i64);

@@ -107,7 +107,7 @@ impl Call {
     /// The box caught a panic in a session (and ended only that session):
     /// a finding all the same, which the targets turn back into a crash.
     pub fn panicked(&self) -> bool {
-        self.sfu.counters().session_panics() > 0
+        self.sfu.counters().incidents(confcam::sfu::Incident::SessionPanic) > 0
     }
 
     /// RTP packets the box has forwarded so far.

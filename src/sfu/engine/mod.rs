@@ -23,6 +23,7 @@ mod simulcast;
 use room::FAR_VOICE_DBOV;
 pub use room::{FarAudio, LocalPacket, ROOM_ID, Talker};
 
+use super::counters::Incident;
 use super::dtls_guard;
 use super::forward::{VideoCodec, starts_keyframe};
 use super::layers::{View, choose_layer};
@@ -244,11 +245,11 @@ impl Sfu {
         let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) else { return false };
         let id = peer.id();
         if !peer.twcc.admits(data) {
-            self.counters.refused_twcc();
+            self.counters.count(Incident::TwccNumber);
             return true;
         }
         if !dtls_guard::admits(data) {
-            self.counters.refused_dtls();
+            self.counters.count(Incident::DtlsRecord);
             return true;
         }
         session::run(peer, |rtc| rtc.handle_input(input));
@@ -423,7 +424,7 @@ impl Sfu {
     /// Sends a publisher's packet to everyone who receives that track.
     fn forward(&mut self, from: ParticipantId, packet: &RtpPacket, now: Instant) -> Vec<ParticipantId> {
         if packet.payload.len() > MAX_FORWARDED_PAYLOAD {
-            self.counters.dropped_oversized();
+            self.counters.count(Incident::OversizedPacket);
             return Vec::new();
         }
         let Some(source) = self.peer_mut(from) else { return Vec::new() };
@@ -597,7 +598,7 @@ impl Sfu {
             let gone = self.peers.remove(i);
             let id = gone.id();
             if gone.panicked {
-                self.counters.session_panicked();
+                self.counters.count(Incident::SessionPanic);
             }
             tracing::info!(participant = %id, name = %gone.info.name, "removed");
             self.speaker.remove(&Talker::Participant(id), now);

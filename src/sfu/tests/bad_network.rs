@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::sfu::Incident;
 
 #[test]
 fn resends_repair_five_percent_loss_on_both_legs() {
@@ -122,7 +123,11 @@ fn a_packet_too_big_to_forward_is_dropped_and_the_box_keeps_forwarding() {
         net.run(Duration::from_millis(33));
     }
     net.run(Duration::from_secs(1));
-    assert_eq!(net.sfu.counters().oversized(), 30, "the box got each oversized packet and dropped it");
+    assert_eq!(
+        net.sfu.counters().incidents(Incident::OversizedPacket),
+        30,
+        "the box got each oversized packet and dropped it"
+    );
     let largest = net.phones[1].received.iter().map(|p| p.payload.len()).max();
     assert!(largest < Some(1000), "only the small packets were forwarded: largest {largest:?}");
     let video = net.phones[1].video_received();
@@ -143,12 +148,12 @@ fn a_transport_wide_number_str0m_would_put_before_zero_is_dropped_and_the_call_g
     rtp.extend_from_slice(&[0xfc; 40]);
     let (phone, sfu) = (net.phones[0].addr, SFU_ADDR.parse().unwrap());
     assert!(net.sfu.handle_datagram(net.now, phone, sfu, &rtp), "the phone's session takes it");
-    assert_eq!(net.sfu.counters().twcc_refused(), 1);
+    assert_eq!(net.sfu.counters().incidents(Incident::TwccNumber), 1);
     // A number that extends fine goes on to str0m (which refuses its
     // integrity, as for any forged packet).
     rtp[17..19].copy_from_slice(&100u16.to_be_bytes());
     net.sfu.handle_datagram(net.now, phone, sfu, &rtp);
-    assert_eq!(net.sfu.counters().twcc_refused(), 1);
+    assert_eq!(net.sfu.counters().incidents(Incident::TwccNumber), 1);
     net.talk(0, 30, 10);
     assert!(net.phones[1].audio_received() >= heard + 5, "the call goes on");
 }
@@ -171,11 +176,11 @@ fn a_phone_whose_packets_the_box_ignores_for_half_the_count_cannot_exhaust_its_m
         let _ = p.phone.rtc.handle_input(Input::Timeout(now));
         net.exchange();
     }
-    let refused = net.sfu.counters().twcc_refused();
+    let refused = net.sfu.counters().incidents(Incident::TwccNumber);
     assert!(refused > 0, "the guard held back the repeats past half the count");
     // The next new packets carry numbers str0m would misread: held back too.
     net.talk(0, 30, 5);
-    assert!(net.sfu.counters().twcc_refused() >= refused + 5);
+    assert!(net.sfu.counters().incidents(Incident::TwccNumber) >= refused + 5);
     // The box is well and serves the others.
     let heard = net.phones[0].audio_received();
     net.talk(1, 30, 10);
@@ -193,7 +198,7 @@ fn a_forged_dtls_record_too_short_to_decrypt_ends_neither_the_data_channel_nor_t
     let (ada, sfu) = (net.phones[0].addr, SFU_ADDR.parse().unwrap());
     let forged = [0x17, 0xfe, 0xfd, 0, 1, 0, 0, 0xff, 0xd8, 0, 0, 0, 2, 0, 0x48];
     assert!(net.sfu.handle_datagram(net.now, ada, sfu, &forged), "Ada's session takes it");
-    assert_eq!(net.sfu.counters().dtls_refused(), 1);
+    assert_eq!(net.sfu.counters().incidents(Incident::DtlsRecord), 1);
     // Records that are long enough but forged reach OpenSSL, which drops
     // each (40 kB of them: more than str0m-openssl's buffer would hold).
     for n in 0..40u8 {
@@ -201,7 +206,7 @@ fn a_forged_dtls_record_too_short_to_decrypt_ends_neither_the_data_channel_nor_t
         record.extend_from_slice(&[0xab; 1000]);
         net.sfu.handle_datagram(net.now, ada, sfu, &record);
     }
-    assert_eq!(net.sfu.counters().dtls_refused(), 1);
+    assert_eq!(net.sfu.counters().incidents(Incident::DtlsRecord), 1);
     // Ada's data channel still carries her messages to the box.
     net.say(0, &ClientMessage::Mute { audio: true, video: false });
     net.run(Duration::from_millis(200));
@@ -219,7 +224,7 @@ fn a_panic_in_one_participants_session_ends_that_session_and_the_meeting_goes_on
     net.run(Duration::from_secs(3));
     let ada = net.phones[0].id;
     net.sfu.panic_in_session(ada, net.now);
-    assert_eq!(net.sfu.counters().session_panics(), 1);
+    assert_eq!(net.sfu.counters().incidents(Incident::SessionPanic), 1);
     let left: Vec<_> = net.sfu.participants().iter().map(|p| p.id).collect();
     assert!(!left.contains(&ada), "Ada's session is gone: {left:?}");
     assert_eq!(left.len(), 2, "Bob and Cy stay: {left:?}");
