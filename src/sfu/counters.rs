@@ -1,6 +1,6 @@
 //! What the media server has forwarded, and what it held off or contained,
-//! since the box started, for
-//! `/metrics` (read without asking the SFU's task).
+//! since the box started, for `/metrics` (read without asking the SFU's
+//! task).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
