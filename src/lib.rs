@@ -78,11 +78,11 @@
 //! - **A packet from a phone:** UDP on the media socket → the `sfu` thread
 //!   reads a burst → [`sfu::Sfu::receive`] hands each datagram to its
 //!   participant's str0m session (past two guards for str0m's and
-//!   OpenSSL's weak spots, `sfu::twcc_guard`, `sfu::dtls_guard`) → each RTP packet is forwarded to every
-//!   viewer's session (its layer chosen, sequence rewritten) → each touched
-//!   session runs once → encrypted datagrams go out in one `sendmmsg`. Its
-//!   Opus also goes to the loudspeaker thread when the box plays the far
-//!   end.
+//!   OpenSSL's weak spots, `sfu::twcc_guard`, `sfu::dtls_guard`) → each
+//!   RTP packet is forwarded to every viewer's session (its layer chosen,
+//!   sequence rewritten) → each touched session runs once → encrypted
+//!   datagrams go out in one `sendmmsg`. Its Opus also goes to the
+//!   loudspeaker thread when the box plays the far end.
 //! - **A frame from a camera:** the capture thread broadcasts it → the
 //!   `room-video` thread takes the on-air camera's frames, crops them to the
 //!   director's shot, encodes and packetizes them → the SFU sends them to

@@ -36,9 +36,8 @@ pub(super) fn run<T>(peer: &mut Peer, step: impl FnOnce(&mut Rtc) -> Result<T, R
         Ok(Ok(value)) => return Some(value),
         Ok(Err(e)) => tracing::info!(participant = %id, error = %e, "session failed"),
         Err(panic) => {
-            let why =
-                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
-            tracing::error!(participant = %id, panic = why.unwrap_or_default(), "str0m panicked in this participant's session; it is ended, the others go on");
+            let why = crate::supervisor::panic_message(&*panic);
+            tracing::error!(participant = %id, panic = why, "str0m panicked in this participant's session; it is ended, the others go on");
             peer.panicked = true;
         }
     }
