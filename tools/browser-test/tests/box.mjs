@@ -143,9 +143,16 @@ export async function joinAs(context, box, name, { display = false, code = JOIN_
   await page.fill('#name', name);
   await page.fill('#code', code);
   await page.click('#join-button');
-  await page.waitForFunction(() => window.confcam.me !== null && !document.getElementById('meeting').hidden);
-  const id = await page.evaluate(() => window.confcam.me);
-  return { page, id, name };
+  // In the meeting, or refused: a refusal fails here with the page's words.
+  const outcome = await page.waitForFunction(() => {
+    if (!document.getElementById('join-error').hidden) return { error: document.getElementById('join-error').textContent };
+    return window.confcam?.me != null && !document.getElementById('meeting').hidden && { id: window.confcam.me };
+  }, undefined, { timeout: 60_000, polling: 250 }).then((h) => h.jsonValue(), async (e) => {
+    const where = await page.evaluate(() => ({ script: !!window.confcam, ice: window.confcam?.pc?.iceConnectionState ?? null }));
+    throw new Error(`${name} did not get into the meeting: ${e.message} (page state ${JSON.stringify(where)})`);
+  });
+  if (outcome.error) throw new Error(`${name} could not join: ${outcome.error}`);
+  return { page, id: outcome.id, name };
 }
 
 // Waits until `check` (run in the page) returns true; returns its last value.
