@@ -103,8 +103,9 @@ const HEADROOM_PERCENT: u64 = 90;
 /// it freezing on an overrun link (the page shows who is paused; one video
 /// always stays). Then, large views first, each is raised towards the layer
 /// its view asks for while the total fits. Without an estimate each gets
-/// the layer its view asks for.
-pub fn allocate(estimate: Option<u64>, shown: &[Shown]) -> Allocation {
+/// the layer its view asks for. A viewer that must not `pause` keeps every
+/// video at its smallest layer at worst.
+pub fn allocate(estimate: Option<u64>, shown: &[Shown], pause: bool) -> Allocation {
     let ideals: Vec<Option<usize>> = shown.iter().map(|s| ideal(s.layers, s.view)).collect();
     let rate = |i: usize, layer: Option<usize>| layer.map_or(0, |l| shown[i].layers[l].1);
     let desired = (0..shown.len()).map(|i| rate(i, ideals[i])).sum();
@@ -119,7 +120,7 @@ pub fn allocate(estimate: Option<u64>, shown: &[Shown]) -> Allocation {
             order.sort_by_key(|&i| shown[i].view != View::Large);
             // Pause from the least wanted end, keeping the first video.
             for &i in order.iter().skip(1).rev() {
-                if total <= budget {
+                if !pause || total <= budget {
                     break;
                 }
                 if picks[i].is_some() {
@@ -194,10 +195,10 @@ mod tests {
     fn with_room_to_spare_every_view_gets_what_it_asks_for() {
         let (a, b) = (ladder(), ladder());
         let shown = [Shown { view: View::Small, layers: &a }, Shown { view: View::Large, layers: &b }];
-        let plenty = allocate(Some(10_000_000), &shown);
+        let plenty = allocate(Some(10_000_000), &shown, true);
         assert_eq!(rids(&plenty), ["m", "h"]);
         assert_eq!(plenty.desired, 2_200_000);
-        assert_eq!(allocate(None, &shown), plenty, "no estimate yet: as asked");
+        assert_eq!(allocate(None, &shown, true), plenty, "no estimate yet: as asked");
     }
 
     #[test]
@@ -210,13 +211,13 @@ mod tests {
         ];
         // 2.2 Mbit/s: 1.98 usable; large h (1.7) + two l (0.3) = 2.0 does not
         // fit, so the large view gets m and the thumbnails what is left.
-        assert_eq!(rids(&allocate(Some(2_200_000), &shown)), ["m", "m", "m"]);
+        assert_eq!(rids(&allocate(Some(2_200_000), &shown, true)), ["m", "m", "m"]);
         // 2.6 Mbit/s: 2.34 usable: h for the large view, l for the others.
-        assert_eq!(rids(&allocate(Some(2_600_000), &shown)), ["l", "h", "l"]);
+        assert_eq!(rids(&allocate(Some(2_600_000), &shown, true)), ["l", "h", "l"]);
         // 2.9 Mbit/s: 2.61 usable: one thumbnail moves up, in order.
-        assert_eq!(rids(&allocate(Some(2_900_000), &shown)), ["m", "h", "l"]);
+        assert_eq!(rids(&allocate(Some(2_900_000), &shown, true)), ["m", "h", "l"]);
         // 0.6 Mbit/s: 0.54 usable, the three smallest (0.45) fit.
-        let tight = allocate(Some(600_000), &shown);
+        let tight = allocate(Some(600_000), &shown, true);
         assert_eq!(rids(&tight), ["l", "l", "l"]);
         assert_eq!(tight.paused, [false, false, false]);
     }
@@ -230,20 +231,36 @@ mod tests {
             Shown { view: View::Small, layers: &c },
         ];
         // 0.4 Mbit/s: 0.36 usable; two smallest fit, the last thumbnail pauses.
-        let two = allocate(Some(400_000), &shown);
+        let two = allocate(Some(400_000), &shown, true);
         assert_eq!((rids(&two), &two.paused[..]), (vec!["l", "l", "-"], &[false, false, true][..]));
         // 0.2 Mbit/s: the large view alone.
-        let one = allocate(Some(200_000), &shown);
+        let one = allocate(Some(200_000), &shown, true);
         assert_eq!((rids(&one), &one.paused[..]), (vec!["-", "l", "-"], &[true, false, true][..]));
         // Nothing fits: the large view still plays.
-        let least = allocate(Some(50_000), &shown);
+        let least = allocate(Some(50_000), &shown, true);
         assert_eq!((rids(&least), &least.paused[..]), (vec!["-", "l", "-"], &[true, false, true][..]));
+    }
+
+    #[test]
+    fn a_viewer_that_must_not_pause_gets_every_smallest_layer_however_low_the_estimate() {
+        let (a, b, c) = (ladder(), ladder(), ladder());
+        let shown = [
+            Shown { view: View::Small, layers: &a },
+            Shown { view: View::Large, layers: &b },
+            Shown { view: View::Small, layers: &c },
+        ];
+        for estimate in [400_000, 50_000] {
+            let all = allocate(Some(estimate), &shown, false);
+            assert_eq!((rids(&all), &all.paused[..]), (vec!["l", "l", "l"], &[false, false, false][..]));
+        }
+        // Above the smallest layers it shares out as any viewer's.
+        assert_eq!(allocate(Some(2_600_000), &shown, false), allocate(Some(2_600_000), &shown, true));
     }
 
     #[test]
     fn a_video_with_no_live_layer_gets_none() {
         let a = ladder();
         let shown = [Shown { view: View::Large, layers: &[] }, Shown { view: View::Small, layers: &a }];
-        assert_eq!(rids(&allocate(Some(1_000_000), &shown)), ["-", "m"]);
+        assert_eq!(rids(&allocate(Some(1_000_000), &shown, true)), ["-", "m"]);
     }
 }

@@ -35,6 +35,16 @@ impl ParticipantKind {
     pub fn receives_everyone(self) -> bool {
         matches!(self, ParticipantKind::Phone | ParticipantKind::Display)
     }
+
+    /// Whether videos may be held back when the link's estimate cannot
+    /// carry even their smallest layers. Not on the room's screen: it is
+    /// what the room looks at, usually wired, and a busy machine (the
+    /// box's or the screen's) makes the estimate fall where no link is
+    /// short (measured: 80–380 kbit/s over loopback with both cores busy,
+    /// pausing every video but one). It gets every smallest layer instead.
+    pub fn may_pause_videos(self) -> bool {
+        self != ParticipantKind::Display
+    }
 }
 
 /// Box → page.
