@@ -53,6 +53,8 @@ pub struct Subscription {
     pub target: Option<Rid>,
     /// Held back: the viewer's link cannot carry even its smallest layer.
     pub paused: bool,
+    /// The m-line whose str0m send stream is set up for forwarding.
+    pub sending_on: Option<Mid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,7 @@ pub enum Negotiation {
 impl Subscription {
     fn new(source: TrackId, kind: MediaKind, state: Negotiation) -> Self {
         let stream = if kind == MediaKind::Video { OutStream::video() } else { OutStream::audio() };
-        Subscription { source, kind, state, stream, layer: None, target: None, paused: false }
+        Subscription { source, kind, state, stream, layer: None, target: None, paused: false, sending_on: None }
     }
 
     pub fn open_mid(&self) -> Option<Mid> {
@@ -94,7 +96,7 @@ pub struct Peer {
     /// When str0m next wants `handle_input(Timeout)`.
     pub next_timeout: Instant,
     pub joined_at: Instant,
-    /// ICE connected at least once.
+    /// Connected at least once: ICE and the DTLS handshake done.
     pub connected: bool,
     /// Participants the page shows large, if it said (else the box decides).
     pub large: Option<Vec<ParticipantId>>,

@@ -4,6 +4,10 @@
 //! address from DHCP needs no new socket. str0m must know which of the box's
 //! addresses each datagram was sent to (it matches them to its ICE
 //! candidates), so the socket asks the kernel for that with IP_PKTINFO.
+//! Each datagram also leaves from the address str0m sent it from, not one
+//! the kernel picks: a phone knows the box by its candidates and drops
+//! anything from another address of the box (ICE would succeed on one
+//! pair and DTLS never finish on it).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -116,8 +120,18 @@ impl ActiveSocket {
         Ok((msg.bytes, source, SocketAddr::new(destination, self.port)))
     }
 
-    pub async fn send_to(&self, data: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        self.inner.send_to(data, self.target(destination)).await
+    /// One datagram, from `source` (one of the box's addresses; unspecified:
+    /// the kernel's choice).
+    pub async fn send_to(&self, data: &[u8], source: SocketAddr, destination: SocketAddr) -> io::Result<usize> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner);
+        let target = SockaddrStorage::from(self.target(destination));
+        let from = self.origin(source);
+        self.inner
+            .async_io(Interest::WRITABLE, || {
+                let cmsgs: Vec<ControlMessage<'_>> = from.cmsg().into_iter().collect();
+                sendmsg(fd, &[IoSlice::new(data)], &cmsgs, MsgFlags::empty(), Some(&target)).map_err(io::Error::from)
+            })
+            .await
     }
 
     /// Sends many datagrams with few system calls: runs of equal-sized
@@ -159,23 +173,29 @@ impl ActiveSocket {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner);
         let size = run[0].data.len() as u16;
         let target = SockaddrStorage::from(self.target(run[0].destination));
+        let from = self.origin(run[0].source);
         let iovs: Vec<IoSlice<'_>> = run.iter().map(|d| IoSlice::new(&d.data)).collect();
         self.inner
             .async_io(Interest::WRITABLE, || {
-                let gso = [ControlMessage::UdpGsoSegments(&size)];
-                sendmsg(fd, &iovs, &gso, MsgFlags::empty(), Some(&target)).map_err(io::Error::from)
+                let mut cmsgs = vec![ControlMessage::UdpGsoSegments(&size)];
+                cmsgs.extend(from.cmsg());
+                sendmsg(fd, &iovs, &cmsgs, MsgFlags::empty(), Some(&target)).map_err(io::Error::from)
             })
             .await
             .map(drop)
     }
 
-    /// Datagrams in `sendmmsg` batches; a failing one is skipped and
+    /// Datagrams in `sendmmsg` batches (one source address each: the
+    /// batch shares its control messages); a failing one is skipped and
     /// counted in `lost`.
     async fn send_each(&self, datagrams: &[Datagram], lost: &mut Lost) {
         const MAX: usize = 64;
         let mut rest = datagrams;
         while !rest.is_empty() {
-            let chunk = &rest[..rest.len().min(MAX)];
+            let source = rest[0].source;
+            let same = rest.iter().take(MAX).take_while(|d| d.source == source).count();
+            let chunk = &rest[..same];
+            let from = self.origin(source);
             let fd = std::os::fd::AsRawFd::as_raw_fd(&self.inner);
             let sent = self
                 .inner
@@ -183,9 +203,10 @@ impl ActiveSocket {
                     let addrs: Vec<Option<SockaddrStorage>> =
                         chunk.iter().map(|d| Some(SockaddrStorage::from(self.target(d.destination)))).collect();
                     let iovs: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|d| [IoSlice::new(&d.data)]).collect();
-                    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), None);
-                    let no_cmsgs: [ControlMessage<'_>; 0] = [];
-                    sendmmsg(fd, &mut headers, &iovs, &addrs, no_cmsgs, MsgFlags::empty())
+                    let space = nix::cmsg_space!(nix::libc::in6_pktinfo);
+                    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(chunk.len(), Some(space));
+                    let cmsgs: Vec<ControlMessage<'_>> = from.cmsg().into_iter().collect();
+                    sendmmsg(fd, &mut headers, &iovs, &addrs, &cmsgs, MsgFlags::empty())
                         .map(|results| results.count())
                         .map_err(io::Error::from)
                 })
@@ -194,7 +215,7 @@ impl ActiveSocket {
             // fewer than offered): that one is tried alone, the rest go on.
             rest = &rest[sent.map_or(0, |n| n.min(chunk.len()))..];
             if let Some(d) = rest.first() {
-                if let Err(e) = self.send_to(&d.data, d.destination).await {
+                if let Err(e) = self.send_to(&d.data, d.source, d.destination).await {
                     lost.add(e, 1);
                 }
                 rest = &rest[1..];
@@ -207,6 +228,47 @@ impl ActiveSocket {
         match (destination, self.v6) {
             (SocketAddr::V4(v4), true) => SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()),
             (other, _) => other,
+        }
+    }
+
+    /// The packet info that makes a datagram leave from `source` (on the
+    /// dual-stack socket IPV6_PKTINFO, IPv4-mapped for IPv4, which Linux
+    /// takes for IPv4 destinations too).
+    fn origin(&self, source: SocketAddr) -> Origin {
+        use nix::libc::{in_addr, in_pktinfo, in6_addr, in6_pktinfo};
+        match (source.ip(), self.v6) {
+            (ip, _) if ip.is_unspecified() => Origin::Any,
+            (IpAddr::V4(v4), false) => Origin::V4(in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: in_addr { s_addr: u32::from(v4).to_be() },
+                ipi_addr: in_addr { s_addr: 0 },
+            }),
+            (IpAddr::V6(_), false) => Origin::Any,
+            (ip, true) => {
+                let v6 = match ip {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                    IpAddr::V6(v6) => v6,
+                };
+                Origin::V6(in6_pktinfo { ipi6_addr: in6_addr { s6_addr: v6.octets() }, ipi6_ifindex: 0 })
+            }
+        }
+    }
+}
+
+/// Which of the box's addresses a datagram leaves from.
+enum Origin {
+    V4(nix::libc::in_pktinfo),
+    V6(nix::libc::in6_pktinfo),
+    /// The kernel's choice.
+    Any,
+}
+
+impl Origin {
+    fn cmsg(&self) -> Option<ControlMessage<'_>> {
+        match self {
+            Origin::V4(info) => Some(ControlMessage::Ipv4PacketInfo(info)),
+            Origin::V6(info) => Some(ControlMessage::Ipv6PacketInfo(info)),
+            Origin::Any => None,
         }
     }
 }
@@ -253,7 +315,11 @@ fn gso_runs(datagrams: &[Datagram]) -> Vec<std::ops::Range<usize>> {
         let mut end = start + 1;
         while end < datagrams.len() && end - start < GSO_SEGMENTS && (end - start + 1) * size <= GSO_BYTES {
             let next = &datagrams[end];
-            if next.destination != first.destination || next.data.len() > size || next.data.is_empty() {
+            if next.destination != first.destination
+                || next.source != first.source
+                || next.data.len() > size
+                || next.data.is_empty()
+            {
                 break;
             }
             end += 1;
@@ -297,7 +363,7 @@ mod tests {
         assert_eq!(&buf[..n], b"hello");
         assert_eq!(from, peer.local_addr().unwrap());
         assert_eq!(to, SocketAddr::from(([127, 0, 0, 1], socket.port())));
-        socket.send_to(b"back", from).await.unwrap();
+        socket.send_to(b"back", to, from).await.unwrap();
         let n = peer.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"back");
         let batch: Vec<Datagram> =
@@ -343,6 +409,35 @@ mod tests {
             let n = peer.recv(&mut buf).unwrap();
             assert_eq!(&buf[..n], &[i; 100][..], "the others still go, in order");
         }
+    }
+
+    #[tokio::test]
+    async fn each_datagram_leaves_from_the_address_it_was_sent_from() {
+        // 127.0.0.2 is the box's too (all of 127/8 is), but the kernel
+        // would answer 127.0.0.1 from 127.0.0.1.
+        let socket = MediaSocket::bind(0).unwrap().activate().unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let destination = peer.local_addr().unwrap();
+        let (one, two) =
+            (SocketAddr::from(([127, 0, 0, 1], socket.port())), SocketAddr::from(([127, 0, 0, 2], socket.port())));
+        // Singles, a GSO run, then singles again, alternating sources.
+        let sources = [two, one, two, two, two, two, one, two];
+        let sizes = [100, 100, 1200, 1200, 1200, 1200, 100, 100];
+        let batch: Vec<Datagram> = sources
+            .iter()
+            .zip(sizes)
+            .enumerate()
+            .map(|(i, (&source, n))| Datagram { source, destination, data: vec![i as u8; n] })
+            .collect();
+        socket.send_batch(&batch).await.unwrap();
+        let mut buf = [0u8; 2048];
+        for (i, source) in sources.iter().enumerate() {
+            let (n, from) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!((buf[0], n, from), (i as u8, sizes[i], *source), "datagram {i}");
+        }
+        socket.send_to(b"alone", two, destination).await.unwrap();
+        assert_eq!(peer.recv_from(&mut buf).unwrap().1, two);
     }
 
     fn to(port: u16, sizes: &[usize]) -> Vec<Datagram> {

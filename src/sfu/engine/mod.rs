@@ -39,8 +39,9 @@ use simulcast::{Layer, view_of};
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 /// How often simulcast layers are re-ranked and viewers retargeted.
 const RESELECT_INTERVAL: Duration = Duration::from_millis(500);
-/// A participant whose connection is not up this long after joining is
-/// dropped (a page that went away mid-join; a join made just to fill seats).
+/// A participant whose connection (ICE and DTLS) is not up this long after
+/// joining is dropped (a page that went away mid-join; a join made just to
+/// fill seats; a handshake that stalled): the page then joins afresh.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Far-end packets held for the loudspeaker between two runs of the SFU's
 /// loop, at most.
@@ -242,7 +243,10 @@ impl Sfu {
     pub fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
         let Ok(contents) = data.try_into() else { return false };
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
-        let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) else { return false };
+        let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) else {
+            tracing::debug!(%source, %destination, first = data.first(), len = data.len(), "datagram for no session");
+            return false;
+        };
         let id = peer.id();
         if !peer.twcc.admits(data) {
             self.counters.count(Incident::TwccNumber);
@@ -543,10 +547,10 @@ impl Sfu {
             };
             let mut api = peer.rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(out_mid, None) else { continue };
-            // Forwarded as it comes, as SFUs do: the publisher paced it, and
-            // pacing again only makes a keyframe wait behind itself. The
-            // estimate still comes from the viewer's TWCC feedback.
-            tx.set_unpaced(true);
+            if s.sending_on != Some(out_mid) {
+                session::set_up_forwarding(tx, p.kind);
+                s.sending_on = Some(out_mid);
+            }
             let write = str0m::rtp::RtpWrite::new(pt, out.seq.into(), out.time, p.wallclock, p.payload.clone())
                 .marker(p.marker)
                 .ext_vals(ext.clone())

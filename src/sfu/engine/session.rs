@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::MediaKind;
-use str0m::rtp::Extension;
+use str0m::rtp::{Extension, StreamTx};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
 use super::room::{ROOM_AUDIO, ROOM_VIDEO};
@@ -19,6 +19,16 @@ use crate::sfu::peer::{Peer, Published, TrackId};
 /// Where a peer's bandwidth estimate starts (a phone on the room's Wi-Fi),
 /// before TWCC feedback moves it.
 const INITIAL_ESTIMATE_KBPS: u64 = 1500;
+
+/// Resends come from a buffer per video stream; on a room network a NACK
+/// arrives within tens of milliseconds, so 128 packets (0.8 s of a
+/// 1.5 Mbit/s layer) is plenty. str0m keeps 1000 per stream by default;
+/// bench-sfu 8 × 8: 300 took 1.42 MB per participant, 128 1.16.
+const SEND_BUFFER_VIDEO: usize = 128;
+/// How long a forwarded packet can be resent.
+const RESEND_WINDOW: Duration = Duration::from_secs(1);
+/// At most this share of a stream's bytes are resends (str0m's default).
+const RESEND_SHARE_CAP: f32 = 0.15;
 
 /// str0m's pacer asks to run again a microsecond after each packet it
 /// releases (so time moves on between packets); a timeout this close is due.
@@ -59,9 +69,8 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
             tracing::info!(participant = %id, "connection lost");
             peer.rtc.disconnect();
         }
-        Event::IceConnectionStateChange(IceConnectionState::Connected | IceConnectionState::Completed) => {
-            peer.connected = true;
-        }
+        // Up once DTLS is: ICE alone can succeed while the handshake stalls.
+        Event::Connected => peer.connected = true,
 
         Event::MediaAdded(added) if added.direction.is_receiving() => {
             peer.published.push(Published::new(added.mid, added.kind));
@@ -112,19 +121,29 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
 /// then VP8, and Opus; a bandwidth estimate per peer from TWCC feedback,
 /// starting where a room network usually is and probing up from there.
 pub(super) fn new_rtc(bandwidth_estimation: bool, now: Instant) -> Rtc {
-    // Resends come from this buffer; on a room network a NACK arrives within
-    // tens of milliseconds, so 128 packets (0.8 s of a 1.5 Mbit/s layer,
-    // more of a smaller one) is plenty. str0m keeps 1000 per stream by
-    // default; bench-sfu 8 × 8: 300 took 1.42 MB per participant, 128 1.16.
     let mut config = Rtc::builder()
         .set_rtp_mode(true)
-        .set_send_buffer_video(128)
+        .set_send_buffer_video(SEND_BUFFER_VIDEO)
         // Each peer's link quality, for the admin page.
         .set_stats_interval(Some(Duration::from_secs(1)))
         .enable_bwe(bandwidth_estimation.then(|| Bitrate::kbps(INITIAL_ESTIMATE_KBPS)))
         .clear_codecs();
     config.codec_config().add_h264(102.into(), Some(103.into()), true, 0x42e01f);
     config.enable_vp8(true).enable_opus(true, false).build(now)
+}
+
+/// Sets up a viewer's send stream for forwarded packets, once (str0m drops
+/// the resend buffer when it is set). Forwarded as they come, as SFUs do:
+/// the publisher paced them, and pacing again only makes a keyframe wait
+/// behind itself; the estimate still comes from the viewer's feedback.
+/// Resends are kept for a second, not str0m's three: a NACK comes within
+/// a round trip or two, and a buffer bounded by packets alone holds a
+/// thumbnail's for ten seconds.
+pub(super) fn set_up_forwarding(tx: &mut StreamTx, kind: MediaKind) {
+    tx.set_unpaced(true);
+    if kind == MediaKind::Video {
+        tx.set_rtx_cache(SEND_BUFFER_VIDEO, RESEND_WINDOW, Some(RESEND_SHARE_CAP));
+    }
 }
 
 /// Takes everything a peer's session has to say. str0m releases one

@@ -59,7 +59,8 @@ impl Sfu {
                 })
                 .collect();
             let reserved = audio * AUDIO_BPS;
-            let plan = allocate(peer.estimate.map(|e| e.saturating_sub(reserved)), &shown, peer.info.kind.may_pause_videos());
+            let plan =
+                allocate(peer.estimate.map(|e| e.saturating_sub(reserved)), &shown, peer.info.kind.may_pause_videos());
             for (&(i, _), (want, paused)) in simulcast.iter().zip(plan.layers.into_iter().zip(plan.paused)) {
                 let s = &mut peer.subscriptions[i];
                 if paused != s.paused {

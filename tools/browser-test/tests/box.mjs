@@ -155,6 +155,32 @@ export async function joinAs(context, box, name, { display = false, code = JOIN_
   return { page, id: outcome.id, name };
 }
 
+// A page's connection and what it receives, track by track (for a
+// failure's report): whose stream each track is in, and its packets,
+// frames and keyframe requests.
+export async function inbound(page) {
+  return page.evaluate(async () => {
+    const owner = new Map();
+    for (const [id, stream] of window.confcam.streams) for (const t of stream.getTracks()) owner.set(t.id, id);
+    const rows = [];
+    (await window.confcam.pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      rows.push({
+        mid: s.mid, kind: s.kind, owner: owner.get(s.trackIdentifier) ?? null, packets: s.packetsReceived,
+        lost: s.packetsLost, frames: s.framesReceived, decoded: s.framesDecoded, keyframes: s.keyFramesDecoded,
+        plis: s.pliCount, firs: s.firCount, nacks: s.nackCount, width: s.frameWidth,
+      });
+    });
+    const pc = window.confcam.pc;
+    const lines = pc.getTransceivers().map((t) => `${t.mid}:${t.receiver.track.kind}:${t.currentDirection}`);
+    return {
+      connection: pc.connectionState, ice: pc.iceConnectionState, dtls: pc.sctp?.transport.state ?? null,
+      channel: window.confcam.channel?.readyState ?? null, signaling: pc.signalingState,
+      participants: window.confcam.participants.size, paused: [...window.confcam.paused], lines, rows,
+    };
+  });
+}
+
 // Waits until `check` (run in the page) returns true; returns its last value.
 export async function until(page, check, arg, timeout = 30_000) {
   await page.waitForFunction(check, arg, { timeout, polling: 250 });

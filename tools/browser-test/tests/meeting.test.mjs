@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { startBox, launchChromium, joinAs, until } from './box.mjs';
+import { startBox, launchChromium, joinAs, until, inbound } from './box.mjs';
 
 const ROOM = 0;
 
@@ -126,6 +126,8 @@ test('on a busy machine the receive-only display keeps getting everyone\'s video
     for (const [i, id] of everyone.entries()) assert.ok(gained[i] >= 10, `participant ${id}: ${gained[i]} frames in 10 s`);
   } catch (e) {
     console.error(box.log.join('').split('\n').slice(-40).join('\n'));
+    // Each page's connection, and what the display receives track by track.
+    for (const p of pages) console.error(`${p.name}: ${JSON.stringify(await inbound(p.page))}`);
     throw e;
   } finally {
     for (const b of burners) b.kill();
