@@ -143,10 +143,13 @@ export async function joinAs(context, box, name, { display = false, code = JOIN_
   await page.fill('#name', name);
   await page.fill('#code', code);
   await page.click('#join-button');
-  // In the meeting, or refused: a refusal fails here with the page's words.
+  // In the meeting and connected, or refused: a refusal fails here with the
+  // page's words. Connected, because a join whose handshake stalls is
+  // dropped by the box after 20 s and the page joins again, as someone else.
   const outcome = await page.waitForFunction(() => {
     if (!document.getElementById('join-error').hidden) return { error: document.getElementById('join-error').textContent };
-    return window.confcam?.me != null && !document.getElementById('meeting').hidden && { id: window.confcam.me };
+    const c = window.confcam;
+    return c?.me != null && !document.getElementById('meeting').hidden && c.pc?.connectionState === 'connected' && { id: c.me };
   }, undefined, { timeout: 60_000, polling: 250 }).then((h) => h.jsonValue(), async (e) => {
     const where = await page.evaluate(() => ({ script: !!window.confcam, ice: window.confcam?.pc?.iceConnectionState ?? null }));
     throw new Error(`${name} did not get into the meeting: ${e.message} (page state ${JSON.stringify(where)})`);
