@@ -105,8 +105,10 @@ fn a_channel_map_beyond_the_device_is_refused_with_the_key() {
 /// `[speaker]` section.
 fn play(dir: &Path, config: &str, device: &str) -> (Output, Vec<i16>) {
     let raw = dir.join("played.raw");
-    let asoundrc =
-        format!("pcm.fakespeaker {{ type file slave.pcm \"null\" file \"{}\" format \"raw\" }}\n", raw.display());
+    let asoundrc = format!(
+        "pcm.fakespeaker {{ type file slave.pcm \"null\" file \"{}\" format \"raw\" }}\n{STEREO_ONLY}",
+        raw.display()
+    );
     std::fs::write(dir.join("asoundrc"), asoundrc).unwrap();
     std::fs::write(dir.join("confcam.toml"), format!("[speaker]\n{config}")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_confcamd"))
@@ -148,6 +150,24 @@ fn the_test_tone_plays_through_real_alsa_at_the_devices_rate() {
         assert!((rms - 0.0707).abs() < 0.005, "{rate} Hz: RMS {rms}");
         assert!((crossings - 880.0).abs() < 10.0, "{rate} Hz: {crossings} crossings a second");
     }
+}
+
+/// A loudspeaker that takes two channels and nothing else, as a card's
+/// own `hw:` device does (alsa-lib's `multi` over `null`).
+const STEREO_ONLY: &str = "pcm.stereoonly { type multi slaves.a.pcm \"null\" slaves.a.channels 2 \
+    bindings.0.slave a bindings.0.channel 0 bindings.1.slave a bindings.1.channel 1 }\n";
+
+#[test]
+fn a_loudspeaker_that_refuses_the_format_says_what_it_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = play(dir.path(), "channels = 6\n", "stereoonly");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stereoonly") && stderr.contains("6 channels"), "{stderr}");
+    // The same device in a format it takes plays.
+    let (out, _) = play(dir.path(), "channels = 2\n", "stereoonly");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("2 channels"), "{said}");
 }
 
 #[test]

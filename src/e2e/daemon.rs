@@ -62,7 +62,9 @@ async fn the_box_serves_captures_and_stops_cleanly() {
     b.sim.button.press();
     let muted = wait_for(|| async { health_of(&http, &base).await.muted }).await;
     assert!(muted, "pressing the button mutes");
-    assert!(b.sim.leds.colors().iter().all(|c| c.0 > 0 && c.1 == 0), "ring is red: {:?}", b.sim.leds.colors());
+    // The ring follows on its own thread.
+    let red = wait_for(|| async { b.sim.leds.colors().iter().all(|c| c.0 > 0 && c.1 == 0) }).await;
+    assert!(red, "the ring turns red: {:?}", b.sim.leds.colors());
 
     // Pages: the status page works, unknown paths are 404.
     let page = http.get(format!("{base}/")).send().await.unwrap();

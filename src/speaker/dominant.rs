@@ -32,8 +32,9 @@ const C1: f64 = 3.0;
 const C2: f64 = 2.0;
 const C3: f64 = 0.0;
 const MIN_SCORE: f64 = 1e-10;
-/// Levels kept per speaker: one second of 20 ms packets.
-const HISTORY: usize = (N2 * N3) as usize;
+/// Levels kept per speaker: one second of 20 ms packets, and the 80 ms a
+/// shifted medium grid reaches further back (see `Speaker::scores`).
+const HISTORY: usize = (N2 * N3 + N2 - 1) as usize;
 /// The noise floor may rise after this many consecutive quieter-floor packets
 /// (15 s).
 const FLOOR_WINDOW: u32 = 750;
@@ -246,13 +247,28 @@ impl Speaker {
         for (imm, &level) in immediates.iter_mut().zip(&self.levels) {
             *imm = if level < gate { 0 } else { level / SUBBAND };
         }
-        // Mediums: active immediates per 100 ms; long: active mediums per second.
-        let mediums: Vec<u8> =
-            immediates.chunks(N2 as usize).map(|c| c.iter().filter(|&&i| i > MEDIUM_THRESHOLD).count() as u8).collect();
-        let long = mediums.iter().filter(|&&m| m > LONG_THRESHOLD).count() as u32;
+        // Mediums: active immediates per 100 ms; long: active mediums per
+        // second, on whichever 100 ms grid fits the talker best. On one
+        // fixed grid, someone whose syllables beat against the decision
+        // clock could have every syllable split between two mediums, and
+        // never count as talking for long (one in five alignments of 160 ms
+        // syllables with 40 ms gaps).
+        let n2 = N2 as usize;
+        let active = |c: &[u8]| c.iter().filter(|&&i| i > MEDIUM_THRESHOLD).count() as u32;
+        let medium = active(&immediates[..n2]);
+        let long = (0..n2)
+            .map(|phase| {
+                immediates[phase..]
+                    .chunks_exact(n2)
+                    .take(N3 as usize)
+                    .filter(|c| active(c) > LONG_THRESHOLD as u32)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0) as u32;
         Scores {
             immediate: activity_score(immediates[0] as u32, N1, 0.5, 0.78),
-            medium: activity_score(mediums[0] as u32, N2, 0.5, 24.0),
+            medium: activity_score(medium, N2, 0.5, 24.0),
             long: activity_score(long, N3, 0.5, 47.0),
         }
     }
@@ -470,6 +486,27 @@ mod tests {
         sim.run(Duration::from_millis(400), |_, _| Some(SILENCE));
         assert_eq!(sim.det.dominant(), None);
         assert_eq!(sim.changes.last().unwrap().1, None);
+    }
+
+    #[test]
+    fn a_talker_takes_the_floor_however_their_syllables_line_up_with_the_decisions() {
+        // 160 ms syllables, 40 ms of digital silence between (aiortc's test
+        // voice), shifted by each 20 ms step against the decision clock;
+        // the room's seat had the floor and has paused.
+        for shift in 0..10u64 {
+            let mut sim = Sim::new(&["seat", "clean"]);
+            sim.run(Duration::from_secs(3), |k, t| Some(if k == "seat" { speech(t) } else { 127 }));
+            assert_eq!(sim.det.dominant(), Some(&"seat"));
+            sim.run(Duration::from_secs(3), |k, t| {
+                let ms = t.as_millis() as u64 + shift * 20;
+                Some(match k {
+                    "clean" if ms % 1400 < 1000 && ms % 200 < 160 => 23,
+                    "clean" => 127,
+                    _ => SILENCE,
+                })
+            });
+            assert_eq!(sim.det.dominant(), Some(&"clean"), "shifted {} ms: {:?}", shift * 20, sim.changes);
+        }
     }
 
     #[test]

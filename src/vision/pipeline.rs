@@ -215,9 +215,6 @@ impl Pipeline {
             };
             self.attendance.identified(now, track, found);
         }
-        while let Some(event) = self.attendance.poll_event() {
-            self.record(event, unix);
-        }
         let (w, h) = (frame.width as f32, frame.height as f32);
         let boxes = self
             .attendance
@@ -225,7 +222,12 @@ impl Pipeline {
             .into_iter()
             .map(|f| FaceBox { x: f.rect.x / w, y: f.rect.y / h, w: f.rect.w / w, h: f.rect.h / h, person: f.person })
             .collect();
+        // The faces first: whoever hears of a check-in finds that face
+        // named already.
         self.faces.send_replace(boxes);
+        while let Some(event) = self.attendance.poll_event() {
+            self.record(event, unix);
+        }
         Ok(())
     }
 

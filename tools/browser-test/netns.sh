@@ -36,10 +36,21 @@ $sudo ip netns add "$name"
 $sudo ip link add "v-$name" type veth peer name eth0 netns "$name"
 $sudo ip addr add "$ours/30" dev "v-$name"
 $sudo ip link set "v-$name" up
+# IPv4 only: an IPv6 link-local address finishing its duplicate check a
+# second later is a network change to a Chromium already started in the
+# namespace, which then aborts its page load (ERR_NETWORK_CHANGED).
+$sudo sysctl -qw "net.ipv6.conf.v-$name.disable_ipv6=1"
+$sudo ip netns exec "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
 $sudo ip netns exec "$name" ip addr add "$theirs/30" dev eth0
 $sudo ip netns exec "$name" ip link set eth0 up
 $sudo ip netns exec "$name" ip link set lo up
 $sudo ip netns exec "$name" ip route add default via "$ours"
+# Settled before anyone uses it: both ends carry.
+for _ in $(seq 50); do
+  [[ $($sudo ip netns exec "$name" cat /sys/class/net/eth0/operstate) == up &&
+     $(cat "/sys/class/net/v-$name/operstate") == up ]] && break
+  sleep 0.1
+done
 if ((loss > 0)); then
   $sudo ip netns exec "$name" nft -f - <<NFT
 table inet confcam_loss {

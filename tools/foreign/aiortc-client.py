@@ -23,14 +23,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 RATE = 48000
 FRAME = 960  # 20 ms
 TLS = ssl._create_unverified_context()  # the box's own certificate
+
+
+def peer_connection():
+    # No STUN server: aiortc would ask Google's by default, and the box is
+    # on this machine (the tests send nothing elsewhere).
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
 class Syllables(MediaStreamTrack):
@@ -94,11 +101,12 @@ async def offer_answer(pc, send):
 
 
 async def phone(url, code, seconds):
-    pc = RTCPeerConnection()
+    pc = peer_connection()
     channel = pc.createDataChannel("room")
-    started, me, active = time.monotonic(), {}, []
+    started, me, active, heard = time.monotonic(), {}, [], Counter()
 
     async def on_message(message):
+        heard[message["type"]] += 1
         if message["type"] == "offer":  # the box adds others' media
             await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
@@ -111,7 +119,8 @@ async def phone(url, code, seconds):
                 active.append(time.monotonic() - started)
 
     channel.on("message", lambda data: asyncio.ensure_future(on_message(json.loads(data))))
-    pc.addTransceiver(Syllables(), direction="sendonly")
+    audio = Syllables()
+    pc.addTransceiver(audio, direction="sendonly")
 
     def join(sdp):
         body = json.loads(post(f"{url}/api/join", json.dumps({"code": code, "name": "aiortc", "sdp": sdp}), "application/json"))
@@ -122,14 +131,19 @@ async def phone(url, code, seconds):
     while time.monotonic() - started < seconds and not active:
         await asyncio.sleep(0.1)
     # Gone as aiortc apps go: closing aborts the data channel, no goodbye.
+    # What it saw, for when it never took the floor.
+    state = f"connection {pc.connectionState}, ICE {pc.iceConnectionState}, data channel {channel.readyState}"
     await pc.close()
     if not active:
-        sys.exit(f"aiortc-client: phone {me['id']} never became the active speaker in {seconds} s")
+        sys.exit(
+            f"aiortc-client: phone {me['id']} never became the active speaker in {seconds} s "
+            f"({state}; sent {audio.sent} audio frames; heard {dict(heard) or 'nothing'})"
+        )
     print(f"active speaker after {active[0]:.1f} s (participant {me['id']})")
 
 
 async def whip(url, code, seconds):
-    pc = RTCPeerConnection()
+    pc = peer_connection()
     audio, video = Syllables(), Picture()
     pc.addTransceiver(audio, direction="sendonly")
     # The box takes H.264 only; aiortc would offer VP8 first.
@@ -147,7 +161,7 @@ async def whip(url, code, seconds):
 
 
 async def whep(url, code, seconds):
-    pc = RTCPeerConnection()
+    pc = peer_connection()
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
     counted = {"video": 0, "audio": 0}

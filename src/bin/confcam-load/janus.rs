@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use str0m::Candidate;
 
-use crate::bench::{Figures, FiguresFile, Meeting, rss_kb};
-use crate::run_sessions_while;
+use crate::bench::{FIRST_CALL, Figures, FiguresFile, Meeting, Rss, rss_kb};
 use crate::session::{Role, Session};
+use crate::{run_sessions, run_sessions_while};
 
 #[derive(clap::Args)]
 pub struct JanusArgs {
@@ -43,55 +43,101 @@ const FIRST_FEED: u64 = 1000;
 /// How long Janus gets for each step of the signalling.
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// The first call's publisher (see `bench::warm_up`): a feed none of the
+/// meeting's publishers has.
+const FIRST_CALL_PUBLISHER: usize = 900;
+
 pub async fn run(base: &str, seconds: u64, args: JanusArgs) -> Result<(), String> {
     let JanusArgs { pid, room, label, meeting, figures: file } = args;
     // Janus sits on a link only this machine has: no proxy in between.
     let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
     let ip = address_toward(base)?;
-    let rss_before = rss_kb(pid)?;
+    let place = Place { http: &http, base, room, ip, video_kbps: meeting.video_kbps };
 
-    let mut publishers = Vec::new();
-    let mut publisher_handles = Vec::new();
-    for i in 0..meeting.publishers {
-        let (session, handle) = publish(&http, base, room, i, ip).await?;
-        publishers.push(session);
-        publisher_handles.push(handle);
+    // The same first call as the box gets, then everyone in it leaves.
+    let start_kb = rss_kb(pid)?;
+    let first = FIRST_CALL_PUBLISHER..FIRST_CALL_PUBLISHER + 1;
+    let ((), everyone) = meet(&place, first, 1, |viewer| {
+        run_sessions(viewer, 0, 0, Instant::now() + FIRST_CALL);
+        viewer.iter().all(|s| s.connected).then_some(()).ok_or_else(|| "the first call never connected".to_string())
+    })
+    .await?;
+    for mut p in everyone {
+        p.leave().await?;
     }
-    // Publishers send from their own thread, as in `bench`; they start
-    // before the subscribers exist (Janus offers a feed once it is up), so
-    // they run until told to stop.
-    let stop = Arc::new(AtomicBool::new(false));
-    let publishing = {
-        let (stop, kbps) = (stop.clone(), meeting.video_kbps);
-        std::thread::spawn(move || {
-            let n = publishers.len();
-            let never = Instant::now() + Duration::from_secs(24 * 3600);
-            run_sessions_while(&mut publishers, n, kbps, never, || !stop.load(Ordering::Relaxed));
-            publishers
-        })
-    };
-    let measured = async {
-        for handle in &mut publisher_handles {
-            handle.until("the publisher's webrtcup", |h| h.up.then_some(())).await?;
-        }
-        let feeds: Vec<u64> = (0..meeting.publishers as u64).map(|i| FIRST_FEED + i).collect();
-        let mut subscribers = Vec::new();
-        for _ in 0..meeting.subscribers {
-            subscribers.push(subscribe(&http, base, room, &feeds, ip).await?);
-        }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = Rss { start_kb, first_call_kb: rss_kb(pid)? };
+
+    let (figures, _) = meet(&place, 0..meeting.publishers, meeting.subscribers, |subscribers| {
         let warm_until = Instant::now() + Duration::from_secs(meeting.warmup);
-        Figures::measure(pid, rss_before, &mut subscribers, &meeting, warm_until, Duration::from_secs(seconds))
-    }
-    .await;
-    stop.store(true, Ordering::Relaxed);
-    let publishers = publishing.join().map_err(|_| "the publishers' thread failed".to_string())?;
-    let figures = measured?;
-    if publishers.iter().any(|p| !p.connected) {
-        return Err("a publisher never connected".into());
-    }
+        Figures::measure(pid, rss_before, subscribers, &meeting, warm_until, Duration::from_secs(seconds))
+    })
+    .await?;
     let heading = if label.is_empty() { "Janus VideoRoom".to_string() } else { format!("Janus VideoRoom ({label})") };
     figures.print(&heading, &meeting);
     file.write(&figures)
+}
+
+/// Where the meetings take place.
+struct Place<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+    room: u64,
+    ip: IpAddr,
+    video_kbps: u32,
+}
+
+/// A meeting: the publishers numbered `publishers` send from a thread of
+/// their own, as in `bench`, and `subscribers` receive every one of them,
+/// driven by `attend`. Returns what `attend` did and everyone's Janus
+/// participant (to leave by).
+async fn meet<T>(
+    place: &Place<'_>,
+    publishers: std::ops::Range<usize>,
+    subscribers: usize,
+    attend: impl FnOnce(&mut [Session]) -> Result<T, String>,
+) -> Result<(T, Vec<Participant>), String> {
+    let Place { http, base, room, ip, video_kbps } = *place;
+    let feeds: Vec<u64> = publishers.clone().map(|i| FIRST_FEED + i as u64).collect();
+    let mut sessions = Vec::new();
+    let mut everyone = Vec::new();
+    for i in publishers {
+        let (session, handle) = publish(http, base, room, i, ip).await?;
+        sessions.push(session);
+        everyone.push(handle);
+    }
+    // They start before the subscribers exist (Janus offers a feed once it
+    // is up), so they run until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let publishing = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let n = sessions.len();
+            let never = Instant::now() + Duration::from_secs(24 * 3600);
+            run_sessions_while(&mut sessions, n, video_kbps, never, || !stop.load(Ordering::Relaxed));
+            sessions
+        })
+    };
+    let attended = async {
+        for handle in &mut everyone {
+            handle.until("the publisher's webrtcup", |h| h.up.then_some(())).await?;
+        }
+        let mut receiving = Vec::new();
+        for _ in 0..subscribers {
+            let (session, handle) = subscribe(http, base, room, &feeds, ip).await?;
+            receiving.push(session);
+            everyone.push(handle);
+        }
+        attend(&mut receiving)
+    }
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let sessions = publishing.join().map_err(|_| "the publishers' thread failed".to_string())?;
+    let attended = attended?;
+    if sessions.iter().any(|p| !p.connected) {
+        return Err("a publisher never connected".into());
+    }
+    Ok((attended, everyone))
 }
 
 /// A simulcast publisher joined to `room` as feed `FIRST_FEED + i`.
@@ -127,7 +173,7 @@ async fn subscribe(
     room: u64,
     feeds: &[u64],
     ip: IpAddr,
-) -> Result<Session, String> {
+) -> Result<(Session, Participant), String> {
     let mut janus = Participant::attach(http, base).await?;
     let streams: Vec<Value> = feeds.iter().map(|f| json!({ "feed": f })).collect();
     janus.message(json!({ "request": "join", "ptype": "subscriber", "room": room, "streams": streams }), None).await?;
@@ -151,7 +197,7 @@ async fn subscribe(
     janus.message(json!({ "request": "configure", "streams": layers }), None).await?;
     janus.until("Janus's candidates", |h| h.gathered.then_some(())).await?;
     janus.give_candidates(&mut session);
-    Ok(session)
+    Ok((session, janus))
 }
 
 /// One participant's Janus session with its VideoRoom handle, and what its
@@ -212,6 +258,12 @@ impl Participant {
             request["jsep"] = jsep;
         }
         self.post(&self.handle_url.clone(), request).await.map(|_| ())
+    }
+
+    /// Ends the participant's Janus session (its handle and PeerConnection
+    /// with it).
+    async fn leave(&mut self) -> Result<(), String> {
+        self.post(&self.session_url.clone(), json!({ "janus": "destroy" })).await.map(|_| ())
     }
 
     /// Our candidate is in our SDP: tell Janus there are no more.

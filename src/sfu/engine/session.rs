@@ -25,8 +25,12 @@ const INITIAL_ESTIMATE_KBPS: u64 = 1500;
 /// 1.5 Mbit/s layer) is plenty. str0m keeps 1000 per stream by default;
 /// bench-sfu 8 × 8: 300 took 1.42 MB per participant, 128 1.16.
 const SEND_BUFFER_VIDEO: usize = 128;
-/// How long a forwarded packet can be resent.
-const RESEND_WINDOW: Duration = Duration::from_secs(1);
+/// How long a forwarded packet can be resent: a NACK comes within a round
+/// trip or two (Janus keeps RTT + 100 ms, at least 200 ms). Not less:
+/// str0m probes by resending cached packets, and at 300 ms a viewer whose
+/// cap lifted got the top layer back in 12.5 s instead of 4.8 (the
+/// bad_network test). bench-sfu 8 × 8: 0.48 MB per participant, 0.59 at 1 s.
+const RESEND_WINDOW: Duration = Duration::from_millis(500);
 /// At most this share of a stream's bytes are resends (str0m's default).
 const RESEND_SHARE_CAP: f32 = 0.15;
 
@@ -70,7 +74,10 @@ pub(super) fn on_event(peer: &mut Peer, event: Event, work: &mut VecDeque<Work>)
             peer.rtc.disconnect();
         }
         // Up once DTLS is: ICE alone can succeed while the handshake stalls.
-        Event::Connected => peer.connected = true,
+        Event::Connected => {
+            tracing::info!(participant = %id, "connected");
+            peer.connected = true;
+        }
 
         Event::MediaAdded(added) if added.direction.is_receiving() => {
             peer.published.push(Published::new(added.mid, added.kind));
@@ -136,9 +143,9 @@ pub(super) fn new_rtc(bandwidth_estimation: bool, now: Instant) -> Rtc {
 /// the resend buffer when it is set). Forwarded as they come, as SFUs do:
 /// the publisher paced them, and pacing again only makes a keyframe wait
 /// behind itself; the estimate still comes from the viewer's feedback.
-/// Resends are kept for a second, not str0m's three: a NACK comes within
-/// a round trip or two, and a buffer bounded by packets alone holds a
-/// thumbnail's for ten seconds.
+/// Resends are kept for half a second, not str0m's three: a NACK comes
+/// within a round trip or two, and a buffer bounded by packets alone holds
+/// a thumbnail's for ten seconds.
 pub(super) fn set_up_forwarding(tx: &mut StreamTx, kind: MediaKind) {
     tx.set_unpaced(true);
     if kind == MediaKind::Video {

@@ -139,7 +139,13 @@ export async function launchChromium(extraArgs = [], { netns } = {}) {
 export async function joinAs(context, box, name, { display = false, code = JOIN_CODE } = {}) {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
-  await page.goto(`${box.url}/join/${display ? '?as=display' : ''}`);
+  const url = `${box.url}/join/${display ? '?as=display' : ''}`;
+  // A network change on this machine (another test's link coming up)
+  // aborts a load in flight, as it would on a phone; a person reloads.
+  await page.goto(url).catch((e) => {
+    if (!/ERR_NETWORK_CHANGED/.test(e.message)) throw e;
+    return page.goto(url);
+  });
   await page.fill('#name', name);
   await page.fill('#code', code);
   await page.click('#join-button');

@@ -34,8 +34,10 @@ function makeWavs() {
 const voice = (wav) => [`--use-file-for-fake-audio-capture=${wav}`];
 
 // How long a page may take to show a new active speaker after the talker's
-// audio reaches it (see below).
-const SWITCH_WAIT_MS = 6_000;
+// audio reaches it (see below): a generous wait, not a speed check (that is
+// the unit tests', on simulated time). Runs here took 0.1-2.7 s; a
+// clean-clone run with four browsers on two cores took over 6 s once.
+const SWITCH_WAIT_MS = 15_000;
 
 test('the speaking phone is everyone\'s active speaker; it switches when someone else speaks; a noise burst does not', async () => {
   const wavs = makeWavs();
