@@ -20,7 +20,7 @@ use crate::capture::AudioBlock;
 use crate::codec::{CodecError, OPUS_FRAME, RoomAudio};
 use crate::director::{CameraView, Director, DirectorConfig, Program, Shot};
 use crate::events::{BoxEvent, EventBus};
-use crate::sfu::{LocalPacket, RoomControl};
+use crate::sfu::{LocalPacket, RoomControl, RoomVoice};
 use crate::supervisor::Part;
 
 /// Without a block this long, the microphone counts as away and silence goes
@@ -213,9 +213,11 @@ impl Hearing {
         })
     }
 
-    /// Hears one block; the room's voice is left in `self.mono`. Returns the
-    /// talker's seat.
-    fn hear(&mut self, block: &AudioBlock, ears: &mut Ears) -> Option<usize> {
+    /// Hears one block; the room's voice is left in `self.mono`. Returns
+    /// whom it carries: the placed talker's seat; where the array places
+    /// talkers, nobody without one (so the canceller's leftover echo of a
+    /// phone cannot take the floor from that phone); else the whole room.
+    fn hear(&mut self, block: &AudioBlock, ears: &mut Ears) -> RoomVoice {
         block.split_channels(&mut self.split);
         if let Some(echo) = &mut self.echo {
             self.reference_block.resize(block.frames(), 0.0);
@@ -245,7 +247,11 @@ impl Hearing {
         let talker = ears.talker(end);
         self.mixdown.mix(&refs, talker.map(|(_, azimuth)| azimuth), &mut self.mono);
         ears.level.send_replace(dbfs(&self.mono));
-        talker.map(|(seat, _)| seat)
+        match talker {
+            Some((seat, _)) => RoomVoice::Seat(seat),
+            None if self.listener.is_some() => RoomVoice::Nobody,
+            None => RoomVoice::Whole,
+        }
     }
 }
 
@@ -288,7 +294,7 @@ pub(super) fn listen(
             ears.far_end.far_voice(at);
         }
         ears.take_played(hearing.as_mut());
-        let (packets, seat, captured) = match (block, &mut hearing) {
+        let (packets, voice, captured) = match (block, &mut hearing) {
             (Some(block), _) => {
                 if hearing.as_ref().is_none_or(|h| h.rate != block.rate || h.channels != block.channels) {
                     hearing = match Hearing::new(&ears.mics, &block, ears.cleanup) {
@@ -297,8 +303,8 @@ pub(super) fn listen(
                     };
                 }
                 let Some(h) = hearing.as_mut() else { continue };
-                let seat = h.hear(&block, &mut ears);
-                (h.encoder.push(&h.mono, *muted.borrow()), seat, block.captured_at)
+                let voice = h.hear(&block, &mut ears);
+                (h.encoder.push(&h.mono, *muted.borrow()), voice, block.captured_at)
             }
             // Silence as long as the wait, in the last block's format.
             (None, Some(h)) => {
@@ -306,7 +312,7 @@ pub(super) fn listen(
                 ears.hear(now, None);
                 ears.talker(now);
                 let quiet = vec![0.0; (MIC_AWAY.as_micros() as u64 * u64::from(h.rate) / 1_000_000) as usize];
-                (h.encoder.push(&quiet, true), None, now)
+                (h.encoder.push(&quiet, true), RoomVoice::Nobody, now)
             }
             (None, None) => continue,
         };
@@ -317,7 +323,7 @@ pub(super) fn listen(
                 continue;
             }
         };
-        let seat = seat.filter(|_| !*muted.borrow());
+        let voice = if *muted.borrow() { RoomVoice::Nobody } else { voice };
         for p in packets {
             seq += 1;
             time = time.wrapping_add(OPUS_FRAME as u32);
@@ -329,7 +335,7 @@ pub(super) fn listen(
                 marker: false,
                 keyframe: false,
                 dbov: Some(p.dbov),
-                seat,
+                voice,
                 captured,
             };
             if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(packet) {
@@ -388,7 +394,7 @@ mod tests {
 
     /// Runs `scene` on the 6-mic HAT through a [`Hearing`] for `seconds`,
     /// faster than real time; returns the seats of the packets' blocks.
-    fn hear_scene(ears: &mut Ears, scene: RoomScene, seconds: u64, far_voice: bool) -> Vec<Option<usize>> {
+    fn hear_scene(ears: &mut Ears, scene: RoomScene, seconds: u64, far_voice: bool) -> Vec<RoomVoice> {
         let profile = BoardProfile::Respeaker6MicHat;
         let block_len = Duration::from_millis(20);
         let mut mic = SimulatedMicArray::new(&profile.geometry(), 16_000, SampleFormat::S32Le, block_len, scene);
@@ -434,7 +440,10 @@ mod tests {
         };
         assert!(crate::audio::doa::angle_between(azimuth_deg, 40.0) < 5.0, "{azimuth_deg}");
         assert!(crop.centre_x() < 0.5, "40° is left of the camera's centre");
-        assert!(seats[100..].iter().all(Option::is_some), "the room's audio names the talker's seat");
+        assert!(
+            seats[100..].iter().all(|v| matches!(v, RoomVoice::Seat(_))),
+            "the room's audio names the talker's seat"
+        );
         let ring = ears.talker.borrow().expect("the ring points at the talker");
         assert!(crate::audio::doa::angle_between(ring, 40.0) < 5.0);
     }
@@ -443,8 +452,9 @@ mod tests {
     fn the_display_playing_the_far_end_is_not_taken_for_a_talker() {
         let (mut ears, mut events) = ears(BoardProfile::Respeaker6MicHat.geometry().positions);
         // The display's loudspeaker at 150° plays a phone's voice.
-        hear_scene(&mut ears, talker_at(150.0), 3, true);
+        let voices = hear_scene(&mut ears, talker_at(150.0), 3, true);
         assert!(events.try_recv().is_err(), "the picture did not move");
+        assert!(voices.iter().all(|v| *v == RoomVoice::Nobody), "nor does the room's audio claim the floor");
         assert!(ears.far_end.loudspeaker().is_some_and(|a| crate::audio::doa::angle_between(a, 150.0) < 10.0));
     }
 }

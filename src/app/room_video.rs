@@ -19,7 +19,7 @@ use crate::capture::{BufferPool, Frame, PixelFormat};
 use crate::codec::{H264Encoder, Passthrough, packetize_h264};
 use crate::director::on_air::Change;
 use crate::director::{Crop, OnAir, Program, Reframer, Shot};
-use crate::sfu::{LocalPacket, RoomControl, VideoCodec, starts_keyframe};
+use crate::sfu::{LocalPacket, RoomControl, RoomVoice, VideoCodec, starts_keyframe};
 use crate::supervisor::Part;
 use crate::vision::pipeline::FaceBox;
 
@@ -207,7 +207,7 @@ fn send_picture(
             marker,
             keyframe,
             dbov: None,
-            seat: None,
+            voice: RoomVoice::Nobody,
             captured: frame.captured_at,
         };
         // A full queue means the SFU is behind: drop rather than block capture.

@@ -23,7 +23,7 @@ mod twcc_guard;
 
 pub use counters::{Counters, Incident};
 pub use engine::{
-    Datagram, FarAudio, IMMEDIATE, JoinError, LocalPacket, MAX_FORWARDED_PAYLOAD, ROOM_ID, Sfu, SfuConfig,
+    Datagram, FarAudio, IMMEDIATE, JoinError, LocalPacket, MAX_FORWARDED_PAYLOAD, ROOM_ID, RoomVoice, Sfu, SfuConfig,
 };
 pub use forward::{OutStream, Rewritten, VideoCodec, starts_keyframe};
 pub use join_code::{JOIN_CODE_DIGITS, JoinCode};

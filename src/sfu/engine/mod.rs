@@ -21,7 +21,7 @@ mod session;
 mod simulcast;
 
 use room::FAR_VOICE_DBOV;
-pub use room::{FarAudio, LocalPacket, ROOM_ID, Talker};
+pub use room::{FarAudio, LocalPacket, ROOM_ID, RoomVoice, Talker};
 
 use super::counters::Incident;
 use super::dtls_guard;
@@ -297,7 +297,7 @@ impl Sfu {
             self.next_reselect = Some(now + RESELECT_INTERVAL);
         }
         if let Some(active) = self.speaker.poll_change() {
-            tracing::debug!(?active, "active speaker");
+            tracing::info!(?active, "active speaker");
             let seat = active.and_then(Talker::seat);
             self.broadcast(ServerMessage::ActiveSpeaker { id: active.map(Talker::participant), seat });
         }

@@ -41,9 +41,23 @@ pub struct LocalPacket {
     pub keyframe: bool,
     /// RFC 6464 level of audio, `-dBov`.
     pub dbov: Option<u8>,
-    /// The seat of the room heard talking in this audio, if any.
-    pub seat: Option<usize>,
+    /// Whom the room's audio carries, for the dominant speaker.
+    pub voice: RoomVoice,
     pub captured: Instant,
+}
+
+/// Whom a packet of the room's audio carries, as the room's listening
+/// heard it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomVoice {
+    /// A talker the microphone array placed at this seat.
+    Seat(usize),
+    /// Nobody the array placed: what it hears (the loudspeaker's echo
+    /// that the canceller let through, a door, the fan) does not compete
+    /// for the floor. Also video, and a muted room.
+    Nobody,
+    /// The room as a whole: a microphone that cannot place talkers.
+    Whole,
 }
 
 /// Who may hold the floor: a participant, or a seat of the room (the box's
@@ -112,8 +126,12 @@ impl Sfu {
             MediaKind::Audio => (ROOM_AUDIO, Format::Codec(Codec::Opus)),
             MediaKind::Video => (ROOM_VIDEO, Format::Codec(Codec::H264)),
         };
-        if let Some(level) = packet.dbov {
-            let talker = packet.seat.map_or(Talker::Participant(ROOM_ID), Talker::Seat);
+        let talker = match packet.voice {
+            RoomVoice::Seat(seat) => Some(Talker::Seat(seat)),
+            RoomVoice::Whole => Some(Talker::Participant(ROOM_ID)),
+            RoomVoice::Nobody => None,
+        };
+        if let (Some(level), Some(talker)) = (packet.dbov, talker) {
             // A seat takes part from its first words.
             self.speaker.add(talker, now);
             self.speaker.handle_level(&talker, level, now);

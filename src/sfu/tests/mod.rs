@@ -12,7 +12,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output};
 
-use super::engine::{CONNECT_TIMEOUT, Sfu, SfuConfig};
+use super::engine::{CONNECT_TIMEOUT, RoomVoice, Sfu, SfuConfig};
 use super::messages::{ClientMessage, ParticipantKind, ServerMessage};
 use super::test_phone::{Offer, TestPhone};
 use super::testnet::Link;
@@ -541,8 +541,8 @@ fn a_viewer_with_little_bandwidth_gets_a_smaller_layer_and_the_large_one_back_wh
     assert_eq!(net.phones[1].last_layer(), Some(b'h'), "the large layer again");
 }
 
-/// A packet of the room's audio at `dbov`, heard from `seat`.
-fn room_audio(seq: u64, dbov: u8, seat: Option<usize>, now: Instant) -> super::LocalPacket {
+/// A packet of the room's audio at `dbov`, carrying `voice`.
+fn room_audio(seq: u64, dbov: u8, voice: RoomVoice, now: Instant) -> super::LocalPacket {
     super::LocalPacket {
         kind: MediaKind::Audio,
         payload: vec![0xf8, 0xff, 0xfe],
@@ -551,7 +551,7 @@ fn room_audio(seq: u64, dbov: u8, seat: Option<usize>, now: Instant) -> super::L
         marker: false,
         keyframe: false,
         dbov: Some(dbov),
-        seat,
+        voice,
         captured: now,
     }
 }
@@ -570,7 +570,7 @@ fn one_decision_across_the_rooms_seats_and_the_phones() {
     // Someone at the room's seat 2 talks; the phones are quiet.
     for i in 0..100 {
         let now = net.now;
-        net.sfu.handle_local(room_audio(i, if i % 10 < 7 { 25 } else { 60 }, Some(2), now), now);
+        net.sfu.handle_local(room_audio(i, if i % 10 < 7 { 25 } else { 60 }, RoomVoice::Seat(2), now), now);
         net.send_audio(0, 100);
         net.run(Duration::from_millis(20));
     }
@@ -580,13 +580,47 @@ fn one_decision_across_the_rooms_seats_and_the_phones() {
     // Ada answers from her phone; the room goes quiet.
     for i in 100..200 {
         let now = net.now;
-        net.sfu.handle_local(room_audio(i, 90, None, now), now);
+        net.sfu.handle_local(room_audio(i, 90, RoomVoice::Nobody, now), now);
         net.send_audio(0, if i % 10 < 7 { 20 } else { 70 });
         net.run(Duration::from_millis(20));
     }
     let ada = net.phones[0].id;
     assert_eq!(last_speaker(&net), Some((Some(ada), None)), "the display shows Ada large");
     assert!(net.sfu.take_far_voice().is_some(), "the room's listening learns the far end speaks");
+}
+
+#[test]
+fn a_sound_the_room_cannot_place_does_not_take_the_floor() {
+    // Ada talks, then pauses; the room hears speech-like sound it places at
+    // no seat (the canceller's leftover echo of her, a radio by the
+    // loudspeaker). Only a room that cannot place talkers lets it compete.
+    for (voice, taken) in [(RoomVoice::Nobody, false), (RoomVoice::Whole, true)] {
+        let mut net = two_phones();
+        net.sfu.add_room("Room", net.now);
+        net.run(Duration::from_millis(500));
+        for i in 0..100 {
+            let now = net.now;
+            net.sfu.handle_local(room_audio(i, 90, RoomVoice::Nobody, now), now);
+            net.send_audio(0, if i % 10 < 7 { 20 } else { 70 });
+            net.run(Duration::from_millis(20));
+        }
+        let ada = net.phones[0].id;
+        let speaker = |net: &Net| {
+            net.phones[1].messages.iter().rev().find_map(|m| match m {
+                ServerMessage::ActiveSpeaker { id, .. } => Some(*id),
+                _ => None,
+            })
+        };
+        assert_eq!(speaker(&net), Some(Some(ada)));
+        for i in 100..250 {
+            let now = net.now;
+            net.sfu.handle_local(room_audio(i, if i % 10 < 7 { 25 } else { 60 }, voice, now), now);
+            net.send_audio(0, 90);
+            net.run(Duration::from_millis(20));
+        }
+        let room = speaker(&net) == Some(Some(super::ROOM_ID));
+        assert_eq!(room, taken, "{voice:?}: {:?}", speaker(&net));
+    }
 }
 
 #[test]

@@ -70,7 +70,14 @@ test('the speaking phone is everyone\'s active speaker; it switches when someone
 
     // Cy's bursts (every 3 s) reach everyone but never take the floor while
     // Ada talks.
-    await new Promise((r) => setTimeout(r, 7_000));
+    // What the display received from each, second by second (a talker
+    // whose audio stalls on a busy machine shows here).
+    const received = [];
+    for (let i = 0; i < 7; i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      received.push(await display.page.evaluate((ids) => ids.map((id) => window.confcam.stats.byParticipant[id]?.audioBytes), [ada.id, cy.id]));
+    }
+    console.log(`the display's bytes from [Ada, Cy], each second: ${JSON.stringify(received)}`);
     const cyHeard = await display.page.evaluate((id) => window.confcam.stats.byParticipant[id]?.audioBytes, cy.id);
     assert.ok(cyHeard > 2000, `the display received ${cyHeard} bytes of Cy's audio`);
 
