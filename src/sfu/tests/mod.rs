@@ -556,34 +556,48 @@ fn room_audio(seq: u64, dbov: u8, voice: RoomVoice, now: Instant) -> super::Loca
     }
 }
 
+/// 20 ms steps in which the room sends `room(i)` (its level, and whom it
+/// carries) and Ada talks at `ada(i)`.
+fn room_and_ada(
+    net: &mut Net,
+    steps: std::ops::Range<u64>,
+    room: impl Fn(u64) -> (u8, RoomVoice),
+    ada: impl Fn(u64) -> i8,
+) {
+    for i in steps {
+        let now = net.now;
+        let (dbov, voice) = room(i);
+        net.sfu.handle_local(room_audio(i, dbov, voice, now), now);
+        net.send_audio(0, ada(i));
+        net.run(Duration::from_millis(20));
+    }
+}
+
+/// The active speaker Bob was last told of: participant and seat.
+fn last_speaker(net: &Net) -> Option<(Option<ParticipantId>, Option<usize>)> {
+    net.phones[1].messages.iter().rev().find_map(|m| match m {
+        ServerMessage::ActiveSpeaker { id, seat } => Some((*id, *seat)),
+        _ => None,
+    })
+}
+
+/// Speech-like levels: 140 ms at `loud`, 60 ms at `quiet`.
+fn talking(i: u64, loud: u8, quiet: u8) -> u8 {
+    if i % 10 < 7 { loud } else { quiet }
+}
+
 #[test]
 fn one_decision_across_the_rooms_seats_and_the_phones() {
     let mut net = two_phones();
     net.sfu.add_room("Room", net.now);
     net.run(Duration::from_millis(500));
-    let last_speaker = |net: &Net| {
-        net.phones[1].messages.iter().rev().find_map(|m| match m {
-            ServerMessage::ActiveSpeaker { id, seat } => Some((*id, *seat)),
-            _ => None,
-        })
-    };
     // Someone at the room's seat 2 talks; the phones are quiet.
-    for i in 0..100 {
-        let now = net.now;
-        net.sfu.handle_local(room_audio(i, if i % 10 < 7 { 25 } else { 60 }, RoomVoice::Seat(2), now), now);
-        net.send_audio(0, 100);
-        net.run(Duration::from_millis(20));
-    }
+    room_and_ada(&mut net, 0..100, |i| (talking(i, 25, 60), RoomVoice::Seat(2)), |_| 100);
     assert_eq!(last_speaker(&net), Some((Some(super::ROOM_ID), Some(2))), "the room, at seat 2");
     assert_eq!(net.sfu.take_far_voice(), None, "no far-end voice yet");
 
     // Ada answers from her phone; the room goes quiet.
-    for i in 100..200 {
-        let now = net.now;
-        net.sfu.handle_local(room_audio(i, 90, RoomVoice::Nobody, now), now);
-        net.send_audio(0, if i % 10 < 7 { 20 } else { 70 });
-        net.run(Duration::from_millis(20));
-    }
+    room_and_ada(&mut net, 100..200, |_| (90, RoomVoice::Nobody), |i| talking(i, 20, 70) as i8);
     let ada = net.phones[0].id;
     assert_eq!(last_speaker(&net), Some((Some(ada), None)), "the display shows Ada large");
     assert!(net.sfu.take_far_voice().is_some(), "the room's listening learns the far end speaks");
@@ -598,28 +612,12 @@ fn a_sound_the_room_cannot_place_does_not_take_the_floor() {
         let mut net = two_phones();
         net.sfu.add_room("Room", net.now);
         net.run(Duration::from_millis(500));
-        for i in 0..100 {
-            let now = net.now;
-            net.sfu.handle_local(room_audio(i, 90, RoomVoice::Nobody, now), now);
-            net.send_audio(0, if i % 10 < 7 { 20 } else { 70 });
-            net.run(Duration::from_millis(20));
-        }
+        room_and_ada(&mut net, 0..100, |_| (90, RoomVoice::Nobody), |i| talking(i, 20, 70) as i8);
         let ada = net.phones[0].id;
-        let speaker = |net: &Net| {
-            net.phones[1].messages.iter().rev().find_map(|m| match m {
-                ServerMessage::ActiveSpeaker { id, .. } => Some(*id),
-                _ => None,
-            })
-        };
-        assert_eq!(speaker(&net), Some(Some(ada)));
-        for i in 100..250 {
-            let now = net.now;
-            net.sfu.handle_local(room_audio(i, if i % 10 < 7 { 25 } else { 60 }, voice, now), now);
-            net.send_audio(0, 90);
-            net.run(Duration::from_millis(20));
-        }
-        let room = speaker(&net) == Some(Some(super::ROOM_ID));
-        assert_eq!(room, taken, "{voice:?}: {:?}", speaker(&net));
+        assert_eq!(last_speaker(&net), Some((Some(ada), None)));
+        room_and_ada(&mut net, 100..250, |i| (talking(i, 25, 60), voice), |_| 90);
+        let speaker = last_speaker(&net).map(|(id, _)| id);
+        assert_eq!(speaker == Some(Some(super::ROOM_ID)), taken, "{voice:?}: {speaker:?}");
     }
 }
 
