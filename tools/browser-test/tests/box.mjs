@@ -195,6 +195,17 @@ export async function until(page, check, arg, timeout = 30_000) {
   await page.waitForFunction(check, arg, { timeout, polling: 250 });
 }
 
+// Reads `read()` once a second for `seconds` seconds: what a test saw
+// change over a stretch of meeting.
+export async function everySecond(seconds, read) {
+  const seen = [];
+  for (let i = 0; i < seconds; i++) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    seen.push(await read());
+  }
+  return seen;
+}
+
 // Rows of a query on the box's SQLite database (Python's sqlite3: always on
 // the machine, and it reads the file as any other client would).
 export function sql(db, query) {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startBox, launchChromium, joinAs, until, repo } from './box.mjs';
+import { startBox, launchChromium, joinAs, until, everySecond, repo } from './box.mjs';
 
 const netns = join(repo, 'tools/browser-test/netns.sh');
 const ROOM = 0;
@@ -48,11 +48,8 @@ test('phones on lossy and capped links keep the meeting, and what froze is repor
     // Each second, which videos the box holds back for each viewer: a
     // paused video is expected to bring no frames (the active speaker
     // moves, and the capped phone shows whoever speaks).
-    const pausedEachSecond = [];
-    for (let i = 0; i < 30; i++) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      pausedEachSecond.push(await Promise.all(phones.map((p) => p.page.evaluate(() => [...window.confcam.paused]))));
-    }
+    const pausedEachSecond = await everySecond(30, () =>
+      Promise.all(phones.map((p) => p.page.evaluate(() => [...window.confcam.paused]))));
     const report = {};
     for (const [i, viewer] of phones.entries()) {
       for (const other of phones.filter((p) => p !== viewer)) {

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startBox, launchChromium, joinAs, until } from './box.mjs';
+import { startBox, launchChromium, joinAs, until, everySecond } from './box.mjs';
 
 const TEXT = 'Good morning everyone. Thanks for joining the weekly review. ' +
   'First, the release went out on Tuesday and the feedback has been good. ' +
@@ -72,11 +72,8 @@ test('the speaking phone is everyone\'s active speaker; it switches when someone
     // Ada talks.
     // What the display received from each, second by second (a talker
     // whose audio stalls on a busy machine shows here).
-    const received = [];
-    for (let i = 0; i < 7; i++) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      received.push(await display.page.evaluate((ids) => ids.map((id) => window.confcam.stats.byParticipant[id]?.audioBytes), [ada.id, cy.id]));
-    }
+    const received = await everySecond(7, () =>
+      display.page.evaluate((ids) => ids.map((id) => window.confcam.stats.byParticipant[id]?.audioBytes), [ada.id, cy.id]));
     console.log(`the display's bytes from [Ada, Cy], each second: ${JSON.stringify(received)}`);
     const cyHeard = await display.page.evaluate((id) => window.confcam.stats.byParticipant[id]?.audioBytes, cy.id);
     assert.ok(cyHeard > 2000, `the display received ${cyHeard} bytes of Cy's audio`);
